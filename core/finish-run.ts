@@ -1,0 +1,51 @@
+// Last state of every path: record how the run ended. On failure, stop any job of the run that is still going, so a
+// failed run leaves no orphaned Ray job behind.
+import type { ComputePort, ObjectStore, TokenStore } from './ports.js';
+import type { RunContext, RunRecord, StageSummaries } from './model.js';
+import { runRecordUri } from './artifacts.js';
+import { isTerminal } from './job-status.js';
+
+export type RunEnd =
+  | { status: 'SUCCEEDED'; promoted: boolean; reason: string }
+  | { status: 'FAILED'; error: string; cause: string };
+
+export interface FinishDeps {
+  store: ObjectStore;
+  compute: ComputePort;
+  tokens: TokenStore;
+  now: () => Date;
+}
+
+export async function finishRun(req: { run: RunContext; stages?: StageSummaries; end: RunEnd }, deps: FinishDeps) {
+  const { run, end } = req;
+  const stopped: string[] = [];
+  if (end.status === 'FAILED') {
+    const jobs = await deps.compute.list({ 'sentinel.dev/pipeline': run.pipeline, 'sentinel.dev/run': run.runId });
+    for (const job of jobs) {
+      await deps.tokens.delete(job.jobId);
+      if (!isTerminal(job.state)) {
+        await deps.compute.stop(job.jobId);
+        stopped.push(job.jobId);
+      }
+    }
+  }
+  const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
+  const before = await deps.store.getJson<RunRecord>(uri);
+  const failedStage = end.status === 'FAILED' ? /^(ingest|train|tune|evaluate)\b/.exec(end.cause)?.[1] : undefined;
+  const record: RunRecord = {
+    pipeline: run.pipeline,
+    runId: run.runId,
+    trigger: run.trigger,
+    datasetUri: run.datasetUri,
+    startedAt: before?.startedAt ?? run.requestedAt,
+    endedAt: deps.now().toISOString(),
+    status: end.status,
+    outcome:
+      end.status === 'SUCCEEDED'
+        ? { promoted: end.promoted, reason: end.reason }
+        : { error: end.error, cause: end.cause, ...(failedStage ? { stage: failedStage } : {}) },
+    ...(req.stages ? { stages: req.stages } : {}),
+  };
+  await deps.store.putJson(uri, record);
+  return { status: end.status, stoppedJobs: stopped };
+}

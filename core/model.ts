@@ -1,0 +1,78 @@
+// The run's data as it flows through the state machine. Kept small: Step Functions passes at most 256 KB between
+// states, so large things (datasets, models, trial histories) stay in the object store and only URIs travel.
+import type { PipelineSpec } from './spec.js';
+import type { Trigger } from './run-id.js';
+import type { Stage } from './stages.js';
+
+export interface RunContext {
+  pipeline: string;
+  runId: string;
+  trigger: Trigger;
+  /** s3://bucket/prefix or an absolute local folder. */
+  artifactRoot: string;
+  /** The dataset this run ingests (the spec's, or the uploaded object that triggered the run). */
+  datasetUri: string;
+  spec: PipelineSpec;
+  requestedAt: string;
+}
+
+/** What a finished stage hands to the next states (the SendTaskSuccess output). */
+export interface StageSummary {
+  stage: Stage;
+  jobId: string;
+  attempt: number;
+  resultUri: string;
+  metrics: Record<string, number>;
+  artifacts: Record<string, string>;
+  details?: Record<string, unknown>;
+  /** Seconds the Ray job ran (from its own start/end times), for cost and overhead accounting. */
+  jobSeconds: number;
+}
+
+export type StageSummaries = Partial<Record<Stage, StageSummary>>;
+
+/** The state machine's input. Stages fill `stages`; the gate fills `gate`. */
+export interface RunState {
+  run: RunContext;
+  stages?: StageSummaries;
+}
+
+/** What a job writes to <stageUri>/result.json (docs/stage-contract.md). */
+export interface StageResult {
+  stage: Stage;
+  metrics: Record<string, number>;
+  artifacts: Record<string, string>;
+  details?: Record<string, unknown>;
+}
+
+export interface Champion {
+  runId: string;
+  modelUri: string;
+  metric: string;
+  /** The champion's test metric when it was promoted. */
+  value: number;
+  promotedAt: string;
+  serveConfig: unknown;
+}
+
+export interface ChampionRecord {
+  pipeline: string;
+  current: Champion;
+  /** Kept for rollback. */
+  previous?: Champion;
+}
+
+export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface RunRecord {
+  pipeline: string;
+  runId: string;
+  status: RunStatus;
+  trigger: Trigger;
+  datasetUri: string;
+  startedAt: string;
+  endedAt?: string;
+  /** For SUCCEEDED: promoted or not, and why. For FAILED: the error name and cause. */
+  outcome?: { promoted: boolean; reason: string } | { error: string; cause: string; stage?: string };
+  stages?: StageSummaries;
+}

@@ -1,0 +1,95 @@
+// Ports: what core needs from the outside world. Adapters (local, Ray Jobs REST, KubeRay, AWS) implement them;
+// core never imports an SDK.
+import type { JobIdentity } from './names.js';
+import type { JobStatus } from './job-status.js';
+import type { PipelineSpec } from './spec.js';
+import type { ServeConfig } from './serve-config.js';
+
+type StageSpec = PipelineSpec['stages']['ingest'];
+
+/** Everything a backend needs to run one stage as one job. */
+export interface JobRequest {
+  jobId: string;
+  identity: JobIdentity;
+  /** Python module run as `python -m <module>`; validated by the spec schema. */
+  module: string;
+  /** The stage input, passed to the job as data (env SENTINEL_STAGE_INPUT), never as shell text. */
+  input: Record<string, unknown>;
+  resources: StageSpec['resources'];
+  timeoutSeconds: number;
+  image: string;
+  cluster: PipelineSpec['cluster'];
+  labels: Record<string, string>;
+}
+
+export interface ComputePort {
+  readonly backend: 'ray-jobs' | 'kuberay';
+  /** Idempotent: submitting an existing job id with the same request returns it (`created: false`). */
+  submit(req: JobRequest): Promise<{ jobId: string; created: boolean }>;
+  get(jobId: string): Promise<JobStatus | undefined>;
+  /** Jobs whose labels include all of `selector`. */
+  list(selector: Record<string, string>): Promise<JobStatus[]>;
+  /** The last lines of the job's log (or a pointer to where the logs are). */
+  logs(jobId: string, tailLines: number): Promise<string>;
+  /** Stops the job and releases its compute. Idempotent. */
+  stop(jobId: string): Promise<void>;
+}
+
+export interface ObjectStore {
+  getJson<T>(uri: string): Promise<T | undefined>;
+  putJson(uri: string, value: unknown): Promise<void>;
+  /** Size in bytes, or undefined when the object does not exist. */
+  head(uri: string): Promise<{ size: number } | undefined>;
+}
+
+/** 'gone' means the task already completed, timed out or never existed: the at-least-once consumer counts it done. */
+export type CallbackResult = 'ok' | 'gone';
+
+export interface TaskCallbacks {
+  success(token: string, output: unknown): Promise<CallbackResult>;
+  failure(token: string, error: string, cause: string): Promise<CallbackResult>;
+  heartbeat(token: string): Promise<CallbackResult>;
+}
+
+/** Where a waiting task's token is kept between submit and completion (keyed by job id). */
+export interface TokenStore {
+  put(jobId: string, token: string): Promise<void>;
+  get(jobId: string): Promise<string | undefined>;
+  delete(jobId: string): Promise<void>;
+}
+
+export interface ServeStatus {
+  /** RUNNING when the application is deployed and healthy. */
+  state: 'NOT_STARTED' | 'DEPLOYING' | 'RUNNING' | 'DEPLOY_FAILED' | 'UNHEALTHY' | 'DELETING' | 'UNKNOWN';
+  message?: string;
+}
+
+export interface ServingPort {
+  /** Applies the pipeline's serve config (zero-downtime: Serve rolls replicas over). */
+  apply(pipeline: string, config: ServeConfig): Promise<void>;
+  status(pipeline: string): Promise<ServeStatus>;
+  /** The URL a client POSTs predictions to. */
+  endpoint(pipeline: string, route: string): string;
+}
+
+export interface BusEvent<D = unknown> {
+  source: string;
+  'detail-type': string;
+  detail: D;
+  time?: string;
+  resources?: string[];
+}
+
+export interface EventPublisher {
+  publish(events: BusEvent[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};

@@ -1,0 +1,92 @@
+// Promotion: put the candidate behind the pipeline's route (zero-downtime: Serve rolls replicas over), wait until it
+// answers, then record it as champion and keep the previous one for rollback.
+import type { Clock, ObjectStore, ServingPort } from './ports.js';
+import type { Champion, ChampionRecord, RunContext } from './model.js';
+import { serveApplicationFor, type ServeApplication } from './serve-config.js';
+import { championUri } from './artifacts.js';
+import { ErrorNames, SentinelError } from './errors.js';
+
+export interface PromoteDeps {
+  serving: ServingPort;
+  store: ObjectStore;
+  clock: Clock;
+  now: () => Date;
+}
+
+export interface Promotion {
+  endpoint: string;
+  championRunId: string;
+  previousRunId?: string;
+  modelUri: string;
+}
+
+/** Waits for the serve application to be RUNNING; bounded, with a timeout error that says what it last saw. */
+export async function waitUntilServing(pipeline: string, deps: Pick<PromoteDeps, 'serving' | 'clock'>, timeoutMs: number, pollMs = 1000) {
+  const deadline = deps.clock.now() + timeoutMs;
+  let last = 'no status yet';
+  for (;;) {
+    const s = await deps.serving.status(pipeline).catch((e: Error) => ({ state: 'UNKNOWN' as const, message: e.message }));
+    if (s.state === 'RUNNING') return;
+    last = `${s.state}${s.message ? `: ${s.message}` : ''}`;
+    if (s.state === 'DEPLOY_FAILED') throw new SentinelError(ErrorNames.PromotionFailed, `serve application failed to deploy (${last})`, pipeline);
+    if (deps.clock.now() >= deadline) {
+      throw new SentinelError(ErrorNames.PromotionFailed, `not RUNNING after ${Math.round(timeoutMs / 1000)} s (last state ${last})`, pipeline);
+    }
+    await deps.clock.sleep(pollMs);
+  }
+}
+
+export async function promote(
+  req: { run: RunContext; modelUri: string; value: number },
+  deps: PromoteDeps,
+  timeoutMs = 180_000,
+): Promise<Promotion> {
+  const { run } = req;
+  const app: ServeApplication = serveApplicationFor(run.spec, { modelUri: req.modelUri, runId: run.runId });
+  await deps.serving.apply(run.pipeline, { applications: [app] });
+  await waitUntilServing(run.pipeline, deps, timeoutMs);
+
+  const uri = championUri(run.artifactRoot, run.pipeline);
+  const before = await deps.store.getJson<ChampionRecord>(uri);
+  const current: Champion = {
+    runId: run.runId,
+    modelUri: req.modelUri,
+    metric: run.spec.gate.metric,
+    value: req.value,
+    promotedAt: deps.now().toISOString(),
+    serveConfig: app,
+  };
+  // A redelivered promote of the same run must not push the real previous champion out of the record.
+  const previous = before?.current.runId === run.runId ? before.previous : before?.current;
+  await deps.store.putJson(uri, { pipeline: run.pipeline, current, ...(previous ? { previous } : {}) } satisfies ChampionRecord);
+  return {
+    endpoint: deps.serving.endpoint(run.pipeline, run.spec.serve.route),
+    championRunId: run.runId,
+    ...(previous ? { previousRunId: previous.runId } : {}),
+    modelUri: req.modelUri,
+  };
+}
+
+/** Restores the previous champion's serve config and swaps the record back. */
+export async function rollback(
+  req: { artifactRoot: string; pipeline: string },
+  deps: PromoteDeps,
+  timeoutMs = 180_000,
+): Promise<Champion> {
+  const uri = championUri(req.artifactRoot, req.pipeline);
+  const record = await deps.store.getJson<ChampionRecord>(uri);
+  if (!record?.previous) throw new SentinelError(ErrorNames.ValidationFailed, 'no previous champion to roll back to', req.pipeline);
+  await deps.serving.apply(req.pipeline, { applications: [record.previous.serveConfig as ServeApplication] });
+  await waitUntilServing(req.pipeline, deps, timeoutMs);
+  await deps.store.putJson(uri, { pipeline: req.pipeline, current: record.previous, previous: record.current } satisfies ChampionRecord);
+  return record.previous;
+}
+
+/** Re-applies the recorded champion (e.g. on a fresh local Ray head) so it serves before a new run starts. */
+export async function restoreChampion(req: { artifactRoot: string; pipeline: string }, deps: PromoteDeps, timeoutMs = 180_000) {
+  const record = await deps.store.getJson<ChampionRecord>(championUri(req.artifactRoot, req.pipeline));
+  if (!record) return undefined;
+  await deps.serving.apply(req.pipeline, { applications: [record.current.serveConfig as ServeApplication] });
+  await waitUntilServing(req.pipeline, deps, timeoutMs);
+  return record.current;
+}
