@@ -7,7 +7,7 @@ import { isTerminal } from './job-status.js';
 
 export type RunEnd =
   | { status: 'SUCCEEDED'; promoted: boolean; reason: string }
-  | { status: 'FAILED'; error: string; cause: string };
+  | { status: 'FAILED'; error: string; cause: string; /** The state that failed. */ failedAt?: string };
 
 export interface FinishDeps {
   store: ObjectStore;
@@ -31,7 +31,6 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
   }
   const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
   const before = await deps.store.getJson<RunRecord>(uri);
-  const failedStage = end.status === 'FAILED' ? /^(ingest|train|tune|evaluate)\b/.exec(end.cause)?.[1] : undefined;
   const record: RunRecord = {
     pipeline: run.pipeline,
     runId: run.runId,
@@ -43,7 +42,7 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     outcome:
       end.status === 'SUCCEEDED'
         ? { promoted: end.promoted, reason: end.reason }
-        : { error: end.error, cause: end.cause, ...(failedStage ? { stage: failedStage } : {}) },
+        : { error: end.error, cause: end.cause, ...(end.failedAt ? { stage: end.failedAt } : {}) },
     ...(req.stages ? { stages: req.stages } : {}),
   };
   await deps.store.putJson(uri, record);

@@ -93,3 +93,8 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
+
+/** Starts state machine executions. Names are unique: starting an existing name is reported, not repeated. */
+export interface ExecutionsPort {
+  start(name: string, input: unknown): Promise<{ executionId: string; alreadyStarted: boolean }>;
+}

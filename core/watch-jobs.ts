@@ -1,38 +1,8 @@
 // The completion watcher: list managed jobs, publish a state-change event for each terminal job that still has a
 // task waiting on it, and heartbeat the waiting task of each running one (so a lost job times out its task).
 import type { ComputePort, EventPublisher, TaskCallbacks, TokenStore, BusEvent } from './ports.js';
-import { isTerminal, type JobStatus } from './job-status.js';
-import { parseJobName } from './names.js';
-
-export const JOB_EVENT_SOURCE = 'sentinel.jobs';
-export const JOB_EVENT_DETAIL_TYPE = 'Ray Job State Change';
-
-export interface JobStateChangeDetail {
-  backend: ComputePort['backend'];
-  jobId: string;
-  pipeline: string;
-  runId: string;
-  stage: string;
-  attempt: number;
-  state: JobStatus['state'];
-  reason?: string;
-  message?: string;
-  startTime?: number;
-  endTime?: number;
-  interrupted?: boolean;
-}
-
-export function jobStateChangeEvent(backend: ComputePort['backend'], s: JobStatus, now: Date): BusEvent<JobStateChangeDetail> | undefined {
-  const id = parseJobName(s.jobId);
-  if (!id) return undefined;
-  const detail: JobStateChangeDetail = { backend, jobId: s.jobId, ...id, state: s.state };
-  if (s.reason) detail.reason = s.reason;
-  if (s.message) detail.message = s.message.slice(0, 2000);
-  if (s.startTime) detail.startTime = s.startTime;
-  if (s.endTime) detail.endTime = s.endTime;
-  if (s.interrupted) detail.interrupted = true;
-  return { source: JOB_EVENT_SOURCE, 'detail-type': JOB_EVENT_DETAIL_TYPE, detail, time: now.toISOString(), resources: [s.jobId] };
-}
+import { isTerminal } from './job-status.js';
+import { jobStateChangeEvent } from '../events/job-state-change.js';
 
 export interface WatchDeps {
   compute: ComputePort;
@@ -40,6 +10,8 @@ export interface WatchDeps {
   callbacks: TaskCallbacks;
   publisher: EventPublisher;
   now: () => Date;
+  /** Where runs keep artifacts (one root per deployment). */
+  artifactRoot: string;
 }
 
 export async function watchJobs(deps: WatchDeps): Promise<{ listed: number; published: number; heartbeats: number }> {
@@ -50,7 +22,7 @@ export async function watchJobs(deps: WatchDeps): Promise<{ listed: number; publ
     const token = await deps.tokens.get(job.jobId);
     if (!token) continue; // nobody waits: already reported, or not a stage job
     if (isTerminal(job.state)) {
-      const e = jobStateChangeEvent(deps.compute.backend, job, deps.now());
+      const e = jobStateChangeEvent(deps.compute.backend, job, deps.artifactRoot, deps.now());
       if (e) events.push(e);
     } else {
       // A task that is gone (timed out, run stopped) no longer needs its token.

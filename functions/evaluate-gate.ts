@@ -1,0 +1,12 @@
+import { handlerFor } from './lib/handler.js';
+import { logger } from './lib/logger.js';
+import { EvaluateGateEvent } from './schemas.js';
+import { evaluateGate } from '../core/evaluate-gate.js';
+import type { ObjectStore } from '../core/ports.js';
+
+export const createEvaluateGateHandler = (deps: { store: ObjectStore }) =>
+  handlerFor('evaluate-gate', EvaluateGateEvent, async (event) => {
+    const decision = await evaluateGate(event, deps);
+    logger.info('gate decided', { runId: event.run.runId, promote: decision.promote, reason: decision.reason });
+    return decision;
+  });

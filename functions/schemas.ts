@@ -1,0 +1,36 @@
+// Event schemas of the state machine's Lambda tasks. The run itself is validated by core (run-input.ts); here only
+// the envelope each task receives.
+import { z } from 'zod';
+import { RunContextSchema } from '../core/run-input.js';
+import { STAGES } from '../core/stages.js';
+
+const summary = z
+  .object({
+    stage: z.enum(STAGES),
+    jobId: z.string(),
+    attempt: z.number().int(),
+    resultUri: z.string(),
+    metrics: z.record(z.string(), z.number()),
+    artifacts: z.record(z.string(), z.string()),
+    details: z.record(z.string(), z.unknown()).optional(),
+    jobSeconds: z.number(),
+  })
+  .strict();
+export const StageSummariesSchema = z.object({ ingest: summary, train: summary, tune: summary, evaluate: summary }).partial().strict();
+
+export const PrepareRunEvent = z.object({ run: z.unknown() }).strict();
+export const SubmitStageEvent = z
+  .object({ taskToken: z.string().min(1).max(1024), stage: z.enum(STAGES), run: RunContextSchema, stages: StageSummariesSchema.default({}) })
+  .strict();
+export const EvaluateGateEvent = z.object({ run: RunContextSchema, stages: StageSummariesSchema }).strict();
+export const PromoteEvent = z.object({ run: RunContextSchema, modelUri: z.string().min(1), value: z.number() }).strict();
+export const FinishRunEvent = z
+  .object({
+    run: RunContextSchema,
+    stages: StageSummariesSchema.default({}),
+    end: z.discriminatedUnion('status', [
+      z.object({ status: z.literal('SUCCEEDED'), promoted: z.boolean(), reason: z.string() }).strict(),
+      z.object({ status: z.literal('FAILED'), error: z.string(), cause: z.string(), failedAt: z.string().optional() }).strict(),
+    ]),
+  })
+  .strict();

@@ -1,0 +1,1 @@
+"""Ray workloads for Sentinel: one module per pipeline stage plus the Serve app."""

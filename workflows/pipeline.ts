@@ -1,0 +1,150 @@
+// The pipeline state machine, generated once here and used by infra (deploy), the local runtime and the tests.
+// JSONPath dialect, so aws-local-stepfunctions runs exactly what deploys.
+//
+//   PrepareRun → Ingest → Train → Tune → Evaluate → Gate → ShouldPromote ─┬→ Promote → RecordPromoted → Promoted
+//                  (each stage: Ray job, callback with task token)         └→ RecordNotPromoted → NotPromoted
+//   any failure after PrepareRun → <Stage>Failed → RecordFailure → Failed
+import { ErrorNames } from '../core/errors.js';
+import { STAGES, stateNameFor, type Stage } from '../core/stages.js';
+import type { Catcher, Retrier, State, StateMachineDefinition, TaskState } from './asl.js';
+
+/** The Lambda functions the state machine invokes, by logical name. */
+export const STATE_MACHINE_FUNCTIONS = ['prepare-run', 'submit-stage', 'evaluate-gate', 'promote', 'finish-run'] as const;
+export type StateMachineFunction = (typeof STATE_MACHINE_FUNCTIONS)[number];
+
+export const WAIT_FOR_TASK_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+export interface PipelineWorkflowOptions {
+  functionArns: Record<StateMachineFunction, string>;
+  /** Upper bound per stage; a job's own deadline (spec timeoutSeconds) is usually shorter. */
+  stageTimeoutSeconds?: Partial<Record<Stage, number>>;
+  /** The watcher heartbeats running jobs' tasks; a task not heard from for this long fails (lost job). */
+  heartbeatSeconds?: number;
+  runTimeoutSeconds?: number;
+}
+
+export const DEFAULT_STAGE_TIMEOUTS: Record<Stage, number> = { ingest: 3600, train: 24 * 3600, tune: 24 * 3600, evaluate: 3600 };
+export const DEFAULT_HEARTBEAT_SECONDS = 600;
+
+/** Lambda's own transient failures: always worth a retry. */
+const lambdaTransient: Retrier = {
+  ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+  IntervalSeconds: 2,
+  MaxAttempts: 3,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+};
+const computeTransient: Retrier = { ErrorEquals: [ErrorNames.ComputeUnavailable], IntervalSeconds: 5, MaxAttempts: 4, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
+/** A reclaimed spot node: run the stage again; train and tune resume from their latest checkpoint. */
+const spotRetry: Retrier = { ErrorEquals: [ErrorNames.SpotInterrupted], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 };
+/** A lost job (no heartbeat): one more attempt before giving up. */
+const heartbeatRetry: Retrier = { ErrorEquals: ['States.HeartbeatTimeout'], IntervalSeconds: 5, MaxAttempts: 1 };
+
+const failedStateFor = (state: string) => `${state}Failed`;
+const catchTo = (state: string): Catcher[] => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failedStateFor(state) }];
+
+export function buildPipelineDefinition(opts: PipelineWorkflowOptions): StateMachineDefinition {
+  const arn = opts.functionArns;
+  const timeouts = { ...DEFAULT_STAGE_TIMEOUTS, ...opts.stageTimeoutSeconds };
+  const heartbeat = opts.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS;
+  const states: Record<string, State> = {};
+  const failedFrom: string[] = [];
+
+  states.PrepareRun = {
+    Type: 'Task',
+    Comment: 'Validate the input and the dataset; record the run. Fails before any compute on bad input.',
+    Resource: arn['prepare-run'],
+    Parameters: { 'run.$': '$.run' },
+    ResultSelector: { 'run.$': '$', stages: {} },
+    ResultPath: '$',
+    Retry: [lambdaTransient],
+    // Nothing was started or recorded yet: fail straight away with the validation error.
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rejected' }],
+    Next: stateNameFor(STAGES[0]),
+  };
+
+  STAGES.forEach((stage, i) => {
+    const name = stateNameFor(stage);
+    const task: TaskState = {
+      Type: 'Task',
+      Comment: `Run the ${stage} Ray job; the completion consumer returns its summary with the task token.`,
+      Resource: WAIT_FOR_TASK_TOKEN,
+      Parameters: {
+        FunctionName: arn['submit-stage'],
+        Payload: { 'taskToken.$': '$$.Task.Token', stage, 'run.$': '$.run', 'stages.$': '$.stages' },
+      },
+      ResultPath: `$.stages.${stage}`,
+      TimeoutSeconds: timeouts[stage],
+      HeartbeatSeconds: heartbeat,
+      Retry: [lambdaTransient, computeTransient, spotRetry, heartbeatRetry],
+      Catch: catchTo(name),
+      Next: i + 1 < STAGES.length ? stateNameFor(STAGES[i + 1]!) : 'Gate',
+    };
+    states[name] = task;
+    failedFrom.push(name);
+  });
+
+  states.Gate = {
+    Type: 'Task',
+    Comment: 'Candidate vs champion on the same held-out split; decides whether to promote and says why.',
+    Resource: arn['evaluate-gate'],
+    Parameters: { 'run.$': '$.run', 'stages.$': '$.stages' },
+    ResultPath: '$.gate',
+    Retry: [lambdaTransient],
+    Catch: catchTo('Gate'),
+    Next: 'ShouldPromote',
+  };
+  failedFrom.push('Gate');
+
+  states.ShouldPromote = {
+    Type: 'Choice',
+    Choices: [{ Variable: '$.gate.promote', BooleanEquals: true, Next: 'Promote' }],
+    Default: 'RecordNotPromoted',
+  };
+
+  states.Promote = {
+    Type: 'Task',
+    Comment: 'Update the serve config (zero-downtime), wait until it serves, record the champion.',
+    Resource: arn.promote,
+    Parameters: { 'run.$': '$.run', 'modelUri.$': '$.gate.candidateModelUri', 'value.$': '$.gate.candidate' },
+    ResultPath: '$.promotion',
+    Retry: [lambdaTransient],
+    Catch: catchTo('Promote'),
+    Next: 'RecordPromoted',
+  };
+  failedFrom.push('Promote');
+
+  const finish = (end: Record<string, unknown>, next: string): TaskState => ({
+    Type: 'Task',
+    Resource: arn['finish-run'],
+    Parameters: { 'run.$': '$.run', 'stages.$': '$.stages', end },
+    ResultPath: '$.finish',
+    Retry: [lambdaTransient],
+    Next: next,
+  });
+  states.RecordPromoted = { ...finish({ status: 'SUCCEEDED', promoted: true, 'reason.$': '$.gate.reason' }, 'Promoted'), Catch: catchTo('RecordPromoted') };
+  states.RecordNotPromoted = { ...finish({ status: 'SUCCEEDED', promoted: false, 'reason.$': '$.gate.reason' }, 'NotPromoted'), Catch: catchTo('RecordNotPromoted') };
+  failedFrom.push('RecordPromoted', 'RecordNotPromoted');
+  states.Promoted = { Type: 'Succeed', Comment: 'The candidate serves.' };
+  states.NotPromoted = { Type: 'Succeed', Comment: 'The run succeeded; the gate kept the champion (reason in $.gate.reason).' };
+
+  // One Pass per failing state names where it failed; costs a transition only on the failure path.
+  for (const from of failedFrom) {
+    states[failedStateFor(from)] = { Type: 'Pass', Result: from, ResultPath: '$.failedAt', Next: 'RecordFailure' };
+  }
+  states.RecordFailure = {
+    ...finish({ status: 'FAILED', 'error.$': '$.error.Error', 'cause.$': '$.error.Cause', 'failedAt.$': '$.failedAt' }, 'Failed'),
+    // If even recording fails, still end the execution as failed with the original error.
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: 'Failed' }],
+  };
+  states.Failed = { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' };
+  states.Rejected = { Type: 'Fail', Comment: 'Bad input: nothing was started.', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' };
+
+  return {
+    Comment: 'Sentinel pipeline: ingest → train → tune → evaluate → promote-to-Serve',
+    QueryLanguage: 'JSONPath',
+    StartAt: 'PrepareRun',
+    TimeoutSeconds: opts.runTimeoutSeconds ?? 3 * 24 * 3600,
+    States: states,
+  };
+}
