@@ -62,6 +62,8 @@ export interface ServeStatus {
   /** RUNNING when the application is deployed and healthy. */
   state: 'NOT_STARTED' | 'DEPLOYING' | 'RUNNING' | 'DEPLOY_FAILED' | 'UNHEALTHY' | 'DELETING' | 'UNKNOWN';
   message?: string;
+  /** The run whose model the deployed config serves (so a wait can tell the new config from the old one). */
+  runId?: string;
 }
 
 export interface ServingPort {

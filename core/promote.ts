@@ -1,6 +1,6 @@
 // Promotion: put the candidate behind the pipeline's route (zero-downtime: Serve rolls replicas over), wait until it
 // answers, then record it as champion and keep the previous one for rollback.
-import type { Clock, ObjectStore, ServingPort } from './ports.js';
+import type { Clock, ObjectStore, ServeStatus, ServingPort } from './ports.js';
 import type { Champion, ChampionRecord, RunContext } from './model.js';
 import { serveApplicationFor, type ServeApplication } from './serve-config.js';
 import { championUri } from './artifacts.js';
@@ -21,13 +21,20 @@ export interface Promotion {
 }
 
 /** Waits for the serve application to be RUNNING; bounded, with a timeout error that says what it last saw. */
-export async function waitUntilServing(pipeline: string, deps: Pick<PromoteDeps, 'serving' | 'clock'>, timeoutMs: number, pollMs = 1000) {
+export async function waitUntilServing(
+  pipeline: string,
+  runId: string,
+  deps: Pick<PromoteDeps, 'serving' | 'clock'>,
+  timeoutMs: number,
+  pollMs = 1000,
+) {
   const deadline = deps.clock.now() + timeoutMs;
   let last = 'no status yet';
   for (;;) {
-    const s = await deps.serving.status(pipeline).catch((e: Error) => ({ state: 'UNKNOWN' as const, message: e.message }));
-    if (s.state === 'RUNNING') return;
-    last = `${s.state}${s.message ? `: ${s.message}` : ''}`;
+    const s: ServeStatus = await deps.serving.status(pipeline).catch((e: Error) => ({ state: 'UNKNOWN', message: e.message }));
+    // RUNNING counts only once the new config is the one deployed; right after an update the old one still shows.
+    if (s.state === 'RUNNING' && s.runId === runId) return;
+    last = `${s.state}${s.runId && s.runId !== runId ? ` (still serving ${s.runId})` : ''}${s.message ? `: ${s.message}` : ''}`;
     if (s.state === 'DEPLOY_FAILED') throw new SentinelError(ErrorNames.PromotionFailed, `serve application failed to deploy (${last})`, pipeline);
     if (deps.clock.now() >= deadline) {
       throw new SentinelError(ErrorNames.PromotionFailed, `not RUNNING after ${Math.round(timeoutMs / 1000)} s (last state ${last})`, pipeline);
@@ -44,7 +51,7 @@ export async function promote(
   const { run } = req;
   const app: ServeApplication = serveApplicationFor(run.spec, { modelUri: req.modelUri, runId: run.runId });
   await deps.serving.apply(run.pipeline, { applications: [app] });
-  await waitUntilServing(run.pipeline, deps, timeoutMs);
+  await waitUntilServing(run.pipeline, run.runId, deps, timeoutMs);
 
   const uri = championUri(run.artifactRoot, run.pipeline);
   const before = await deps.store.getJson<ChampionRecord>(uri);
@@ -77,7 +84,7 @@ export async function rollback(
   const record = await deps.store.getJson<ChampionRecord>(uri);
   if (!record?.previous) throw new SentinelError(ErrorNames.ValidationFailed, 'no previous champion to roll back to', req.pipeline);
   await deps.serving.apply(req.pipeline, { applications: [record.previous.serveConfig as ServeApplication] });
-  await waitUntilServing(req.pipeline, deps, timeoutMs);
+  await waitUntilServing(req.pipeline, record.previous.runId, deps, timeoutMs);
   await deps.store.putJson(uri, { pipeline: req.pipeline, current: record.previous, previous: record.current } satisfies ChampionRecord);
   return record.previous;
 }
@@ -87,6 +94,6 @@ export async function restoreChampion(req: { artifactRoot: string; pipeline: str
   const record = await deps.store.getJson<ChampionRecord>(championUri(req.artifactRoot, req.pipeline));
   if (!record) return undefined;
   await deps.serving.apply(req.pipeline, { applications: [record.current.serveConfig as ServeApplication] });
-  await waitUntilServing(req.pipeline, deps, timeoutMs);
+  await waitUntilServing(req.pipeline, record.current.runId, deps, timeoutMs);
   return record.current;
 }

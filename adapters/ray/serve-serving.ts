@@ -1,0 +1,50 @@
+// ServingPort over Ray Serve's REST API on the dashboard (GET/PUT /api/serve/applications/): the same declarative
+// config KubeRay applies from a RayService's serveConfigV2. A PUT replaces every application, so apply() merges the
+// pipeline's application into what is deployed.
+import type { ServeStatus, ServingPort } from '../../core/ports.js';
+import type { ServeApplication, ServeConfig } from '../../core/serve-config.js';
+import { ErrorNames, SentinelError } from '../../core/errors.js';
+import { requestJson, type RayDashboard } from './http.js';
+
+interface ServeDetails {
+  applications?: Record<string, { status?: string; message?: string; deployed_app_config?: ServeApplication | null }>;
+}
+
+const STATES: readonly ServeStatus['state'][] = ['NOT_STARTED', 'DEPLOYING', 'RUNNING', 'DEPLOY_FAILED', 'UNHEALTHY', 'DELETING'];
+
+export interface RayServeServingOptions {
+  dashboard: RayDashboard;
+  /** Where Serve's HTTP proxy listens (local: 127.0.0.1:8000). */
+  http: { host: string; port: number };
+}
+
+export class RayServeServing implements ServingPort {
+  constructor(private readonly opts: RayServeServingOptions) {}
+
+  private async details(): Promise<ServeDetails> {
+    const res = await requestJson<ServeDetails>(this.opts.dashboard, 'GET', '/api/serve/applications/');
+    if (res.status !== 200) throw new SentinelError(ErrorNames.ComputeUnavailable, `GET serve applications → HTTP ${res.status}`, this.opts.dashboard.url);
+    return res.body ?? {};
+  }
+
+  async apply(pipeline: string, config: ServeConfig) {
+    const deployed = Object.entries((await this.details()).applications ?? {})
+      .filter(([name, a]) => name !== pipeline && a.deployed_app_config)
+      .map(([, a]) => a.deployed_app_config as ServeApplication);
+    const body = { http_options: this.opts.http, applications: [...deployed, ...config.applications] };
+    const res = await requestJson(this.opts.dashboard, 'PUT', '/api/serve/applications/', body, 60_000);
+    if (res.status !== 200) throw new SentinelError(ErrorNames.PromotionFailed, `Serve refused the config: HTTP ${res.status} ${res.text.slice(0, 500)}`, pipeline);
+  }
+
+  async status(pipeline: string): Promise<ServeStatus> {
+    const app = (await this.details()).applications?.[pipeline];
+    if (!app) return { state: 'NOT_STARTED' };
+    const state = STATES.includes(app.status as ServeStatus['state']) ? (app.status as ServeStatus['state']) : 'UNKNOWN';
+    const runId = app.deployed_app_config?.args?.run_id;
+    return { state, ...(app.message ? { message: app.message } : {}), ...(runId ? { runId } : {}) };
+  }
+
+  endpoint(_pipeline: string, route: string) {
+    return `http://${this.opts.http.host}:${this.opts.http.port}${route}`;
+  }
+}
