@@ -4,7 +4,7 @@ import type { PipelineSpec } from './spec.js';
 
 export const SERVE_IMPORT_PATH = 'sentinel_jobs.serve:app';
 /** The deployment name defined in jobs/sentinel_jobs/serve.py. */
-export const SERVE_DEPLOYMENT = 'Predictor';
+export const SERVE_DEPLOYMENT = 'ModelServer';
 
 export interface ServeApplication {
   name: string;

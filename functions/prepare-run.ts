@@ -3,10 +3,12 @@ import { logger } from './lib/logger.js';
 import { PrepareRunEvent } from './schemas.js';
 import { prepareRun } from '../core/prepare-run.js';
 import type { ObjectStore } from '../core/ports.js';
+import type { RunState } from '../core/model.js';
 
 export const createPrepareRunHandler = (deps: { store: ObjectStore }) =>
   handlerFor('prepare-run', PrepareRunEvent, async (event) => {
     const run = await prepareRun(event.run, { store: deps.store, now: () => new Date() });
     logger.info('run prepared', { pipeline: run.pipeline, runId: run.runId, dataset: run.datasetUri });
-    return run;
+    const state: RunState = { run, stages: {} };
+    return state;
   });

@@ -55,8 +55,8 @@ export function buildPipelineDefinition(opts: PipelineWorkflowOptions): StateMac
     Comment: 'Validate the input and the dataset; record the run. Fails before any compute on bad input.',
     Resource: arn['prepare-run'],
     Parameters: { 'run.$': '$.run' },
-    ResultSelector: { 'run.$': '$', stages: {} },
-    ResultPath: '$',
+    // The handler returns the run's initial state ({ run, stages: {} }); with no ResultPath (default "$") it
+    // replaces the raw input. An explicit "$" means the same in AWS but aws-local-stepfunctions mishandles it.
     Retry: [lambdaTransient],
     // Nothing was started or recorded yet: fail straight away with the validation error.
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rejected' }],

@@ -10,6 +10,10 @@
 #   SENTINEL_KUBE_REBUILD=1  rebuild even if the binaries are present
 set -euo pipefail
 
+# The whole script is one compound command, read completely before it runs,
+# so that editing this file during a long build does not derail the build.
+{
+
 # shellcheck source=lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
@@ -107,3 +111,5 @@ done
 printf '%s\n' "$WANT_STAMP" >"$STAMP_FILE"
 kube_log "build finished in $((SECONDS - start))s"
 print_paths
+exit 0
+}

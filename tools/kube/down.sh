@@ -52,6 +52,12 @@ stop_one() { # NAME (pid file STATE_DIR/NAME.pid)
     done
   fi
   is_ours "$pid" "$name" && kube_die "$name: pid $pid could not be stopped"
+  # Best effort: give init a moment to reap the exited process, so that not
+  # even a <defunct> entry is left (some sandbox inits reap lazily).
+  for ((i = 0; i < 30; i++)); do
+    if [[ ! -e "/proc/$pid" ]] || kube_pid_alive "$pid"; then break; fi
+    sleep 0.1
+  done
   rm -f "$pidfile"
   kube_log "$name: stopped"
 }

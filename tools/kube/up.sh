@@ -30,6 +30,7 @@ CRD_DIR="${SENTINEL_KUBERAY_CRDS:-$REPO_ROOT/../shared/kuberay/crds}"
 TIMEOUT="${SENTINEL_KUBE_TIMEOUT:-60}"
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || kube_die "SENTINEL_KUBE_TIMEOUT must be a positive integer"
 [[ -d "$CRD_DIR" ]] || kube_die "KubeRay CRD folder not found: $CRD_DIR (set SENTINEL_KUBERAY_CRDS)"
+CRD_DIR="$(cd "$CRD_DIR" && pwd)"
 shopt -s nullglob
 CRD_FILES=("$CRD_DIR"/*.yaml "$CRD_DIR"/*.yml)
 shopt -u nullglob
@@ -51,7 +52,7 @@ mkdir -p "$STATE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"
 PKI="$STATE_DIR/pki"
 mkdir -p "$PKI" "$STATE_DIR/etcd-data"
-chmod 700 "$STATE_DIR" "$PKI"
+chmod 700 "$STATE_DIR" "$PKI" "$STATE_DIR/etcd-data"
 
 started_pids=()
 ok=0
@@ -196,7 +197,7 @@ for attempt in 1 2 3; do
   if [[ $rc == 0 ]]; then etcd_up=1; break; fi
   stop_pid "$ETCD_PID"; forget_pid "$ETCD_PID"
   [[ $rc == 2 ]] || exit 1
-  rm -rf "$STATE_DIR/etcd-data"; mkdir -p "$STATE_DIR/etcd-data"
+  rm -rf "$STATE_DIR/etcd-data"; mkdir -m 700 "$STATE_DIR/etcd-data"
 done
 [[ $etcd_up == 1 ]] || kube_die "etcd did not start"
 printf '%s\n' "$ETCD_PID" >"$STATE_DIR/etcd.pid"

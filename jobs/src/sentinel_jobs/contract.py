@@ -52,19 +52,22 @@ class Params:
         self._data = data
         self._where = where
 
-    def _fail(self, key: str, expected: str, value: Any = _MISSING) -> NoReturn:
-        got = "it is missing" if value is _MISSING else f"got {json.dumps(value, default=str)[:80]}"
-        raise InvalidInput(f"{self._where}.{key} must be {expected}; {got}")
+    def _fail(self, key: str, expected: str, value: Any) -> NoReturn:
+        raise InvalidInput(f"{self._where}.{key} must be {expected}; got {json.dumps(value, default=str)[:80]}")
 
     def raw(self, key: str, default: Any = _MISSING) -> Any:
         if key in self._data and self._data[key] is not None:
             return self._data[key]
         if default is _MISSING:
-            self._fail(key, "present")
+            raise InvalidInput(f"{self._where}.{key} is missing")
         return default
 
-    def has(self, key: str) -> bool:
-        return self._data.get(key) is not None
+    @property
+    def where(self) -> str:
+        return self._where
+
+    def keys(self) -> list[str]:
+        return list(self._data)
 
     def text(self, key: str, default: Any = _MISSING) -> str:
         value = self.raw(key, default)
@@ -195,19 +198,32 @@ def run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
         result = body(stage_input)
         uri = write_result(stage_input, result)
     except StageError as e:
+        _stop_log_forwarding()
         print(e.line(), file=sys.stderr, flush=True)
         return 1
     except Exception as e:  # unexpected: keep the traceback for debugging, but end with the one-line reason
         traceback.print_exc()
+        _stop_log_forwarding()
         print(one_line(f"StageFailed: {type(e).__name__}: {e}"), file=sys.stderr, flush=True)
         return 1
     print(f"[{stage}] wrote {uri}", flush=True)
     return 0
 
 
+def _stop_log_forwarding() -> None:
+    """Disconnect from Ray so forwarded worker logs cannot land after our one-line reason."""
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
 def init_ray() -> None:
     """No address on purpose: under `ray job submit` RAY_ADDRESS attaches us to the existing cluster."""
     import ray
 
+    # Forwarded worker lines ("(RayTrainWorker pid=..) [train] ...") without ANSI colours: the control plane parses them.
+    os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if not ray.is_initialized():
         ray.init()

@@ -75,7 +75,7 @@ def validate(df: pd.DataFrame, target: str, min_rows: int) -> pd.DataFrame:
         raise ValidationFailed("the file has no feature columns besides the target")
     problems: list[str] = []
     if len(df) < min_rows:
-        problems.append(f"the file has {len(df)} data rows; at least {min_rows} are required")
+        problems.append(f"the file has {len(df)} data rows but needs at least {min_rows}")
 
     y = pd.to_numeric(df[target], errors="coerce")
     if y.isna().any():

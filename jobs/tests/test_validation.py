@@ -1,0 +1,100 @@
+"""Ingest validation: every bad upload fails with a message naming the column and the problem."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import last_stderr_line, read_result, run_module, stage_input
+from sentinel_jobs.contract import ValidationFailed
+from sentinel_jobs.ingest import parse_csv, split, validate
+
+
+def _csv(rows: int = 40, **overrides: list[object]) -> bytes:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.integers(0, 9, size=rows), "target": [0, 1] * (rows // 2)})
+    for col, values in overrides.items():
+        df[col] = values
+    return df.to_csv(index=False).encode()
+
+
+def _check(data: bytes, target: str = "target", min_rows: int = 30) -> pd.DataFrame:
+    return validate(parse_csv(data), target, min_rows)
+
+
+def test_valid_file_passes() -> None:
+    df = _check(_csv())
+    assert list(df.columns) == ["a", "b", "target"]
+    assert df["target"].dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_csv().replace(b"target", b"label"), "target column 'target' is missing; columns are: a, b, label"),
+        (_csv(a=["x"] + [1.0] * 39), "column 'a' is not numeric: 'x' on line 2"),
+        (_csv(a=[np.nan, np.nan, np.nan] + [1.0] * 37), "column 'a' has 3 NaN/empty values"),
+        (_csv(b=[np.inf] + [1.0] * 39), "column 'b' has 1 infinite values"),
+        (_csv(target=[0, 1, 2, 3] * 10), "target column 'target' must be binary 0/1; found values 2, 3"),
+        (_csv(target=["yes", "no"] * 20), "target column 'target' must be 0/1; found 'yes' on line 2"),
+        (_csv(target=[1] * 40), "target column 'target' contains only class 1"),
+        (_csv(target=[np.nan] + [0, 1] * 19 + [1]), "target column 'target' has 1 empty values"),
+        (_csv(rows=10), "the file has 10 data rows but needs at least 30"),
+        (b"a,a,target\n1,2,0\n", "duplicate column names: 'a' (2x)"),
+        (b"a,,target\n1,2,0\n", "columns at positions 2 have empty names"),
+        (b"a[0],target\n1,0\n", "must not contain '[', ']' or '<'"),
+        (b"", "the file is empty"),
+        (b"target\n0\n1\n", "no feature columns"),
+    ],
+)
+def test_bad_files_fail_clearly(data: bytes, message: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        _check(data)
+    assert message in str(err.value)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(ValidationFailed) as err:
+        _check(_csv(rows=10, a=["x"] * 10, b=[np.nan] * 10))
+    assert str(err.value).count(";") == 2  # rows, a, b
+
+
+def test_split_is_stratified_and_reproducible() -> None:
+    df = _check(_csv(rows=200))
+    parts = split(df, "target", validation=0.2, test=0.25, seed=3)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 110, "validation": 40, "test": 50}
+    assert all(v["target"].mean() == pytest.approx(0.5) for v in parts.values())
+    again = split(df, "target", validation=0.2, test=0.25, seed=3)
+    assert all(parts[k].equals(again[k]) for k in parts)
+    assert not split(df, "target", 0.2, 0.25, seed=4)["test"].equals(parts["test"])
+
+
+def test_ingest_module_exits_nonzero_with_validation_failed(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_csv(a=[np.nan, np.nan, np.nan] + [1.0] * 37))
+    payload = stage_input(tmp_path, "ingest", {"datasetUri": str(bad), "target": "target",
+                                                "split": {"validation": 0.2, "test": 0.2, "seed": 1}})
+    proc = run_module("ingest", payload)
+    assert proc.returncode != 0
+    assert last_stderr_line(proc) == "ValidationFailed: column 'a' has 3 NaN/empty values"
+    assert not (Path(payload["stageUri"]) / "result.json").exists()
+
+
+def test_ingest_module_writes_splits_and_manifest(ingested: dict[str, object], reference_csv: Path) -> None:
+    result = read_result(ingested)  # type: ignore[arg-type]
+    assert result["stage"] == "ingest"
+    m = result["metrics"]
+    assert m["rows"] == 569 and m["features"] == 30
+    assert m["train_rows"] + m["validation_rows"] + m["test_rows"] == 569
+    manifest = json.loads(Path(result["artifacts"]["manifest"]).read_text())
+    assert manifest["source"]["sha256"] == hashlib.sha256(reference_csv.read_bytes()).hexdigest()
+    assert manifest["rows"]["test"] == m["test_rows"]
+    for name in ("train", "validation", "test"):
+        part = pd.read_parquet(result["artifacts"][name])
+        assert len(part) == m[f"{name}_rows"]
+        assert set(part["target"].unique()) == {0, 1}

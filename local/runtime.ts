@@ -1,0 +1,307 @@
+// The local runtime: the state machine that deploys, run by aws-local-stepfunctions, with every Task mapped to its
+// real handler in-process; the callback pattern through LocalTaskBroker; job completions flowing
+// watcher → local EventBridge (the project's own patterns) → local SQS queue → completion consumer, as in AWS.
+import { randomUUID } from 'node:crypto';
+import { Console } from 'node:console';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import type { Context } from 'aws-lambda';
+import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, WAIT_FOR_TASK_TOKEN, type PipelineWorkflowOptions, type StateMachineFunction } from '../workflows/pipeline.js';
+import type { StateMachineDefinition, TaskState } from '../workflows/asl.js';
+import type { ComputePort, ExecutionsPort, ServingPort } from '../core/ports.js';
+import { systemClock } from '../core/ports.js';
+import { isTerminal } from '../core/job-status.js';
+import { jobCompletedPattern } from '../events/patterns.js';
+import { createPrepareRunHandler } from '../functions/prepare-run.js';
+import { createSubmitStageHandler } from '../functions/submit-stage.js';
+import { createEvaluateGateHandler } from '../functions/evaluate-gate.js';
+import { createPromoteHandler } from '../functions/promote.js';
+import { createFinishRunHandler } from '../functions/finish-run.js';
+import { createCompleteStageHandler } from '../functions/complete-stage.js';
+import { createWatchJobsHandler } from '../functions/watch-jobs.js';
+import { createStartRunHandler } from '../functions/start-run.js';
+import { logger } from '../functions/lib/logger.js';
+import { LocalObjectStore } from './object-store.js';
+import { FileTokenStore } from './token-store.js';
+import { LocalTaskBroker } from './task-broker.js';
+import { LocalEventBus } from './event-bus.js';
+import { LocalQueue } from './queue.js';
+
+export const localFunctionArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:sentinel-local-${name}`;
+
+type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface ExecutionEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; output?: unknown };
+  error?: string;
+  cause?: string;
+}
+
+export interface ExecutionOutcome {
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  output?: Record<string, unknown>;
+  error?: string;
+  cause?: string;
+}
+
+export interface LocalExecution {
+  name: string;
+  input: unknown;
+  events: ExecutionEvent[];
+  result: Promise<ExecutionOutcome>;
+  onEvent(fn: (e: ExecutionEvent) => void): void;
+  abort(): void;
+}
+
+export interface LocalRuntimeOptions {
+  /** Folder for local state (task tokens, logs). */
+  home: string;
+  /** s3://-like root of run artifacts: an absolute local folder. */
+  artifactRoot: string;
+  compute: ComputePort;
+  serving: ServingPort;
+  workflow?: Partial<Omit<PipelineWorkflowOptions, 'functionArns'>>;
+  watchIntervalMs?: number;
+  /** Shortens Retry pauses in tests (aws-local-stepfunctions' retryIntervalOverrides). */
+  retryIntervalOverrides?: RunOptions['overrides'] extends infer O ? (O extends { retryIntervalOverrides?: infer R } ? R : never) : never;
+  promoteTimeoutMs?: number;
+  /** Handler logs (Powertools JSON) go here instead of the terminal. */
+  logFile?: string;
+}
+
+function lambdaContext(fn: string): Context {
+  return {
+    functionName: `sentinel-local-${fn}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: localFunctionArn(fn),
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/sentinel-local-${fn}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 900_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export class LocalRuntime {
+  readonly store = new LocalObjectStore();
+  readonly tokens: FileTokenStore;
+  readonly broker = new LocalTaskBroker();
+  readonly bus = new LocalEventBus();
+  readonly queue: LocalQueue;
+  readonly definition: StateMachineDefinition;
+  /** Invocations per function: what a benchmark reports as handler invocations. */
+  readonly invocations: Record<string, number> = {};
+  private readonly handlers: Record<string, AnyHandler>;
+  private readonly executions = new Map<string, LocalExecution>();
+  private watcher?: NodeJS.Timeout;
+  private watching = false;
+  private logStream?: WriteStream;
+  private previousConsole?: Console;
+
+  constructor(private readonly opts: LocalRuntimeOptions) {
+    this.tokens = new FileTokenStore(join(opts.home, 'tokens'));
+    if (opts.logFile) {
+      mkdirSync(dirname(opts.logFile), { recursive: true });
+      this.logStream = createWriteStream(opts.logFile, { flags: 'a' });
+      // Powertools has no destination option; its console is the one seam to send handler logs to a file.
+      const seam = logger as unknown as { console: Console };
+      this.previousConsole = seam.console;
+      seam.console = new Console({ stdout: this.logStream, stderr: this.logStream });
+    }
+    const functionArns = Object.fromEntries(STATE_MACHINE_FUNCTIONS.map((f) => [f, localFunctionArn(f)])) as Record<StateMachineFunction, string>;
+    this.definition = buildPipelineDefinition({ functionArns, ...opts.workflow });
+
+    const { store, tokens, broker } = this;
+    const compute = opts.compute;
+    const now = () => new Date();
+    this.handlers = {
+      'prepare-run': createPrepareRunHandler({ store }),
+      'submit-stage': createSubmitStageHandler({ compute, tokens, store }),
+      'evaluate-gate': createEvaluateGateHandler({ store }),
+      promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
+      'finish-run': createFinishRunHandler({ store, compute, tokens, now }),
+      'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store }) as unknown as AnyHandler,
+      'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
+      'start-run': createStartRunHandler({ executions: this.executionsPort, artifactRoot: opts.artifactRoot }),
+    };
+
+    this.queue = new LocalQueue('sentinel-job-completions', (event) => this.invoke('complete-stage', event) as never);
+    this.bus.addRule({ name: 'job-completed', pattern: jobCompletedPattern, target: (e) => this.queue.send(JSON.stringify(e)) });
+  }
+
+  get compute() {
+    return this.opts.compute;
+  }
+
+  /** Calls a handler as Lambda would: the event, a context, and nothing shared but the adapters. */
+  async invoke(fn: string, event: unknown): Promise<unknown> {
+    const h = this.handlers[fn];
+    if (!h) throw new Error(`no local handler named ${fn}`);
+    this.invocations[fn] = (this.invocations[fn] ?? 0) + 1;
+    return h(event, lambdaContext(fn));
+  }
+
+  private handlerForArn(arn: unknown): string {
+    const name = typeof arn === 'string' ? arn.split(':function:sentinel-local-')[1] : undefined;
+    if (!name || !this.handlers[name]) throw new Error(`state machine references unknown function ${String(arn)}`);
+    return name;
+  }
+
+  /** One local handler per Task state, derived from the definition itself, so the ASL decides what runs. */
+  private taskOverrides() {
+    const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [name, state] of Object.entries(this.definition.States)) {
+      if (state.Type !== 'Task') continue;
+      const task = state as TaskState;
+      if (task.Resource === WAIT_FOR_TASK_TOKEN) {
+        const fn = this.handlerForArn(task.Parameters?.FunctionName);
+        overrides[name] = async (input) => {
+          const payload = (input as { Payload: { taskToken: string } }).Payload;
+          const waiting = this.broker.wait(payload.taskToken, {
+            ...(task.HeartbeatSeconds ? { heartbeatSeconds: task.HeartbeatSeconds } : {}),
+            ...(task.TimeoutSeconds ? { timeoutSeconds: task.TimeoutSeconds } : {}),
+          });
+          waiting.catch(() => undefined); // observed below; avoids an unhandled rejection while the handler runs
+          try {
+            await this.invoke(fn, payload);
+          } catch (e) {
+            this.broker.forget(payload.taskToken);
+            throw e;
+          }
+          return waiting;
+        };
+      } else {
+        const fn = this.handlerForArn(task.Resource);
+        overrides[name] = (input) => this.invoke(fn, input);
+      }
+    }
+    return overrides;
+  }
+
+  /** StartExecution: names are unique, so a repeated start returns the existing execution. */
+  readonly executionsPort: ExecutionsPort = {
+    start: async (name, input) => {
+      const existing = this.executions.has(name);
+      if (!existing) this.startExecution(name, input);
+      return { executionId: `arn:aws:states:us-east-1:000000000000:execution:sentinel-local-pipeline:${name}`, alreadyStarted: existing };
+    },
+  };
+
+  execution(name: string) {
+    return this.executions.get(name);
+  }
+
+  startExecution(name: string, input: unknown): LocalExecution {
+    const existing = this.executions.get(name);
+    if (existing) return existing;
+    const broker = this.broker;
+    const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false } });
+    const run = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: this.taskOverrides() as never,
+        ...(this.opts.retryIntervalOverrides ? { retryIntervalOverrides: this.opts.retryIntervalOverrides } : {}),
+      },
+      context: {
+        Execution: { Id: `local:${name}`, Name: name },
+        StateMachine: { Id: 'local:sentinel-pipeline', Name: 'sentinel-pipeline' },
+        // A getter, so every evaluation of $$.Task.Token (one per task attempt) mints a fresh token.
+        Task: {
+          get Token() {
+            return broker.mint();
+          },
+        },
+      } as never,
+    });
+    const events: ExecutionEvent[] = [];
+    const listeners: Array<(e: ExecutionEvent) => void> = [];
+    const pump = (async () => {
+      for await (const raw of run.eventLogs) {
+        const r = raw as unknown as { type: string; timestamp: number; state?: { name: string; type: string; output?: unknown }; Error?: string; Cause?: string; error?: string; cause?: string };
+        const e: ExecutionEvent = { type: r.type, timestamp: r.timestamp };
+        if (r.state) e.state = { name: r.state.name, type: r.state.type, ...(r.state.output !== undefined ? { output: r.state.output } : {}) };
+        const err = r.Error ?? r.error;
+        const cause = r.Cause ?? r.cause;
+        if (err) e.error = err;
+        if (cause) e.cause = cause;
+        events.push(e);
+        for (const l of listeners) l(e);
+      }
+    })();
+    const result = run.result.then(
+      async (output) => {
+        await pump;
+        return { status: 'SUCCEEDED' as const, output: output as Record<string, unknown> };
+      },
+      async (e: Error & { name: string; cause?: unknown }) => {
+        await pump.catch(() => undefined);
+        if (e.name === 'ExecutionAbortedError') return { status: 'ABORTED' as const };
+        const failed = events.findLast((x) => x.type === 'ExecutionFailed');
+        return { status: 'FAILED' as const, error: failed?.error ?? e.name, cause: failed?.cause ?? e.message };
+      },
+    );
+    const execution: LocalExecution = {
+      name,
+      input,
+      events,
+      result,
+      onEvent: (fn) => listeners.push(fn),
+      abort: () => {
+        run.abort();
+        broker.abortAll('execution aborted');
+      },
+    };
+    this.executions.set(name, execution);
+    this.ensureWatcher();
+    void result.then(() => this.maybeStopWatcher());
+    return execution;
+  }
+
+  /** The completion watcher runs while any execution is active (in AWS: an EventBridge schedule). */
+  private ensureWatcher() {
+    if (this.watcher) return;
+    this.watcher = setInterval(() => {
+      if (this.watching) return;
+      this.watching = true;
+      this.invoke('watch-jobs', { source: 'aws.events', 'detail-type': 'Scheduled Event' })
+        .catch((e: Error) => logger.warn('watcher pass failed', { error: e.message }))
+        .finally(() => {
+          this.watching = false;
+        });
+    }, this.opts.watchIntervalMs ?? 1000);
+  }
+
+  private async maybeStopWatcher() {
+    const active = await Promise.all([...this.executions.values()].map((e) => Promise.race([e.result.then(() => false), Promise.resolve(true)])));
+    if (!active.some(Boolean) && this.watcher) {
+      clearInterval(this.watcher);
+      this.watcher = undefined;
+    }
+  }
+
+  /** Stops the watcher, aborts executions and stops every job they started that is still running. */
+  async close() {
+    for (const e of this.executions.values()) e.abort();
+    if (this.watcher) clearInterval(this.watcher);
+    this.watcher = undefined;
+    await Promise.all([...this.executions.values()].map((e) => e.result));
+    // Aborting an execution does not stop its Ray jobs; do it here so nothing is left running.
+    for (const e of this.executions.values()) {
+      const runId = (e.input as { run?: { runId?: string } }).run?.runId;
+      if (!runId) continue;
+      const jobs = await this.opts.compute.list({ 'sentinel.dev/run': runId }).catch(() => []);
+      await Promise.all(jobs.filter((j) => !isTerminal(j.state)).map((j) => this.opts.compute.stop(j.jobId).catch(() => undefined)));
+    }
+    await this.queue.drained();
+    if (this.logStream) {
+      (logger as unknown as { console: Console }).console = this.previousConsole!;
+      await new Promise((r) => this.logStream!.end(r));
+    }
+  }
+}
