@@ -32,6 +32,9 @@ export function stageOutcome(s: JobStatus): StageOutcome {
   const detail = [s.reason, s.message].filter(Boolean).join(': ') || `job ${s.state.toLowerCase()}`;
   if (s.interrupted) return { kind: 'failed', error: ErrorNames.SpotInterrupted, cause: `node reclaimed (spot interruption); ${detail}` };
   if (s.state === 'STOPPED') return { kind: 'failed', error: ErrorNames.RayJobStopped, cause: detail };
+  // Jobs report bad input as a line "ValidationFailed: <what and where>" (docs/stage-contract.md).
+  const invalid = /ValidationFailed: ([^\n]+)/.exec(s.message ?? '');
+  if (invalid) return { kind: 'failed', error: ErrorNames.ValidationFailed, cause: invalid[1]! };
   return { kind: 'failed', error: ErrorNames.RayJobFailed, cause: detail };
 }
 

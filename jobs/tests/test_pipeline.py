@@ -124,4 +124,4 @@ def test_evaluate_without_champion_and_bad_model(workdir: Path, ingested: dict[s
                           run_id="r-missing")
     proc = run_module("evaluate", missing)
     assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines()[-1] == f"InvalidInput: model {workdir / 'nope.json'} does not exist"
+    assert proc.stderr.strip().splitlines()[-1] == f"ValidationFailed: model {workdir / 'nope.json'} does not exist"

@@ -28,12 +28,14 @@ class StageError(Exception):
         return one_line(f"{self.kind}: {self}")
 
 
-class InvalidInput(StageError):
-    kind = "InvalidInput"
-
-
 class ValidationFailed(StageError):
+    """Bad data: retrying cannot help, and the control plane maps this prefix to a non-retryable error."""
+
     kind = "ValidationFailed"
+
+
+class InvalidInput(ValidationFailed):
+    """Bad stage input (params, missing splits or models): as deterministic as bad data, so reported the same way."""
 
 
 class TrainingFailed(StageError):

@@ -61,7 +61,9 @@ def parse_rows(body: Any, features: list[str]) -> pd.DataFrame:
     return pd.DataFrame(matrix, columns=features)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.1}, num_replicas=1)
+# Replica count and CPUs are the control plane's (serve config: autoscaling_config, ray_actor_options);
+# this default only keeps an ad-hoc `serve run` from reserving a whole core.
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
 class ModelServer:
     def __init__(self, model_uri: str, run_id: str, pipeline: str) -> None:
         # Loaded once per replica; a bad model_uri fails the deployment instead of every request.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -46,6 +47,12 @@ FAIL_ENV = "SENTINEL_FAIL_AFTER_ITERATION"
 RUN_NAME = "train"
 
 
+def _progress(line: str) -> None:
+    # Not print(): Ray Train V2 patches print on workers to also log it, which doubles every line in the job log.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def _fail_after() -> int | None:
     raw = os.environ.get(FAIL_ENV)
     if not raw:
@@ -75,7 +82,7 @@ def _train_loop(config: dict[str, Any]) -> None:
             booster = xgb.Booster(model_file=os.path.join(d, CHECKPOINT_FILE))
         start = booster.num_boosted_rounds()
         if rank == 0:
-            print(f"[train] resuming from checkpoint at iteration {start}/{total}", flush=True)
+            _progress(f"[train] resuming from checkpoint at iteration {start}/{total}")
 
     def report(model: xgb.Booster, iteration: int, value: float) -> None:
         # Every rank must call report (it is a barrier); only rank 0 ships the model.
@@ -89,7 +96,7 @@ def _train_loop(config: dict[str, Any]) -> None:
 
     def on_round(model: xgb.Booster, iteration: int, value: float) -> None:
         if rank == 0 and (iteration % progress_every == 0 or iteration % every == 0 or iteration == total):
-            print(f"[train] iteration {iteration}/{total} validation_{metric}={value:.4f}", flush=True)
+            _progress(f"[train] iteration {iteration}/{total} validation_{metric}={value:.4f}")
         if iteration % every == 0 or iteration == total:
             report(model, iteration, value)
         if fail_after is not None and start == 0 and iteration >= fail_after:

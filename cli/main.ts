@@ -1,0 +1,80 @@
+// The `sentinel` command.
+import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { runCommand } from './run.js';
+import { render } from './render.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+const usage = `sentinel — ML pipelines on KubeRay, run locally with the same state machine
+
+Usage:
+  sentinel run [--spec FILE] [--dataset CSV] [--request-id ID] [--port N] [--serve|--no-serve] [--json] [--home DIR]
+      One full local run: ingest → train → tune → evaluate → promote-to-Serve on a local Ray head.
+      Defaults: the reference spec (pipelines/breast-cancer.yaml) and its dataset; home .sentinel/.
+      --serve keeps the model serving after the run until Ctrl-C (default when the terminal is interactive).
+  sentinel render --out DIR [--region R] [--account A] [--stage S]
+      Writes the deployable artifacts: the state machine ASL (+ its graph) and the EventBridge patterns.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage);
+    return command ? 0 : 2;
+  }
+  if (command === 'run') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        spec: { type: 'string', default: join(repoRoot, 'pipelines', 'breast-cancer.yaml') },
+        dataset: { type: 'string' },
+        'request-id': { type: 'string' },
+        port: { type: 'string', default: '8000' },
+        serve: { type: 'boolean' },
+        'no-serve': { type: 'boolean' },
+        json: { type: 'boolean', default: false },
+        home: { type: 'string', default: resolve('.sentinel') },
+      },
+      strict: true,
+    });
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`);
+    return runCommand({
+      repoRoot,
+      home: resolve(values.home),
+      specPath: resolve(values.spec),
+      ...(values.dataset ? { datasetPath: resolve(values.dataset) } : {}),
+      ...(values['request-id'] ? { requestId: values['request-id'] } : {}),
+      servePort: port,
+      serve: values['no-serve'] ? false : (values.serve ?? (!!process.stdout.isTTY && !process.env.CI)),
+      json: values.json,
+    });
+  }
+  if (command === 'render') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        out: { type: 'string' },
+        region: { type: 'string', default: 'us-east-1' },
+        account: { type: 'string', default: '123456789012' },
+        stage: { type: 'string', default: 'dev' },
+      },
+      strict: true,
+    });
+    if (!values.out) throw new Error('render needs --out DIR');
+    const files = await render({ out: resolve(values.out), region: values.region, account: values.account, stage: values.stage });
+    for (const f of files) process.stdout.write(`${f}\n`);
+    return 0;
+  }
+  process.stderr.write(`unknown command "${command}"\n\n${usage}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`sentinel: ${e.message}\n`);
+    process.exit(2);
+  },
+);

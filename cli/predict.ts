@@ -1,0 +1,35 @@
+// A first request against the served model, with rows taken from the run's own dataset (target column dropped).
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+
+export function sampleRows(csvPath: string, target: string, n = 3): Array<Record<string, number>> {
+  const [header, ...lines] = readFileSync(csvPath, 'utf8').split(/\r?\n/).filter((l) => l.trim());
+  const cols = (header ?? '').split(',').map((c) => c.trim());
+  return lines.slice(0, n).map((line) => {
+    const values = line.split(',');
+    return Object.fromEntries(cols.map((c, i) => [c, Number(values[i])]).filter(([c]) => c !== target));
+  });
+}
+
+export function postJson(url: string, body: unknown, timeoutMs = 30_000): Promise<{ status: number; body: unknown }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* keep text */
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(data);
+  });
+}

@@ -1,0 +1,181 @@
+// A local Sentinel "deployment" for one command: a Ray head on 127.0.0.1, the runtime wired to it, and the bucket
+// folder. `sentinel run`, the end-to-end test and the benchmark all go through here.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseSpec, type PipelineSpec } from '../core/spec.js';
+import { restoreChampion } from '../core/promote.js';
+import { systemClock } from '../core/ports.js';
+import { startRun } from '../core/start-run.js';
+import { STAGES, type Stage } from '../core/stages.js';
+import type { RunRecord, StageSummary } from '../core/model.js';
+import type { GateResult } from '../core/evaluate-gate.js';
+import type { Promotion } from '../core/promote.js';
+import { runRecordUri } from '../core/artifacts.js';
+import { RayJobsCompute } from '../adapters/ray/jobs-compute.js';
+import { RayServeServing } from '../adapters/ray/serve-serving.js';
+import { startRayHead, type RayHead } from './ray-head.js';
+import { LocalRuntime, type LocalRuntimeOptions, type ExecutionOutcome, type LocalExecution } from './runtime.js';
+import { specDatasetPath, uploadDataset, writeReferenceDataset, preflightCsv } from './dataset.js';
+
+export interface SessionOptions {
+  /** Local state: bucket/, tokens/, logs/. */
+  home: string;
+  /** The Python environment with Ray and the jobs (the project's .venv). */
+  pythonEnv: string;
+  servePort?: number;
+  numCpus?: number;
+  workflow?: LocalRuntimeOptions['workflow'];
+}
+
+export interface RunRequest {
+  specPath: string;
+  datasetPath?: string;
+  requestId?: string;
+}
+
+export interface StageReport {
+  stage: Stage;
+  state: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'RETRYING';
+  jobId?: string;
+  attempt?: number;
+  startedAt?: number;
+  endedAt?: number;
+  summary?: StageSummary;
+}
+
+export interface RunReport {
+  runId: string;
+  executionName: string;
+  alreadyStarted: boolean;
+  outcome: ExecutionOutcome;
+  stages: StageSummary[];
+  gate?: GateResult;
+  promotion?: Promotion;
+  record?: RunRecord;
+  wallSeconds: number;
+  rayJobSeconds: number;
+  transitions: number;
+  handlerInvocations: Record<string, number>;
+  artifactsDir: string;
+}
+
+export class LocalSession {
+  readonly bucket: string;
+  readonly artifactRoot: string;
+  readonly logDir: string;
+  private constructor(
+    readonly opts: SessionOptions,
+    readonly head: RayHead,
+    readonly runtime: LocalRuntime,
+    readonly serving: RayServeServing,
+  ) {
+    this.bucket = join(opts.home, 'bucket');
+    this.artifactRoot = join(this.bucket, 'artifacts');
+    this.logDir = join(opts.home, 'logs');
+  }
+
+  static async open(opts: SessionOptions): Promise<LocalSession> {
+    const home = resolve(opts.home);
+    const logDir = join(home, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const head = await startRayHead({ pythonEnv: opts.pythonEnv, numCpus: opts.numCpus ?? 4, logFile: join(logDir, 'ray-head.log') });
+    try {
+      const compute = new RayJobsCompute({ dashboard: head.dashboard, env: head.jobEnv });
+      const serving = new RayServeServing({ dashboard: head.dashboard, http: { host: '127.0.0.1', port: opts.servePort ?? 8000 } });
+      const runtime = new LocalRuntime({
+        home,
+        artifactRoot: join(home, 'bucket', 'artifacts'),
+        compute,
+        serving,
+        logFile: join(logDir, 'handlers.log'),
+        ...(opts.workflow ? { workflow: opts.workflow } : {}),
+      });
+      return new LocalSession({ ...opts, home }, head, runtime, serving);
+    } catch (e) {
+      await head.stop();
+      throw e;
+    }
+  }
+
+  loadSpec(specPath: string): PipelineSpec {
+    let text: string;
+    try {
+      text = readFileSync(specPath, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read spec ${specPath}: ${(e as Error).message}`);
+    }
+    return parseSpec(text, specPath);
+  }
+
+  /** Where the run's dataset is: an uploaded file, or the spec's, written out first if it is the reference one. */
+  async prepareDataset(spec: PipelineSpec, datasetPath?: string): Promise<string> {
+    if (datasetPath) return uploadDataset(this.bucket, spec, datasetPath);
+    const path = specDatasetPath(this.bucket, spec);
+    try {
+      await preflightCsv(path, spec);
+    } catch (e) {
+      if (spec.dataset.uri !== 'datasets/breast-cancer/breast-cancer.csv') throw e;
+      await writeReferenceDataset(this.opts.pythonEnv, path);
+    }
+    return path;
+  }
+
+  /** Puts the recorded champion back behind its route (a fresh Ray head serves nothing). */
+  async restoreChampion(spec: PipelineSpec) {
+    return restoreChampion({ artifactRoot: this.artifactRoot, pipeline: spec.name }, { serving: this.serving, store: this.runtime.store, clock: systemClock, now: () => new Date() });
+  }
+
+  async start(spec: PipelineSpec, datasetUri: string, requestId: string): Promise<{ runId: string; executionName: string; alreadyStarted: boolean; execution: LocalExecution; startedAt: number }> {
+    const startedAt = Date.now();
+    const res = (await this.runtime.invoke('start-run', { spec, trigger: { kind: 'manual', requestId }, datasetUri })) as {
+      runId: string;
+      executionName: string;
+      alreadyStarted: boolean;
+    };
+    const execution = this.runtime.execution(res.executionName);
+    if (!execution) throw new Error(`execution ${res.executionName} was not started`);
+    return { ...res, execution, startedAt };
+  }
+
+  async report(started: { runId: string; executionName: string; alreadyStarted: boolean; execution: LocalExecution; startedAt: number }, spec: PipelineSpec): Promise<RunReport> {
+    const outcome = await started.execution.result;
+    const wallSeconds = (Date.now() - started.startedAt) / 1000;
+    const output = (outcome.output ?? {}) as { stages?: Partial<Record<Stage, StageSummary>>; gate?: GateResult; promotion?: Promotion };
+    const record = await this.runtime.store.getJson<RunRecord>(runRecordUri(this.artifactRoot, spec.name, started.runId));
+    const stagesMap = output.stages ?? record?.stages ?? {};
+    const stages = STAGES.map((s) => stagesMap[s]).filter((s): s is StageSummary => !!s);
+    // Time inside Ray: every job of this run, failed attempts included, from Ray's own start/end times.
+    const jobs = await this.runtime.compute.list({ 'sentinel.dev/run': started.runId });
+    const rayJobSeconds = jobs.reduce((t, j) => t + (j.startTime && j.endTime ? (j.endTime - j.startTime) / 1000 : 0), 0);
+    return {
+      runId: started.runId,
+      executionName: started.executionName,
+      alreadyStarted: started.alreadyStarted,
+      outcome,
+      stages,
+      ...(output.gate ? { gate: output.gate } : {}),
+      ...(output.promotion ? { promotion: output.promotion } : {}),
+      ...(record ? { record } : {}),
+      wallSeconds,
+      rayJobSeconds,
+      transitions: started.execution.events.filter((e) => e.type === 'StateEntered').length,
+      handlerInvocations: { ...this.runtime.invocations },
+      artifactsDir: join(this.artifactRoot, spec.name, started.runId),
+    };
+  }
+
+  endpoint(spec: PipelineSpec) {
+    return this.serving.endpoint(spec.name, spec.serve.route);
+  }
+
+  private closed = false;
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.runtime.close();
+    } finally {
+      await this.head.stop();
+    }
+  }
+}

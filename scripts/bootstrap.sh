@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Sentinel needs, once: npm packages (including the Node 22 runtime Lambda uses) and a Python
+# environment (.venv) with Ray and the jobs package. Idempotent and quick when nothing changed: each part is
+# stamped with a hash of the files that define it.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+say() { printf 'sentinel: %s\n' "$*" >&2; }
+
+want_npm=$(stamp package.json package-lock.json)
+if [ ! -x node_modules/.bin/node ] || [ "$(cat node_modules/.sentinel-stamp 2>/dev/null || true)" != "$want_npm" ]; then
+  say "installing npm packages (first run) …"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  node_modules/.bin/node --version | grep -q '^v22\.' || { say "node_modules/.bin/node is not Node 22"; exit 1; }
+  echo "$want_npm" > node_modules/.sentinel-stamp
+fi
+
+want_py=$(stamp jobs/requirements.txt jobs/pyproject.toml)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.sentinel-stamp 2>/dev/null || true)" != "$want_py" ]; then
+  py=""
+  for c in python3.11 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)'; then py="$c"; break; fi
+  done
+  [ -n "$py" ] || { say "Python 3.11+ is required"; exit 1; }
+  say "creating the Python environment with Ray in .venv (first run, a few minutes) …"
+  "$py" -m venv .venv
+  .venv/bin/pip install --disable-pip-version-check -q -r jobs/requirements.txt >&2
+  .venv/bin/pip install --disable-pip-version-check -q --no-deps -e jobs >&2
+  echo "$want_py" > .venv/.sentinel-stamp
+fi

@@ -1,0 +1,138 @@
+// Handlers are thin: they validate the event (naming the bad field) and call core. Here with in-memory ports.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { createSubmitStageHandler } from '../../functions/submit-stage.js';
+import { createCompleteStageHandler } from '../../functions/complete-stage.js';
+import { createPromoteHandler } from '../../functions/promote.js';
+import { LocalObjectStore } from '../../local/object-store.js';
+import { FileTokenStore } from '../../local/token-store.js';
+import { FakeCompute, FakeServing } from '../support/fakes.js';
+import { referenceSpec } from '../support/harness.js';
+import { validateSpec } from '../../core/spec.js';
+import { systemClock, type TaskCallbacks } from '../../core/ports.js';
+import { jobStateChangeEvent } from '../../events/job-state-change.js';
+
+const ctx = { functionName: 'test', awsRequestId: 'r' } as Context;
+const dir = () => mkdtempSync(join(tmpdir(), 'sentinel-h-'));
+const run = (root: string) => ({
+  pipeline: 'breast-cancer',
+  runId: 'r0123456789'.slice(0, 10),
+  trigger: { kind: 'manual', requestId: 'x' },
+  artifactRoot: root,
+  datasetUri: join(root, 'd.csv'),
+  spec: validateSpec(referenceSpec()),
+  requestedAt: new Date(0).toISOString(),
+});
+
+class RecordingCallbacks implements TaskCallbacks {
+  calls: Array<[string, ...unknown[]]> = [];
+  async success(t: string, o: unknown) {
+    this.calls.push(['success', t, o]);
+    return 'ok' as const;
+  }
+  async failure(t: string, e: string, c: string) {
+    this.calls.push(['failure', t, e, c]);
+    return 'ok' as const;
+  }
+  async heartbeat() {
+    return 'ok' as const;
+  }
+}
+
+test('submit-stage: a malformed event fails with ValidationFailed naming the field; nothing is submitted', async () => {
+  const root = dir();
+  const compute = new FakeCompute();
+  const h = createSubmitStageHandler({ compute, tokens: new FileTokenStore(join(root, 't')), store: new LocalObjectStore() });
+  await assert.rejects(h({ taskToken: 't', stage: 'deploy', run: run(root) }, ctx), { name: 'ValidationFailed', message: /submit-stage\.stage/ });
+  await assert.rejects(h({ taskToken: 't', stage: 'train', run: { ...run(root), runId: 'bad' } }, ctx), { message: /submit-stage\.run\.runId/ });
+  await assert.rejects(h({ stage: 'ingest', run: run(root) }, ctx), { message: /submit-stage\.taskToken: is required/ });
+  assert.equal(compute.submits.length, 0);
+});
+
+test('submit-stage: the input reaches the job as data, and a redelivery does not submit twice', async () => {
+  const root = dir();
+  const compute = new FakeCompute({}, 60_000);
+  const tokens = new FileTokenStore(join(root, 't'));
+  const h = createSubmitStageHandler({ compute, tokens, store: new LocalObjectStore() });
+  const a = (await h({ taskToken: 'tok-1', stage: 'ingest', run: run(root) }, ctx)) as { jobId: string; created: boolean };
+  const b = (await h({ taskToken: 'tok-2', stage: 'ingest', run: run(root) }, ctx)) as { jobId: string; created: boolean };
+  assert.equal(a.jobId, b.jobId);
+  assert.deepEqual([a.created, b.created], [true, false]);
+  assert.equal(compute.submits.length, 1);
+  assert.equal(await tokens.get(a.jobId), 'tok-2', 'the redelivered task is the one that waits');
+  const req = compute.jobs.get(a.jobId)!.req;
+  assert.equal(req.module, 'sentinel_jobs.ingest');
+  assert.deepEqual((req.input as { params: { datasetUri: string } }).params.datasetUri, join(root, 'd.csv'));
+});
+
+test('complete-stage: success reads result.json; duplicates and garbage are acknowledged; a missing result fails the task', async () => {
+  const root = dir();
+  const tokens = new FileTokenStore(join(root, 't'));
+  const callbacks = new RecordingCallbacks();
+  const compute = new FakeCompute();
+  const h = createCompleteStageHandler({ compute, tokens, callbacks, store: new LocalObjectStore() });
+  const jobId = 'breast-cancer-r012345678-train-1';
+  const stageDir = join(root, 'breast-cancer', 'r012345678', 'train');
+  mkdirSync(stageDir, { recursive: true });
+  writeFileSync(join(stageDir, 'result.json'), JSON.stringify({ stage: 'train', metrics: { validation_roc_auc: 0.9 }, artifacts: { model: 'm' } }));
+  await tokens.put(jobId, 'tok');
+  const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {}, startTime: 1000, endTime: 4000 }, root, new Date())!;
+  const msg = (body: string, id = 'm1') => ({ Records: [{ messageId: id, body }] });
+  const r1 = await h(msg(JSON.stringify(ev)) as never, ctx);
+  const r2 = await h(msg(JSON.stringify(ev), 'm2') as never, ctx); // duplicate delivery
+  const r3 = await h(msg('not json', 'm3') as never, ctx);
+  const r4 = await h(msg(JSON.stringify({ source: 'sentinel.jobs', 'detail-type': 'Ray Job State Change', detail: { jobId } }), 'm4') as never, ctx);
+  for (const r of [r1, r2, r3, r4]) assert.deepEqual(r, { batchItemFailures: [] });
+  assert.equal(callbacks.calls.length, 1, 'one completion for one job');
+  const [kind, token, output] = callbacks.calls[0]!;
+  assert.deepEqual([kind, token], ['success', 'tok']);
+  assert.equal((output as { jobSeconds: number }).jobSeconds, 3);
+  assert.equal(await tokens.get(jobId), undefined);
+
+  const jobId2 = 'breast-cancer-r012345678-tune-1';
+  await tokens.put(jobId2, 'tok2');
+  const ev2 = jobStateChangeEvent('ray-jobs', { jobId: jobId2, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
+  await h(msg(JSON.stringify(ev2)) as never, ctx);
+  assert.deepEqual(callbacks.calls[1]!.slice(0, 3), ['failure', 'tok2', 'RayJobFailed']);
+  assert.match(String(callbacks.calls[1]![3]), /succeeded but wrote no result at .*tune\/result\.json/);
+});
+
+test('complete-stage: a consumer error is reported as a partial batch failure for that message only', async () => {
+  const root = dir();
+  const tokens = new FileTokenStore(join(root, 't'));
+  const broken: TaskCallbacks = { success: async () => { throw new Error('throttled'); }, failure: async () => 'ok', heartbeat: async () => 'ok' };
+  const h = createCompleteStageHandler({ compute: new FakeCompute(), tokens, callbacks: broken, store: new LocalObjectStore() });
+  const jobId = 'breast-cancer-r012345678-ingest-1';
+  const stageDir = join(root, 'breast-cancer', 'r012345678', 'ingest');
+  mkdirSync(stageDir, { recursive: true });
+  writeFileSync(join(stageDir, 'result.json'), JSON.stringify({ stage: 'ingest', metrics: {}, artifacts: {} }));
+  await tokens.put(jobId, 'tok');
+  const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
+  const res = await h({ Records: [{ messageId: 'keep', body: JSON.stringify(ev) }, { messageId: 'junk', body: '{}' }] } as never, ctx);
+  assert.deepEqual(res, { batchItemFailures: [{ itemIdentifier: 'keep' }] });
+  assert.equal(await tokens.get(jobId), 'tok', 'the token stays until the callback went through');
+});
+
+test('promote: waits for the new config (not the old one still RUNNING), records champion and previous; times out clearly', async () => {
+  const root = dir();
+  const store = new LocalObjectStore();
+  const serving = new FakeServing();
+  const h = createPromoteHandler({ serving, store, clock: systemClock, now: () => new Date(), readyTimeoutMs: 2000 });
+  const r1 = run(root);
+  await h({ run: r1, modelUri: '/m1', value: 0.95 }, ctx);
+  const r2 = { ...r1, runId: 'r99999999a'.slice(0, 10) };
+  const res = (await h({ run: r2, modelUri: '/m2', value: 0.97 }, ctx)) as { previousRunId: string };
+  assert.equal(res.previousRunId, r1.runId);
+  const rec = await store.getJson<{ current: { runId: string }; previous: { runId: string } }>(join(root, 'breast-cancer', 'champion.json'));
+  assert.deepEqual([rec!.current.runId, rec!.previous.runId], [r2.runId, r1.runId]);
+
+  const stuck = { apply: async () => undefined, status: async () => ({ state: 'RUNNING' as const, runId: 'rold000000' }), endpoint: () => '' };
+  const h2 = createPromoteHandler({ serving: stuck, store, clock: systemClock, now: () => new Date(), readyTimeoutMs: 1200 });
+  await assert.rejects(h2({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /not RUNNING after 1 s \(last state RUNNING \(still serving rold000000\)\)/ });
+  const failing = createPromoteHandler({ serving: new FakeServing('fail'), store, clock: systemClock, now: () => new Date() });
+  await assert.rejects(failing({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /failed to deploy \(DEPLOY_FAILED: replica crashed\)/ });
+});
