@@ -43,4 +43,5 @@ def last_stderr_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def read_result(payload: dict[str, Any]) -> dict[str, Any]:
-    return json.loads((Path(payload["stageUri"]) / "result.json").read_text())
+    result: dict[str, Any] = json.loads((Path(payload["stageUri"]) / "result.json").read_text())
+    return result

@@ -11,6 +11,7 @@ from sentinel_jobs.contract import (
     ENV_VAR,
     InvalidInput,
     Params,
+    StageError,
     StageResult,
     ValidationFailed,
     parse_stage_input,
@@ -62,15 +63,15 @@ def test_accepts_s3_uris() -> None:
 
 def test_params_errors_name_the_key() -> None:
     p = Params({"numBoostRound": "ten", "split": {"seed": -1}, "flag": True, "metric": "auc", "mode": "max"})
-    with pytest.raises(InvalidInput, match=r"params.numBoostRound must be an integer >= 1; got \"ten\""):
+    with pytest.raises(InvalidInput, match=r"params\.numBoostRound must be an integer >= 1; got \"ten\""):
         p.integer("numBoostRound", minimum=1)
-    with pytest.raises(InvalidInput, match=r"params.split.seed must be an integer >= 0; got -1"):
+    with pytest.raises(InvalidInput, match=r"params\.split\.seed must be an integer >= 0; got -1"):
         p.obj("split").integer("seed", minimum=0)
-    with pytest.raises(InvalidInput, match="params.flag must be an integer"):
+    with pytest.raises(InvalidInput, match=r"params\.flag must be an integer"):
         p.integer("flag")  # JSON true is not 1
-    with pytest.raises(InvalidInput, match="params.missing is missing"):
+    with pytest.raises(InvalidInput, match=r"params\.missing is missing"):
         p.raw("missing")
-    with pytest.raises(InvalidInput, match="params.metric must be one of roc_auc"):
+    with pytest.raises(InvalidInput, match=r"params\.metric must be one of roc_auc"):
         p.metric()
     assert p.integer("absent", default=3) == 3
 
@@ -83,7 +84,7 @@ def test_mode_must_match_metric_direction() -> None:
 
 
 def test_fraction_bounds() -> None:
-    with pytest.raises(InvalidInput, match="strictly between 0.0 and 1.0"):
+    with pytest.raises(InvalidInput, match=r"strictly between 0\.0 and 1\.0"):
         Params({"test": 1.0}).number("test", low=0.0, high=1.0)
 
 
@@ -100,7 +101,7 @@ def test_write_result_is_atomic_and_complete(tmp_path: Path) -> None:
 
 def test_write_result_rejects_non_finite_metrics(tmp_path: Path) -> None:
     si = parse_stage_input(_raw(tmp_path), "train")
-    with pytest.raises(Exception, match="not finite"):
+    with pytest.raises(StageError, match="not finite"):
         write_result(si, StageResult(metrics={"x": float("nan")}))
     assert not (tmp_path / "r1" / "train" / "result.json").exists()
 

@@ -24,7 +24,7 @@ def test_accuracy_and_f1_threshold_at_half() -> None:
 
 def test_logloss_matches_formula_and_clips() -> None:
     prob = [0.1, 0.3, 0.6, 0.8]
-    expected = -sum(math.log(1 - p) if y == 0 else math.log(p) for y, p in zip(Y, prob)) / 4
+    expected = -sum(math.log(1 - p) if y == 0 else math.log(p) for y, p in zip(Y, prob, strict=True)) / 4
     assert metrics.compute("logloss", Y, prob) == pytest.approx(expected)
     assert math.isfinite(metrics.compute("logloss", Y, [1.0, 1.0, 0.0, 0.0]))
 

@@ -86,7 +86,7 @@ def test_tune(tuned: dict[str, Any]) -> None:
 
     root = ET.fromstring(Path(artifacts["curves"]).read_text())
     lines = [p for p in root.iter("{http://www.w3.org/2000/svg}polyline") if p.get("data-label")]
-    assert sorted(p.get("data-label") for p in lines) == sorted(t["trialId"] for t in trials)
+    assert sorted(p.get("data-label", "") for p in lines) == sorted(t["trialId"] for t in trials)
     assert [p.get("data-label") for p in lines if "best" in p.get("class", "")] == [doc["bestTrialId"]]
     assert re.search(r"\[tune\] trial \S+ (completed|stopped early by ASHA) at iteration", tuned["stdout"])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def served(ray_address: str, trained: dict[str, Any]) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}/breast-cancer"
     finally:
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]
 
 
 def test_serve_predicts_over_http(served: str, trained: dict[str, Any], ingested: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,12 +17,13 @@ from sentinel_jobs.contract import ValidationFailed
 from sentinel_jobs.ingest import parse_csv, split, validate
 
 
-def _csv(rows: int = 40, **overrides: list[object]) -> bytes:
+def _csv(rows: int = 40, **overrides: Sequence[object]) -> bytes:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.integers(0, 9, size=rows), "target": [0, 1] * (rows // 2)})
     for col, values in overrides.items():
         df[col] = values
-    return df.to_csv(index=False).encode()
+    text: str = df.to_csv(index=False)
+    return text.encode()
 
 
 def _check(data: bytes, target: str = "target", min_rows: int = 30) -> pd.DataFrame:
@@ -85,8 +88,8 @@ def test_ingest_module_exits_nonzero_with_validation_failed(tmp_path: Path) -> N
     assert not (Path(payload["stageUri"]) / "result.json").exists()
 
 
-def test_ingest_module_writes_splits_and_manifest(ingested: dict[str, object], reference_csv: Path) -> None:
-    result = read_result(ingested)  # type: ignore[arg-type]
+def test_ingest_module_writes_splits_and_manifest(ingested: dict[str, Any], reference_csv: Path) -> None:
+    result = read_result(ingested)
     assert result["stage"] == "ingest"
     m = result["metrics"]
     assert m["rows"] == 569 and m["features"] == 30

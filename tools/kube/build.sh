@@ -98,11 +98,13 @@ go_build "$KUBE_TOOLS_DIR/apiserver" "$STAGE/kube-apiserver" k8s.io/kubernetes/c
 go_build "$KUBE_TOOLS_DIR/apiserver" "$STAGE/kubectl" k8s.io/kubernetes/cmd/kubectl "$ldflags"
 
 # Sanity: the binaries run and report the pinned versions.
-"$STAGE/kube-apiserver" --version | grep -qF "$KUBE_K8S_VERSION" \
-  || kube_die "built kube-apiserver does not report $KUBE_K8S_VERSION: $("$STAGE/kube-apiserver" --version 2>&1)"
-"$STAGE/etcd" --version | grep -qF "etcd Version: ${KUBE_ETCD_VERSION#v}" \
-  || kube_die "built etcd does not report $KUBE_ETCD_VERSION: $("$STAGE/etcd" --version 2>&1)"
-"$STAGE/kubectl" version --client >/dev/null || kube_die "built kubectl does not run"
+# (Output captured first: grep -q in a pipeline would SIGPIPE the writer.)
+out="$("$STAGE/kube-apiserver" --version 2>&1)" || kube_die "built kube-apiserver does not run: $out"
+[[ "$out" == "Kubernetes $KUBE_K8S_VERSION" ]] || kube_die "built kube-apiserver reports '$out', not $KUBE_K8S_VERSION"
+out="$("$STAGE/etcd" --version 2>&1)" || kube_die "built etcd does not run: $out"
+[[ "$out" == *"etcd Version: ${KUBE_ETCD_VERSION#v}"* ]] || kube_die "built etcd reports '$out', not $KUBE_ETCD_VERSION"
+out="$("$STAGE/kubectl" version --client 2>&1)" || kube_die "built kubectl does not run: $out"
+[[ "$out" == *"Client Version: $KUBE_K8S_VERSION"* ]] || kube_die "built kubectl reports '$out', not $KUBE_K8S_VERSION"
 
 mkdir -p "$KUBE_BIN_DIR"
 for b in "${KUBE_BINARIES[@]}"; do

@@ -135,7 +135,7 @@ api "$KUBE_ADMIN_TOKEN" POST "$RJ_API" "$STATE_DIR/invalid.yaml" application/yam
 want_field='spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].resources.limits.cpu'
 if [[ "$CODE" == 422 ]] \
   && [[ "$(json 'd["reason"]')" == Invalid ]] \
-  && json '"\n".join(c.get("field","") for c in d["details"]["causes"])' | grep -qxF "$want_field"; then
+  && grep -qxF "$want_field" <<<"$(json '"\n".join(c.get("field","") for c in d["details"]["causes"])')"; then
   pass "RayJob with cpu: \"two\" rejected by the server: HTTP 422 Invalid, field $want_field"
   json 'd["message"]' | detail
 else

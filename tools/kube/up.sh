@@ -58,18 +58,22 @@ started_pids=()
 ok=0
 cleanup_on_failure() {
   [[ $ok == 1 ]] && return 0
-  local p
-  for p in "${started_pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${started_pids[@]}"; do
-    for _ in $(seq 1 50); do kube_pid_alive "$p" || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
+  local i
+  # Newest first: the apiserver before the etcd it is connected to.
+  for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do
+    stop_pid "${started_pids[$i]}"
   done
   rm -f "$STATE_DIR/etcd.pid" "$STATE_DIR/kube-apiserver.pid"
   printf 'up.sh failed; logs are in %s\n' "$STATE_DIR" >&2
 }
 trap cleanup_on_failure EXIT
+
+stop_pid() { # PID: SIGTERM, up to 15 s, then SIGKILL
+  local _
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 150); do kube_pid_alive "$1" || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
 
 t_start=$SECONDS
 
@@ -156,11 +160,6 @@ wait_for() { # NAME PID LOG CHECK_CMD...
   return 1
 }
 
-stop_pid() {
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kube_pid_alive "$1" || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 
 forget_pid() {
   local keep=() p
@@ -311,17 +310,43 @@ kubectl_admin apply --server-side --field-manager=sentinel-kube-harness -o name 
   || { cat "$STATE_DIR/crds.log" >&2; kube_die "installing CRDs failed"; }
 mapfile -t CRD_NAMES <"$STATE_DIR/crds.txt"
 [[ ${#CRD_NAMES[@]} -gt 0 ]] || kube_die "kubectl apply reported no CRDs"
-kubectl_admin wait --for=condition=Established --timeout="${TIMEOUT}s" "${CRD_NAMES[@]}" \
-  >>"$STATE_DIR/crds.log" 2>&1 || { cat "$STATE_DIR/crds.log" >&2; kube_die "CRDs not Established"; }
+# Poll rather than `kubectl wait`, which errors out at once while a new CRD has
+# no status.conditions yet.
+all_established() {
+  local status n
+  status="$(kubectl_admin get customresourcedefinitions.apiextensions.k8s.io \
+    -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\n"}{end}' \
+    2>>"$STATE_DIR/crds.log")" || return 1
+  for n in "${CRD_NAMES[@]}"; do
+    grep -qxF "${n#*/}=True" <<<"$status" || return 1
+  done
+}
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+  all_established && break
+  if ((SECONDS >= deadline)); then
+    kubectl_admin get "${CRD_NAMES[@]}" -o yaml >>"$STATE_DIR/crds.log" 2>&1 || true
+    kube_die "CRDs not Established after ${TIMEOUT}s; see $STATE_DIR/crds.log"
+  fi
+  sleep 0.2
+done
 for want in rayjobs.ray.io rayclusters.ray.io rayservices.ray.io; do
-  printf '%s\n' "${CRD_NAMES[@]}" | grep -qx "customresourcedefinition.apiextensions.k8s.io/$want" \
+  grep -qxF "customresourcedefinition.apiextensions.k8s.io/$want" <"$STATE_DIR/crds.txt" \
     || kube_log "warning: CRD $want was not among the files in $CRD_DIR"
 done
-# Established means the API is served; also wait until discovery lists it so
-# that clients which resolve kinds through discovery work at once.
+# Established means the API is served; also wait until discovery lists every
+# CRD's resource (plural.group, the CRD's name), so that clients which resolve
+# kinds through discovery work at once.
+all_discovered() {
+  local names n
+  names="$(kubectl_admin api-resources -o name 2>/dev/null)" || return 1
+  for n in "${CRD_NAMES[@]}"; do
+    grep -qxF "${n#*/}" <<<"$names" || return 1
+  done
+}
 deadline=$((SECONDS + TIMEOUT))
-until kubectl_admin api-resources --api-group=ray.io -o name 2>/dev/null | grep -q '^rayjobs\.ray\.io$'; do
-  ((SECONDS < deadline)) || kube_die "ray.io resources not in discovery after ${TIMEOUT}s"
+until all_discovered; do
+  ((SECONDS < deadline)) || kube_die "CRD resources not in discovery after ${TIMEOUT}s"
   sleep 0.2
 done
 

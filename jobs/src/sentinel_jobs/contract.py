@@ -9,13 +9,13 @@ import re
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
 
 from sentinel_jobs import storage
 from sentinel_jobs.metrics import METRIC_MODES, Mode
 
 ENV_VAR = "SENTINEL_STAGE_INPUT"
-STAGES = ("ingest", "train", "tune", "evaluate")
 _MISSING: Any = object()
 
 
@@ -118,7 +118,7 @@ class Params:
             self._fail("mode", "'max' or 'min'", value)
         if value != METRIC_MODES[metric]:
             self._fail("mode", f"{METRIC_MODES[metric]!r} for metric {metric!r}", value)
-        return value  # type: ignore[return-value]
+        return value
 
 
 @dataclass(frozen=True)
@@ -212,20 +212,26 @@ def run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
     return 0
 
 
+_connected_here = False  # only disconnect a Ray connection this stage made (not, e.g., a test session's)
+
+
 def _stop_log_forwarding() -> None:
     """Disconnect from Ray so forwarded worker logs cannot land after our one-line reason."""
-    if "ray" in sys.modules:
+    global _connected_here
+    if _connected_here:
         import ray
 
-        if ray.is_initialized():
-            ray.shutdown()
+        ray.shutdown()
+        _connected_here = False
 
 
 def init_ray() -> None:
     """No address on purpose: under `ray job submit` RAY_ADDRESS attaches us to the existing cluster."""
+    global _connected_here
     import ray
 
     # Forwarded worker lines ("(RayTrainWorker pid=..) [train] ...") without ANSI colours: the control plane parses them.
     os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if not ray.is_initialized():
         ray.init()
+        _connected_here = True

@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,8 +33,8 @@ def _listed(items: list[str]) -> str:
 
 def check_header(data: bytes) -> list[str]:
     """Header checks run on the raw line because pandas silently renames duplicates to 'x.1'."""
-    text = data.decode("utf-8-sig", errors="replace")
-    header = next(csv.reader(io.StringIO(text)), None)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline="")
+    header = next(csv.reader(text), None)  # decodes lazily: only the header is read
     if not header or all(not h.strip() for h in header):
         raise ValidationFailed("the file is empty or has no header row")
     problems: list[str] = []
@@ -163,7 +162,7 @@ def run(stage_input: StageInput) -> StageResult:
         "features": features,
         "schema": {c: str(df[c].dtype) for c in df.columns},
         "rows": {"total": len(df), **{name: len(part) for name, part in parts.items()}},
-        "classCounts": {n: {str(k): int(v) for k, v in part[target].value_counts().sort_index().items()} for n, part in parts.items()},
+        "classCounts": {n: {str(k): int(v) for k, v in p[target].value_counts().sort_index().items()} for n, p in parts.items()},
         "split": {"validation": validation, "test": test, "seed": seed},
         "splits": {name: artifacts[name] for name in parts},
     }

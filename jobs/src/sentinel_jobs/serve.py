@@ -95,4 +95,4 @@ class ModelServer:
 def app(args: dict[str, Any]) -> Application:
     """Application builder for `serve run`/the dashboard REST API; also callable directly with a dict."""
     parsed = AppArgs.model_validate(args)
-    return ModelServer.bind(parsed.model_uri, parsed.run_id, parsed.pipeline)
+    return ModelServer.bind(parsed.model_uri, parsed.run_id, parsed.pipeline)  # type: ignore[attr-defined,no-any-return]

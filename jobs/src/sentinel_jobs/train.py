@@ -174,7 +174,7 @@ def run(stage_input: StageInput) -> StageResult:
         booster = xgb.Booster(model_file=os.path.join(d, CHECKPOINT_FILE))
     iterations = booster.num_boosted_rounds()
     value = score(booster, valid, metric)  # recomputed on the driver from the final model: exact on any world size
-    resumed_from = int(result.metrics.get("resumed_from_iteration", 0))
+    resumed_from = int((result.metrics or {}).get("resumed_from_iteration", 0))
 
     model_uri = storage.join(stage_input.stage_uri, "model.json")
     features_uri = storage.join(stage_input.stage_uri, "features.json")

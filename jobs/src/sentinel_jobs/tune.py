@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import xgboost as xgb
 from ray import tune
+from ray.tune import ResultGrid
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator
@@ -93,13 +94,15 @@ class _Progress(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
         it = int(result["training_iteration"])
         if it % self._step == 0 or it == self._max_t:
-            print(f"[tune] trial {trial.trial_id} iteration {it}/{self._max_t} {self._key}={result[self._key]:.4f}", flush=True)
+            value = result[self._key]
+            print(f"[tune] trial {trial.trial_id} iteration {it}/{self._max_t} {self._key}={value:.4f}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         last = trial.last_result or {}
         it = int(last.get("training_iteration", 0))
         how = "stopped early by ASHA" if it < self._max_t else "completed"
-        print(f"[tune] trial {trial.trial_id} {how} at iteration {it}/{self._max_t} {self._key}={last.get(self._key, float('nan')):.4f}", flush=True)
+        value = last.get(self._key, float("nan"))
+        print(f"[tune] trial {trial.trial_id} {how} at iteration {it}/{self._max_t} {self._key}={value:.4f}", flush=True)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         print(f"[tune] trial {trial.trial_id} failed", flush=True)
@@ -109,6 +112,25 @@ def _history(df: pd.DataFrame | None, key: str) -> list[float]:
     if df is None or key not in df.columns:
         return []
     return [float(v) for v in df.sort_values("training_iteration")[key].tolist()]
+
+
+def _trial_records(grid: ResultGrid, names: list[str], key: str, max_t: int) -> list[dict[str, Any]]:
+    """One trials.json entry per trial; `history` is the metric after each round it ran."""
+    records: list[dict[str, Any]] = []
+    for i in range(len(grid)):
+        result = grid[i]
+        last = result.metrics or {}
+        iterations = int(last.get("training_iteration", 0))
+        records.append({
+            "trialId": str(last.get("trial_id", os.path.basename(result.path))),
+            "config": {k: result.config[k] for k in names} if result.config else {},
+            "metric": last.get(key),
+            "iterations": iterations,
+            "stoppedEarly": result.error is None and iterations < max_t,  # ASHA is the only early stop
+            "error": one_line(str(result.error), 300) if result.error else None,
+            "history": _history(result.metrics_dataframe, key),
+        })
+    return records
 
 
 def run(stage_input: StageInput) -> StageResult:
@@ -159,36 +181,21 @@ def run(stage_input: StageInput) -> StageResult:
     print(f"[tune] {num_samples} trials, {max_concurrent} at a time, ASHA max_t={max_t} grace={grace} rf={reduction}", flush=True)
     grid = tuner.fit()
 
-    trials: list[dict[str, Any]] = []
-    curves: list[Curve] = []
-    for result in grid:
-        trial_id = str(result.metrics.get("trial_id", os.path.basename(result.path)) if result.metrics else os.path.basename(result.path))
-        iterations = int(result.metrics.get("training_iteration", 0)) if result.metrics else 0
-        history = _history(result.metrics_dataframe, key)
-        trials.append({
-            "trialId": trial_id,
-            "config": {k: result.config[k] for k in space},
-            "metric": result.metrics.get(key) if result.metrics else None,
-            "iterations": iterations,
-            "stoppedEarly": result.error is None and iterations < max_t,
-            "error": one_line(str(result.error), 300) if result.error else None,
-            "history": history,
-        })
-        curves.append(Curve(label=trial_id, values=history))
+    trials = _trial_records(grid, list(space), key, max_t)
     ok = [t for t in trials if t["error"] is None and t["metric"] is not None]
     if not ok:
         raise TrainingFailed(f"all {len(trials)} trials failed; first error: {trials[0]['error'] if trials else 'none'}")
 
     best = grid.get_best_result(metric=key, mode=mode, scope="last")
-    best_id = str(best.metrics["trial_id"])
+    best_id = str((best.metrics or {})["trial_id"])
     if best.checkpoint is None:
         raise TrainingFailed(f"best trial {best_id} has no checkpoint")
     with best.checkpoint.as_directory() as d:
         booster = xgb.Booster(model_file=os.path.join(d, CHECKPOINT_FILE))
     value = score(booster, valid, metric)
-    for t, c in zip(trials, curves):
+    for t in trials:
         t["best"] = t["trialId"] == best_id
-    curves = [Curve(c.label, c.values, best=c.label == best_id) for c in curves]
+    curves = [Curve(t["trialId"], t["history"], best=t["best"]) for t in trials]
 
     artifacts = {
         "model": storage.join(stage_input.stage_uri, "model.json"),
@@ -196,14 +203,20 @@ def run(stage_input: StageInput) -> StageResult:
         "curves": storage.join(stage_input.stage_uri, "curves.svg"),
     }
     storage.write_bytes(artifacts["model"], model_json(booster))
-    storage.write_json(artifacts["trials"], {"metric": key, "mode": mode, "maxBoostRound": max_t, "bestTrialId": best_id, "trials": trials})
-    svg = render_curves(curves, metric, max_t, title=f"{stage_input.pipeline} {stage_input.run_id}: validation {metric} per round")
-    storage.write_bytes(artifacts["curves"], svg.encode("utf-8"))
+    summary = {"metric": key, "mode": mode, "maxBoostRound": max_t, "bestTrialId": best_id, "trials": trials}
+    storage.write_json(artifacts["trials"], summary)
+    title = f"{stage_input.pipeline} {stage_input.run_id}: validation {metric} per round"
+    storage.write_bytes(artifacts["curves"], render_curves(curves, metric, max_t, title).encode("utf-8"))
     stopped = sum(1 for t in trials if t["stoppedEarly"])
-    best_config = {k: best.config[k] for k in space}
-    print(f"[tune] done: best trial {best_id} {key}={value:.4f} config={best_config}; {stopped}/{len(trials)} stopped early", flush=True)
+    best_config = {k: (best.config or {})[k] for k in space}
+    print(f"[tune] done: best trial {best_id} {key}={value:.4f} {best_config}; {stopped}/{len(trials)} stopped early", flush=True)
     return StageResult(
-        metrics={key: value, "trials": len(trials), "stopped_early": stopped, "iterations": booster.num_boosted_rounds()},
+        metrics={
+            key: value,
+            "trials": len(trials),
+            "stopped_early": stopped,
+            "iterations": booster.num_boosted_rounds(),
+        },
         artifacts=artifacts,
         details={
             "bestConfig": best_config,
