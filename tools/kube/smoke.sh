@@ -65,7 +65,8 @@ api() {
   BODY="$(cat "$STATE_DIR/resp.json" 2>/dev/null || true)"
 }
 # json EXPR: evaluates a Python expression over the parsed $BODY as `d`.
-json() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY"; }
+# Prints nothing and fails if $BODY is not JSON or lacks what EXPR reads.
+json() { python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(eval(sys.argv[1]))' "$1" "$BODY" 2>/dev/null; }
 
 # ----------------------------------------------------------------- version, CRDs
 api "$KUBE_ADMIN_TOKEN" GET "$KUBE_SERVER/version"
@@ -142,8 +143,8 @@ else
   fail "RayJob with cpu: \"two\" not rejected as expected: HTTP $CODE $BODY"
 fi
 api "$KUBE_ADMIN_TOKEN" GET "$RJ_API/smoke-invalid"
-if [[ "$CODE" == 404 ]]; then
-  pass "rejected RayJob was not stored (GET -> 404)"
+if [[ "$CODE" == 404 && "$(json 'd["reason"]')" == NotFound ]]; then
+  pass "rejected RayJob was not stored (GET -> 404 NotFound)"
 else
   fail "rejected RayJob: GET returned HTTP $CODE"
 fi

@@ -65,7 +65,7 @@ def search_space(spec: Params) -> dict[str, Domain]:
         else:
             raise InvalidInput(f"{entry.where}.type must be uniform, loguniform, randint or choice; got {kind!r}")
     if not space:
-        raise InvalidInput("params.searchSpace must define at least one parameter")
+        raise InvalidInput(f"{spec.where} must define at least one parameter")
     return space
 
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every suite and prints one plain "N passed, N failed" line per suite; exits non-zero if anything failed.
+#   unit   core, handlers, patterns, ASL (node:test)
+#   paths  the state machine's paths on the local interpreter with the real handlers (node:test)
+#   jobs   the Python Ray workloads (pytest, real Ray)
+#   e2e    full local pipeline runs on a real Ray head, the CLI, Ctrl-C (node:test)
+# Pass suite names to run only some: scripts/test.sh unit paths
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/bootstrap.sh || exit 1
+
+export POWERTOOLS_LOG_LEVEL=SILENT
+node="$root/node_modules/.bin/node"
+out="$(mktemp -d)"
+status=0
+summary=()
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(typecheck unit paths jobs e2e)
+
+node_suite() {
+  local name=$1; shift
+  echo "=== $name"
+  "$node" --import tsx --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$out/$name.tap" "$@"
+  local rc=$?
+  local pass fail
+  pass=$(awk '/^# pass /{print $3}' "$out/$name.tap" | tail -1)
+  fail=$(awk '/^# fail /{print $3}' "$out/$name.tap" | tail -1)
+  [ "$rc" -eq 0 ] || status=1
+  [ "${pass:-0}" -gt 0 ] || { echo "$name: no test ran"; status=1; }
+  summary+=("$name: ${pass:-0} passed, ${fail:-0} failed")
+  echo "$name: ${pass:-0} passed, ${fail:-0} failed"
+}
+
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    typecheck)
+      echo "=== typecheck"
+      if "$node" node_modules/typescript/bin/tsc --noEmit -p .; then summary+=("typecheck: ok"); else summary+=("typecheck: FAILED"); status=1; fi ;;
+    unit) node_suite unit test/unit/*.test.ts ;;
+    paths) node_suite paths test/paths/*.test.ts ;;
+    e2e) node_suite e2e test/e2e/*.test.ts ;;
+    jobs)
+      echo "=== jobs"
+      (cd jobs && "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$out/jobs.xml")
+      rc=$?
+      [ "$rc" -eq 0 ] || status=1
+      line=$("$root/.venv/bin/python" - "$out/jobs.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 passed, 1 failed"); sys.exit()
+s = root if root.tag == "testsuite" else root.find("testsuite")
+tests, failures, errors, skipped = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+print(f"{tests - failures - errors - skipped} passed, {failures + errors} failed, {skipped} skipped")
+PY
+)
+      summary+=("jobs: $line"); echo "jobs: $line" ;;
+    *) echo "unknown suite $suite"; status=1 ;;
+  esac
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+rm -rf "$out"
+exit $status

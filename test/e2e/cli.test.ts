@@ -1,0 +1,69 @@
+// The `sentinel` command as a user runs it: bad input fails fast, and Ctrl-C leaves no Ray process behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../support/harness.js';
+import { freePort } from '../../local/ray-head.js';
+
+const bin = join(repoRoot, 'bin', 'sentinel');
+const rayProcesses = () => {
+  try {
+    return execFileSync('pgrep', ['-f', 'sentinel-ray-'], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+};
+
+function sentinel(args: string[], onOutput?: (text: string, kill: () => void) => void) {
+  return new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(bin, args, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const on = (b: Buffer) => {
+      out += b.toString();
+      onOutput?.(out, () => child.kill('SIGINT'));
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+test('a bad spec is rejected before anything starts, naming the field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
+  const spec = join(dir, 'bad.yaml');
+  writeFileSync(spec, 'name: Bad_Name\n');
+  const t0 = Date.now();
+  const r = await sentinel(['run', '--spec', spec, '--home', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.out, /spec rejected.*bad\.yaml\.name: must be 1-24 chars/);
+  assert.match(r.out, /bad\.yaml\.dataset: is required/);
+  assert.ok(Date.now() - t0 < 20_000, 'fails fast, no Ray head');
+});
+
+test('a dataset without the target column is rejected before anything starts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
+  const csv = join(dir, 'x.csv');
+  writeFileSync(csv, 'a,b\n1,2\n');
+  const r = await sentinel(['run', '--dataset', csv, '--home', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.out, /dataset rejected.*x\.csv: no "target" column/);
+});
+
+test('Ctrl-C during training stops the Ray jobs and the Ray head, leaving no process behind', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
+  const before = rayProcesses();
+  let sent = false;
+  const r = await sentinel(['run', '--home', dir, '--no-serve', '--port', String(await freePort())], (out, kill) => {
+    if (!sent && /train\s+RUNNING\s+\S+\s+\S*-train-1/.test(out)) {
+      sent = true;
+      kill();
+    }
+  });
+  assert.ok(sent, `never saw train running:\n${r.out.slice(-2000)}`);
+  assert.equal(r.code, 130, r.out.slice(-2000));
+  assert.match(r.out, /Interrupted: stopping the run's Ray jobs/);
+  assert.equal(rayProcesses(), before, 'no Ray process left');
+});
