@@ -47,11 +47,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   out(dim('  starting Ray head on 127.0.0.1 …'));
   let session: LocalSession | undefined;
   let interrupted = false;
+  let closing: Promise<void> | undefined;
   const onSigint = () => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\n${yellow('Interrupted')}: stopping the run's Ray jobs and the Ray head …\n`);
-    void (session?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    closing = (session?.close() ?? Promise.resolve()).finally(() => {
+      process.stderr.write(`${yellow('Stopped')}: no Ray job or process of this run is left.\n`);
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
@@ -69,6 +73,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     view?.start();
     const report = await session.report(started, spec);
     view?.stop();
+    if (interrupted) {
+      await closing; // exits 130 once everything is stopped
+      return 130;
+    }
 
     if (o.json) out(JSON.stringify(report, null, 2));
     else await printSummary(report, spec, session, datasetUri);
@@ -79,6 +87,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     }
     return report.outcome.status === 'SUCCEEDED' ? 0 : 1;
   } catch (e) {
+    if (interrupted) {
+      await closing;
+      return 130;
+    }
     process.stderr.write(`${red('✖')} ${(e as Error).message}\n`);
     return 1;
   } finally {

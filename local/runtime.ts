@@ -274,7 +274,7 @@ export class LocalRuntime {
         .finally(() => {
           this.watching = false;
         });
-    }, this.opts.watchIntervalMs ?? 1000);
+    }, this.opts.watchIntervalMs ?? 500);
   }
 
   private async maybeStopWatcher() {
