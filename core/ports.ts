@@ -37,6 +37,7 @@ export interface ComputePort {
 
 export interface ObjectStore {
   getJson<T>(uri: string): Promise<T | undefined>;
+  getText(uri: string): Promise<string | undefined>;
   putJson(uri: string, value: unknown): Promise<void>;
   /** Size in bytes, or undefined when the object does not exist. */
   head(uri: string): Promise<{ size: number } | undefined>;

@@ -11,4 +11,33 @@ export const jobCompletedPattern = {
   detail: { state: ['SUCCEEDED', 'FAILED', 'STOPPED'] },
 } as const satisfies EventPattern;
 
-export const patterns = { jobCompleted: jobCompletedPattern } as const;
+/** The prefix under which uploads start runs: datasets/<pipeline>/<file>.csv */
+export const DATASETS_PREFIX = 'datasets/';
+
+/** S3 (bucket notifications with EventBridgeEnabled) → start-run. Folder markers and other prefixes are filtered in the handler too. */
+export const datasetUploadedPattern = (bucket: string) =>
+  ({
+    source: ['aws.s3'],
+    'detail-type': ['Object Created'],
+    detail: { bucket: { name: [bucket] }, object: { key: [{ prefix: DATASETS_PREFIX }] } },
+  }) as const satisfies EventPattern;
+
+/** EC2 spot warnings (2-minute notice) and rebalance recommendations → the interruption queue. */
+export const spotInterruptionPattern = {
+  source: ['aws.ec2'],
+  'detail-type': ['EC2 Spot Instance Interruption Warning', 'EC2 Instance Rebalance Recommendation'],
+} as const satisfies EventPattern;
+
+/** Instances going away for any reason → the interruption queue (marks jobs whose node vanished). */
+export const instanceStateChangePattern = {
+  source: ['aws.ec2'],
+  'detail-type': ['EC2 Instance State-change Notification'],
+  detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+} as const satisfies EventPattern;
+
+/** Patterns that do not depend on deployment settings (rendered as-is by `sentinel render`). */
+export const patterns = {
+  jobCompleted: jobCompletedPattern,
+  spotInterruption: spotInterruptionPattern,
+  instanceStateChange: instanceStateChangePattern,
+} as const;

@@ -30,6 +30,15 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async getText(uri: string): Promise<string | undefined> {
+    try {
+      return await readFile(pathOf(uri), 'utf8');
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
   async putJson(uri: string, value: unknown) {
     await writeAtomic(pathOf(uri), `${JSON.stringify(value, null, 2)}\n`);
   }

@@ -1,0 +1,64 @@
+// Where events go: every EventBridge rule and schedule of a deployment, as data. infra/ turns each route into a rule
+// (or scheduler schedule) with its target; the local runtime turns them into routes on its bus. One table, so a
+// rule cannot exist in one place and not the other.
+import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, type EventPattern } from './patterns.js';
+
+/** Targets are logical: infra maps them to queues/functions, the local runtime to in-process queues/handlers. */
+export type RouteTarget = 'completion-queue' | 'interruption-queue' | 'start-run';
+export type ScheduleTarget = 'watch-jobs' | 'reap-idle' | 'start-run';
+
+export interface Route {
+  name: string;
+  description: string;
+  pattern: EventPattern;
+  target: RouteTarget;
+}
+
+export interface Schedule {
+  name: string;
+  description: string;
+  /** EventBridge Scheduler expression: rate(…) or cron(…). */
+  expression: string;
+  target: ScheduleTarget;
+  /** Input passed to the target, if any. */
+  input?: Record<string, unknown>;
+}
+
+export interface RouteSettings {
+  bucket: string;
+  /** Off where Karpenter's own interruption handling already drains nodes. */
+  handleSpotInterruptions: boolean;
+  pipelines: Array<{ name: string; retrainSchedule?: string }>;
+  watchEvery?: string;
+  reapEvery?: string;
+}
+
+export function routesFor(s: RouteSettings): Route[] {
+  const routes: Route[] = [
+    { name: 'job-completed', description: 'Terminal Ray job states to the completion consumer', pattern: jobCompletedPattern, target: 'completion-queue' },
+    { name: 'dataset-uploaded', description: 'Dataset uploads under datasets/ start a run', pattern: datasetUploadedPattern(s.bucket), target: 'start-run' },
+  ];
+  if (s.handleSpotInterruptions) {
+    routes.push(
+      { name: 'spot-interruption', description: 'Spot warnings and rebalance recommendations', pattern: spotInterruptionPattern, target: 'interruption-queue' },
+      { name: 'instance-state-change', description: 'Instances stopping or terminating', pattern: instanceStateChangePattern, target: 'interruption-queue' },
+    );
+  }
+  return routes;
+}
+
+export function schedulesFor(s: RouteSettings): Schedule[] {
+  return [
+    { name: 'watch-jobs', description: 'Report terminal Ray jobs, heartbeat running ones', expression: s.watchEvery ?? 'rate(1 minute)', target: 'watch-jobs' },
+    { name: 'reap-idle', description: 'Suspend idle Ray clusters, scale idle node groups to zero', expression: s.reapEvery ?? 'rate(5 minutes)', target: 'reap-idle' },
+    ...s.pipelines
+      .filter((p) => p.retrainSchedule)
+      .map((p) => ({
+        name: `retrain-${p.name}`,
+        description: `Retrain ${p.name} on its latest dataset`,
+        expression: p.retrainSchedule!,
+        target: 'start-run' as const,
+        input: { kind: 'schedule', pipeline: p.name },
+      })),
+  ];
+}
