@@ -12,6 +12,8 @@ export interface RunContext {
   artifactRoot: string;
   /** The dataset this run ingests (the spec's, or the uploaded object that triggered the run). */
   datasetUri: string;
+  /** The dataset's version tag when the run was prepared (S3 ETag; locally size-mtime). */
+  datasetEtag?: string;
   spec: PipelineSpec;
   requestedAt: string;
 }
@@ -53,6 +55,8 @@ export interface Champion {
   value: number;
   promotedAt: string;
   serveConfig: unknown;
+  /** The dataset the champion was trained on (a scheduled retrain skips when it is unchanged). */
+  dataset?: { uri: string; etag: string };
 }
 
 export interface ChampionRecord {

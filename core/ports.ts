@@ -39,8 +39,17 @@ export interface ObjectStore {
   getJson<T>(uri: string): Promise<T | undefined>;
   getText(uri: string): Promise<string | undefined>;
   putJson(uri: string, value: unknown): Promise<void>;
-  /** Size in bytes, or undefined when the object does not exist. */
-  head(uri: string): Promise<{ size: number } | undefined>;
+  /** Size in bytes and an opaque version tag (S3: the ETag), or undefined when the object does not exist. */
+  head(uri: string): Promise<ObjectInfo | undefined>;
+  /** Objects under a prefix (not recursive beyond what the store returns), for "the latest dataset". */
+  list(prefixUri: string): Promise<ObjectInfo[]>;
+}
+
+export interface ObjectInfo {
+  uri: string;
+  size: number;
+  etag: string;
+  lastModified: number;
 }
 
 /** 'gone' means the task already completed, timed out or never existed: the at-least-once consumer counts it done. */

@@ -7,10 +7,11 @@ import { runRecordUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
 
 export async function prepareRun(raw: unknown, deps: { store: ObjectStore; now: () => Date }): Promise<RunContext> {
-  const run = parseRunContext(raw);
+  const run = { ...parseRunContext(raw) };
   const head = await deps.store.head(run.datasetUri);
   if (!head) throw validationFailed(`dataset not found at ${run.datasetUri}`, 'run.datasetUri');
   if (head.size === 0) throw validationFailed(`dataset at ${run.datasetUri} is empty (0 bytes)`, 'run.datasetUri');
+  run.datasetEtag = head.etag;
 
   const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
   const existing = await deps.store.getJson<RunRecord>(uri);

@@ -62,6 +62,7 @@ export async function promote(
     value: req.value,
     promotedAt: deps.now().toISOString(),
     serveConfig: app,
+    ...(run.datasetEtag ? { dataset: { uri: run.datasetUri, etag: run.datasetEtag } } : {}),
   };
   // A redelivered promote of the same run must not push the real previous champion out of the record.
   const previous = before?.current.runId === run.runId ? before.previous : before?.current;

@@ -29,6 +29,7 @@ export const RunContextSchema = z
     trigger: TriggerSchema,
     artifactRoot: z.string().regex(/^(s3:\/\/[a-z0-9.-]{3,63}(\/.*)?|\/.*)$/, 'must be s3://bucket/prefix or an absolute path'),
     datasetUri: z.string().min(1),
+    datasetEtag: z.string().optional(),
     spec: PipelineSpecSchema,
     requestedAt: z.string().min(1),
   })

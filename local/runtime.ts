@@ -59,7 +59,9 @@ export interface LocalExecution {
 export interface LocalRuntimeOptions {
   /** Folder for local state (task tokens, logs). */
   home: string;
-  /** s3://-like root of run artifacts: an absolute local folder. */
+  /** The local stand-in for the bucket (datasets/, pipelines/, artifacts/). */
+  bucketUri: string;
+  /** Root of run artifacts: <bucket>/artifacts. */
   artifactRoot: string;
   compute: ComputePort;
   serving: ServingPort;
@@ -129,7 +131,7 @@ export class LocalRuntime {
       'finish-run': createFinishRunHandler({ store, compute, tokens, now }),
       'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
-      'start-run': createStartRunHandler({ executions: this.executionsPort, artifactRoot: opts.artifactRoot }),
+      'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot }),
     };
 
     this.queue = new LocalQueue('sentinel-job-completions', (event) => this.invoke('complete-stage', event) as never);

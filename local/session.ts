@@ -84,6 +84,7 @@ export class LocalSession {
       const serving = new RayServeServing({ dashboard: head.dashboard, http: { host: '127.0.0.1', port: opts.servePort ?? 8000 } });
       const runtime = new LocalRuntime({
         home,
+        bucketUri: join(home, 'bucket'),
         artifactRoot: join(home, 'bucket', 'artifacts'),
         compute,
         serving,

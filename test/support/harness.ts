@@ -27,6 +27,7 @@ export function harness(compute: ComputePort, serving: ServingPort, extra: Parti
   writeFileSync(datasetUri, 'a,b,target\n1,2,0\n3,4,1\n');
   const runtime = new LocalRuntime({
     home,
+    bucketUri: bucket,
     artifactRoot,
     compute,
     serving,
