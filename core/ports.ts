@@ -110,3 +110,32 @@ export const systemClock: Clock = {
 export interface ExecutionsPort {
   start(name: string, input: unknown): Promise<{ executionId: string; alreadyStarted: boolean }>;
 }
+
+export interface NodeInfo {
+  name: string;
+  /** aws:///<az>/<instance-id> on EKS. */
+  providerID: string;
+  unschedulable: boolean;
+}
+
+export interface RayPod {
+  namespace: string;
+  name: string;
+  /** The RayCluster the pod belongs to (label ray.io/cluster). */
+  rayCluster?: string;
+}
+
+export type EvictionResult = 'evicted' | 'gone' | 'blocked';
+
+/** What the interruption handler needs from the cluster (Kubernetes on EKS; the local Ray head locally). */
+export interface ClusterPort {
+  nodeForInstance(instanceId: string): Promise<NodeInfo | undefined>;
+  cordon(node: string): Promise<void>;
+  rayPodsOn(node: string): Promise<RayPod[]>;
+  /** Through the Eviction API, so PodDisruptionBudgets are respected ('blocked' when one refuses). */
+  evict(pod: RayPod): Promise<EvictionResult>;
+  /** Managed stage jobs running on the given Ray clusters (or on the node, where clusters are not a thing). */
+  jobsOn(node: string, rayClusters: string[]): Promise<string[]>;
+  /** Marks a job so that its failure maps to SpotInterrupted (retried, resumed from checkpoint). */
+  markInterrupted(jobId: string, reason: string): Promise<void>;
+}

@@ -21,8 +21,16 @@ export interface EventBridgeEnvelope extends Required<Pick<BusEvent, 'source' | 
   resources: string[];
 }
 
+/** Fault injection: deliver each matched event `copies` times, each after a random delay up to `maxDelayMs`. */
+export interface DeliveryFaults {
+  copies: number;
+  maxDelayMs: number;
+}
+
 export class LocalEventBus implements EventPublisher {
   private readonly rules: Rule[] = [];
+  /** EventBridge delivers at least once and in no particular order; tests turn that up with faults. */
+  faults?: DeliveryFaults;
   /** Every event put on the bus, with the rules it matched: what `sentinel` shows and tests assert on. */
   readonly log: Array<{ event: EventBridgeEnvelope; matched: string[] }> = [];
   private readonly listeners: Array<(e: EventBridgeEnvelope) => void> = [];
@@ -51,7 +59,9 @@ export class LocalEventBus implements EventPublisher {
       const targets = this.rules.filter((r) => matches(r.pattern, envelope));
       this.log.push({ event: envelope, matched: targets.map((r) => r.name) });
       for (const l of this.listeners) l(envelope);
-      await Promise.all(targets.map((r) => r.target(envelope)));
+      const copies = this.faults?.copies ?? 1;
+      const delay = () => (this.faults ? new Promise((r) => setTimeout(r, Math.random() * this.faults!.maxDelayMs)) : Promise.resolve());
+      await Promise.all(targets.flatMap((r) => Array.from({ length: copies }, () => delay().then(() => r.target(envelope)))));
     }
   }
 }

@@ -12,7 +12,7 @@ import type { StateMachineDefinition, TaskState } from '../workflows/asl.js';
 import type { ComputePort, ExecutionsPort, ServingPort } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { isTerminal } from '../core/job-status.js';
-import { jobCompletedPattern } from '../events/patterns.js';
+import { routesFor, type RouteTarget } from '../events/routes.js';
 import { createPrepareRunHandler } from '../functions/prepare-run.js';
 import { createSubmitStageHandler } from '../functions/submit-stage.js';
 import { createEvaluateGateHandler } from '../functions/evaluate-gate.js';
@@ -21,12 +21,17 @@ import { createFinishRunHandler } from '../functions/finish-run.js';
 import { createCompleteStageHandler } from '../functions/complete-stage.js';
 import { createWatchJobsHandler } from '../functions/watch-jobs.js';
 import { createStartRunHandler } from '../functions/start-run.js';
+import { createHandleInterruptionHandler } from '../functions/handle-interruption.js';
+import { InterruptibleCompute, LocalCluster } from './local-cluster.js';
 import { logger } from '../functions/lib/logger.js';
 import { LocalObjectStore } from './object-store.js';
 import { FileTokenStore } from './token-store.js';
 import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
+
+/** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
+export const LOCAL_BUCKET = 'sentinel-local';
 
 export const localFunctionArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:sentinel-local-${name}`;
 
@@ -65,6 +70,8 @@ export interface LocalRuntimeOptions {
   artifactRoot: string;
   compute: ComputePort;
   serving: ServingPort;
+  /** Cordon/evict like Karpenter does; off where Karpenter's own interruption handling runs. */
+  nodeHandling?: boolean;
   workflow?: Partial<Omit<PipelineWorkflowOptions, 'functionArns'>>;
   watchIntervalMs?: number;
   /** Shortens Retry pauses in tests (aws-local-stepfunctions' retryIntervalOverrides). */
@@ -97,6 +104,9 @@ export class LocalRuntime {
   readonly broker = new LocalTaskBroker();
   readonly bus = new LocalEventBus();
   readonly queue: LocalQueue;
+  readonly interruptions: LocalQueue;
+  readonly cluster: LocalCluster;
+  private readonly compute_: InterruptibleCompute;
   readonly definition: StateMachineDefinition;
   /** Invocations per function: what a benchmark reports as handler invocations. */
   readonly invocations: Record<string, number> = {};
@@ -121,7 +131,9 @@ export class LocalRuntime {
     this.definition = buildPipelineDefinition({ functionArns, ...opts.workflow });
 
     const { store, tokens, broker } = this;
-    const compute = opts.compute;
+    // Interruption marks surface through the compute port, as the RayJob annotation does on EKS.
+    const compute = (this.compute_ = new InterruptibleCompute(opts.compute));
+    this.cluster = new LocalCluster(compute);
     const now = () => new Date();
     this.handlers = {
       'prepare-run': createPrepareRunHandler({ store }),
@@ -131,15 +143,27 @@ export class LocalRuntime {
       'finish-run': createFinishRunHandler({ store, compute, tokens, now }),
       'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
+      'handle-interruption': createHandleInterruptionHandler({ cluster: this.cluster, publisher: this.bus, nodeHandling: opts.nodeHandling ?? true }) as unknown as AnyHandler,
       'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot }),
     };
 
     this.queue = new LocalQueue('sentinel-job-completions', (event) => this.invoke('complete-stage', event) as never);
-    this.bus.addRule({ name: 'job-completed', pattern: jobCompletedPattern, target: (e) => this.queue.send(JSON.stringify(e)) });
+    this.interruptions = new LocalQueue('sentinel-interruptions', (event) => this.invoke('handle-interruption', event) as never);
+    // Every rule of a deployment (events/routes.ts), with local targets for the logical ones.
+    const targets: Record<RouteTarget, (e: unknown) => Promise<void>> = {
+      'completion-queue': (e) => this.queue.send(JSON.stringify(e)),
+      'interruption-queue': (e) => this.interruptions.send(JSON.stringify(e)),
+      'start-run': async (e) => {
+        await this.invoke('start-run', e);
+      },
+    };
+    for (const route of routesFor({ bucket: LOCAL_BUCKET, handleSpotInterruptions: true, pipelines: [] })) {
+      this.bus.addRule({ name: route.name, pattern: route.pattern, target: targets[route.target] });
+    }
   }
 
-  get compute() {
-    return this.opts.compute;
+  get compute(): ComputePort {
+    return this.compute_;
   }
 
   /** Calls a handler as Lambda would: the event, a context, and nothing shared but the adapters. */
@@ -297,10 +321,11 @@ export class LocalRuntime {
     for (const e of this.executions.values()) {
       const runId = (e.input as { run?: { runId?: string } }).run?.runId;
       if (!runId) continue;
-      const jobs = await this.opts.compute.list({ 'sentinel.dev/run': runId }).catch(() => []);
-      await Promise.all(jobs.filter((j) => !isTerminal(j.state)).map((j) => this.opts.compute.stop(j.jobId).catch(() => undefined)));
+      const jobs = await this.compute_.list({ 'sentinel.dev/run': runId }).catch(() => []);
+      await Promise.all(jobs.filter((j) => !isTerminal(j.state)).map((j) => this.compute_.stop(j.jobId).catch(() => undefined)));
     }
     await this.queue.drained();
+    await this.interruptions.drained();
     if (this.logStream) {
       (logger as unknown as { console: Console }).console = this.previousConsole!;
       await new Promise((r) => this.logStream!.end(r));

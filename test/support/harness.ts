@@ -25,6 +25,9 @@ export function harness(compute: ComputePort, serving: ServingPort, extra: Parti
   const datasetUri = join(bucket, 'datasets', 'breast-cancer', 'data.csv');
   mkdirSync(join(bucket, 'datasets', 'breast-cancer'), { recursive: true });
   writeFileSync(datasetUri, 'a,b,target\n1,2,0\n3,4,1\n');
+  // "Deployed" pipelines: specs where start-run looks them up by name.
+  mkdirSync(join(bucket, 'pipelines'), { recursive: true });
+  writeFileSync(join(bucket, 'pipelines', 'breast-cancer.yaml'), readFileSync(join(repoRoot, 'pipelines', 'breast-cancer.yaml')));
   const runtime = new LocalRuntime({
     home,
     bucketUri: bucket,
@@ -48,7 +51,18 @@ export function harness(compute: ComputePort, serving: ServingPort, extra: Parti
     await runtime.close();
     rmSync(home, { recursive: true, force: true });
   };
-  return { runtime, home, bucket, artifactRoot, datasetUri, start, cleanup };
+  /** Waits until every execution started so far has finished. */
+  const settle = async () => {
+    for (;;) {
+      const all = [...(runtime as unknown as { executions: Map<string, { result: Promise<unknown> }> }).executions.values()];
+      await Promise.all(all.map((e) => e.result));
+      await runtime.queue.drained();
+      await runtime.interruptions.drained();
+      const after = (runtime as unknown as { executions: Map<string, unknown> }).executions.size;
+      if (after === all.length) return all.length;
+    }
+  };
+  return { runtime, home, bucket, artifactRoot, datasetUri, start, cleanup, settle };
 }
 
 export const statesEntered = (events: Array<{ type: string; state?: { name: string } }>) =>

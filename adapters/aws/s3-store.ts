@@ -1,0 +1,88 @@
+// ObjectStore over S3: s3://bucket/key URIs, JSON and text objects, head and list. A missing key reads as
+// undefined; anything else (403, throttling after the SDK's own retries) is an error, so a permission problem is
+// never mistaken for "no champion yet". Note S3 answers 403 instead of 404 for a missing key unless the caller
+// may s3:ListBucket: infra/iam.ts grants it to every function that reads (see the "why" there).
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ObjectInfo, ObjectStore } from '../../core/ports.js';
+
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
+
+/** s3://bucket/key → { bucket, key }. The key may be empty (a bucket root, for list). */
+export function parseS3Uri(uri: string): S3Location {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1]!, key: m[2] ?? '' };
+}
+
+export const s3Uri = (bucket: string, key: string) => `s3://${bucket}/${key}`;
+
+const isMissing = (e: unknown) => {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+};
+
+/** S3 returns ETags quoted; the port's etag is opaque, so strip the quotes once here. */
+const unquote = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '');
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(private readonly s3: S3Client) {}
+
+  async getText(uri: string): Promise<string | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return (await res.Body?.transformToString('utf-8')) ?? '';
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async getJson<T>(uri: string): Promise<T | undefined> {
+    const text = await this.getText(uri);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw new Error(`${uri} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+
+  async putJson(uri: string, value: unknown): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: 'application/json' }),
+    );
+  }
+
+  async head(uri: string): Promise<ObjectInfo | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const res = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { uri, size: res.ContentLength ?? 0, etag: unquote(res.ETag), lastModified: res.LastModified?.getTime() ?? 0 };
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Objects directly under the prefix (a "folder"), following continuation tokens. */
+  async list(prefixUri: string): Promise<ObjectInfo[]> {
+    const { bucket, key } = parseS3Uri(prefixUri);
+    const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+      for (const o of res.Contents ?? []) {
+        if (!o.Key || o.Key === prefix) continue; // the folder marker itself
+        out.push({ uri: s3Uri(bucket, o.Key), size: o.Size ?? 0, etag: unquote(o.ETag), lastModified: o.LastModified?.getTime() ?? 0 });
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+}
