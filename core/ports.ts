@@ -139,3 +139,35 @@ export interface ClusterPort {
   /** Marks a job so that its failure maps to SpotInterrupted (retried, resumed from checkpoint). */
   markInterrupted(jobId: string, reason: string): Promise<void>;
 }
+
+export interface RayClusterInfo {
+  name: string;
+  namespace: string;
+  suspended: boolean;
+  /** Who owns it: a RayJob's ephemeral cluster, a RayService's serving cluster, or nobody (long-lived, shared). */
+  owner: 'rayjob' | 'rayservice' | 'none';
+  createdAt: number;
+}
+
+export interface ClusterActivity {
+  cluster: string;
+  state: import('./job-status.js').JobState;
+  endTime?: number;
+}
+
+/** What the idle reaper needs (Kubernetes on EKS). */
+export interface ReaperPort {
+  listRayClusters(): Promise<RayClusterInfo[]>;
+  /** Managed jobs and the cluster each ran on. */
+  clusterActivity(): Promise<ClusterActivity[]>;
+  suspend(cluster: RayClusterInfo): Promise<void>;
+  delete(cluster: RayClusterInfo): Promise<void>;
+  /** Ray pods on the nodes of a managed node group. */
+  rayPodsInNodeGroup(nodeGroup: string): Promise<number>;
+}
+
+/** Managed node groups (EKS UpdateNodegroupConfig). */
+export interface NodeGroupsPort {
+  desiredSize(nodeGroup: string): Promise<number>;
+  scaleToZero(nodeGroup: string): Promise<void>;
+}

@@ -47,6 +47,7 @@ export class EventBridgePublisher implements EventPublisher {
       if (!res.FailedEntryCount) return;
       // Result entries line up with request entries; a failed one has an ErrorCode.
       const failed = pending.map((entry, i) => ({ entry, result: res.Entries?.[i] })).filter((x) => !x.result || x.result.ErrorCode);
+      if (!failed.length) return;
       if (attempt >= maxAttempts) {
         const codes = [...new Set(failed.map((f) => `${f.result?.ErrorCode ?? 'NoResult'}${f.result?.ErrorMessage ? ` (${f.result.ErrorMessage})` : ''}`))];
         throw new Error(`EventBridge rejected ${failed.length} of ${pending.length} events after ${attempt} attempts: ${codes.join('; ')}`);
