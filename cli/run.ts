@@ -61,7 +61,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   process.on('SIGTERM', onSigint);
   try {
     session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort });
-    out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}`));
+    out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}, processes under ${session.head.tempDir}`));
     const datasetUri = await session.prepareDataset(spec, o.datasetPath);
     out(dim(`  dataset ${datasetUri}`));
     const champion = await session.restoreChampion(spec);

@@ -11,6 +11,9 @@ import { requestJson, type RayDashboard } from '../adapters/ray/http.js';
 
 export interface RayHead {
   dashboard: RayDashboard;
+  /** Private temp dir: every process of this head has it on its command line. */
+  tempDir: string;
+  pid: number;
   gcsAddress: string;
   /** Environment for job drivers: the Python environment's bin dir on PATH. */
   jobEnv: Record<string, string>;
@@ -76,7 +79,7 @@ async function probeJob(dashboard: RayDashboard, path: string, deadline: number)
 }
 
 /** Processes whose command line mentions our private temp dir: Ray's own, and nobody else's. */
-function processesUsing(dir: string): number[] {
+export function processesUsing(dir: string): number[] {
   try {
     return execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
   } catch {
@@ -153,9 +156,29 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RayHead> {
   }
   return {
     dashboard: { url: dashboardUrl, token },
+    tempDir,
+    pid: child.pid ?? 0,
     gcsAddress: `127.0.0.1:${gcsPort}`,
     // Jobs inherit the head's environment (auth mode and token included); PATH puts the env's python first.
     jobEnv: { PATH: env.PATH },
     stop,
   };
+}
+
+/** Stops a head an earlier, crashed command left behind (recorded by tempDir), and nothing else. */
+export async function stopStaleHead(tempDir: string): Promise<number> {
+  if (!/^\/tmp\/sentinel-ray-[A-Za-z0-9]+$/.test(tempDir.replace(tmpdir(), '/tmp'))) return 0;
+  const pids = processesUsing(tempDir);
+  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+    for (const pid of processesUsing(tempDir)) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+    await new Promise((r) => setTimeout(r, sig === 'SIGTERM' ? 3000 : 500));
+  }
+  rmSync(tempDir, { recursive: true, force: true });
+  return pids.length;
 }

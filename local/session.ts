@@ -13,7 +13,8 @@ import type { Promotion } from '../core/promote.js';
 import { runRecordUri } from '../core/artifacts.js';
 import { RayJobsCompute } from '../adapters/ray/jobs-compute.js';
 import { RayServeServing } from '../adapters/ray/serve-serving.js';
-import { startRayHead, type RayHead } from './ray-head.js';
+import { startRayHead, stopStaleHead, type RayHead } from './ray-head.js';
+import { readFileSync as readFile, rmSync, writeFileSync } from 'node:fs';
 import { LocalRuntime, type LocalRuntimeOptions, type ExecutionOutcome, type LocalExecution } from './runtime.js';
 import { specDatasetPath, uploadDataset, writeReferenceDataset, preflightCsv } from './dataset.js';
 
@@ -78,7 +79,17 @@ export class LocalSession {
     const home = resolve(opts.home);
     const logDir = join(home, 'logs');
     mkdirSync(logDir, { recursive: true });
+    // A command killed hard (SIGKILL, a closed terminal) cannot stop its head; the next one does.
+    const record = join(home, 'ray-head.json');
+    try {
+      const stale = JSON.parse(readFile(record, 'utf8')) as { tempDir: string };
+      const stopped = await stopStaleHead(stale.tempDir);
+      if (stopped) process.stderr.write(`sentinel: stopped ${stopped} process(es) of a Ray head an earlier run left behind\n`);
+    } catch {
+      /* no record */
+    }
     const head = await startRayHead({ pythonEnv: opts.pythonEnv, numCpus: opts.numCpus ?? 4, logFile: join(logDir, 'ray-head.log') });
+    writeFileSync(record, JSON.stringify({ tempDir: head.tempDir, pid: head.pid }));
     try {
       const compute = new RayJobsCompute({ dashboard: head.dashboard, env: head.jobEnv });
       const serving = new RayServeServing({ dashboard: head.dashboard, http: { host: '127.0.0.1', port: opts.servePort ?? 8000 } });
@@ -177,6 +188,7 @@ export class LocalSession {
       await this.runtime.close();
     } finally {
       await this.head.stop();
+      rmSync(join(this.opts.home, 'ray-head.json'), { force: true });
     }
   }
 }

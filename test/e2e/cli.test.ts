@@ -9,9 +9,9 @@ import { repoRoot } from '../support/harness.js';
 import { freePort } from '../../local/ray-head.js';
 
 const bin = join(repoRoot, 'bin', 'sentinel');
-const rayProcesses = () => {
+const processesUsing = (dir: string) => {
   try {
-    return execFileSync('pgrep', ['-f', 'sentinel-ray-'], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    return execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
   } catch {
     return 0;
   }
@@ -35,12 +35,11 @@ test('a bad spec is rejected before anything starts, naming the field', async ()
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
   const spec = join(dir, 'bad.yaml');
   writeFileSync(spec, 'name: Bad_Name\n');
-  const t0 = Date.now();
   const r = await sentinel(['run', '--spec', spec, '--home', dir]);
   assert.equal(r.code, 2);
   assert.match(r.out, /spec rejected.*bad\.yaml\.name: must be 1-24 chars/);
   assert.match(r.out, /bad\.yaml\.dataset: is required/);
-  assert.ok(Date.now() - t0 < 20_000, 'fails fast, no Ray head');
+  assert.doesNotMatch(r.out, /starting Ray head/, 'nothing was started');
 });
 
 test('a dataset without the target column is rejected before anything starts', async () => {
@@ -54,7 +53,6 @@ test('a dataset without the target column is rejected before anything starts', a
 
 test('Ctrl-C during training stops the Ray jobs and the Ray head, leaving no process behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
-  const before = rayProcesses();
   let sent = false;
   const r = await sentinel(['run', '--home', dir, '--no-serve', '--port', String(await freePort())], (out, kill) => {
     if (!sent && /train\s+RUNNING\s+\S+\s+\S*-train-1/.test(out)) {
@@ -65,5 +63,7 @@ test('Ctrl-C during training stops the Ray jobs and the Ray head, leaving no pro
   assert.ok(sent, `never saw train running:\n${r.out.slice(-2000)}`);
   assert.equal(r.code, 130, r.out.slice(-2000));
   assert.match(r.out, /Interrupted: stopping the run's Ray jobs/);
-  assert.equal(rayProcesses(), before, 'no Ray process left');
+  const tempDir = /processes under (\S+)/.exec(r.out)?.[1];
+  assert.ok(tempDir, 'the CLI says where its Ray head lives');
+  assert.equal(processesUsing(tempDir), 0, 'no process of the Ray head is left');
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './harness.js';
 
-export function awsSample(name: string): Record<string, any> {
+export function awsSample(name: string): Record<string, any> & { 'detail-type': string } {
   return JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws-events', `${name}.json`), 'utf8'));
 }
 

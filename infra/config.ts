@@ -1,0 +1,147 @@
+// The one configuration of a Sentinel deployment. Edit `base` (and `stages` for per-stage differences); SST passes
+// the stage (`sst deploy --stage prod`) and sst.config.ts calls sentinelConfig(stage). Everything in infra/ reads
+// this object and nothing else, so what a deployment is can be read in one place.
+// Pure data and pure functions: cli/render-aws.ts and the tests import it without Pulumi.
+
+export interface PipelineConfig {
+  /** Must equal the spec's `name`. */
+  name: string;
+  /** The spec file, relative to the repository root; uploaded as s3://<bucket>/pipelines/<name>.yaml. */
+  specFile: string;
+  /** EventBridge Scheduler expression (rate(…) or cron(…)); retrains on the newest dataset, skipped when unchanged. */
+  retrainSchedule?: string;
+}
+
+export interface ClusterConfig {
+  /** The existing EKS cluster that runs the KubeRay operator. */
+  name: string;
+  /** Where RayJobs, RayClusters and RayServices are created. */
+  namespace: string;
+  /** The Kubernetes group the Lambdas' roles map to (EKS access entry); the project's RBAC binds this group. */
+  kubernetesGroup: string;
+  /** Managed node groups the idle reaper may scale to zero (EKS UpdateNodegroupConfig). */
+  scaleToZeroNodeGroups: string[];
+  /**
+   * The service account Ray pods run as; an EKS Pod Identity association gives it the bucket access the jobs need.
+   * Requires the eks-pod-identity-agent add-on on the cluster. Empty string: no association (bring your own IRSA).
+   */
+  rayServiceAccount: string;
+}
+
+export interface SentinelConfig {
+  /** SST stage; part of every resource name (sentinel-<stage>-…). */
+  stage: string;
+  region: string;
+  cluster: ClusterConfig;
+  pipelines: PipelineConfig[];
+  /** Off where Karpenter (or node-termination-handler) already drains interrupted nodes. */
+  handleSpotInterruptions: boolean;
+  /** A Ray cluster with no job for this long is suspended; an empty managed node group goes to zero. */
+  idleTimeoutMinutes: number;
+  watchEvery: string;
+  reapEvery: string;
+  /** Alarm notifications go to this address (an SNS email subscription to confirm); none when empty. */
+  alarmEmail?: string;
+  logRetentionDays: number;
+  /**
+   * Reserved concurrency caps the completion consumer and keeps the watcher/reaper single. New accounts whose
+   * concurrency quota is 10 cannot reserve any (AWS keeps 100 unreserved): set false there.
+   */
+  reserveConcurrency: boolean;
+  /** Keep the bucket (datasets, models, run records) on `sst remove`. */
+  retainData: boolean;
+}
+
+const base: Omit<SentinelConfig, 'stage'> = {
+  region: process.env.AWS_REGION ?? 'us-east-1',
+  cluster: {
+    name: 'ml-cluster',
+    namespace: 'sentinel',
+    kubernetesGroup: 'sentinel:lambda',
+    scaleToZeroNodeGroups: [],
+    rayServiceAccount: 'sentinel-ray',
+  },
+  pipelines: [{ name: 'breast-cancer', specFile: 'pipelines/breast-cancer.yaml', retrainSchedule: 'cron(0 3 ? * MON *)' }],
+  handleSpotInterruptions: true,
+  idleTimeoutMinutes: 15,
+  watchEvery: 'rate(1 minute)',
+  reapEvery: 'rate(5 minutes)',
+  logRetentionDays: 30,
+  reserveConcurrency: true,
+  retainData: false,
+};
+
+/** Per-stage differences from `base`. */
+const stages: Record<string, Partial<Omit<SentinelConfig, 'stage'>>> = {
+  production: { retainData: true, logRetentionDays: 90 },
+};
+
+export function sentinelConfig(stage: string, overrides: Partial<Omit<SentinelConfig, 'stage'>> = {}): SentinelConfig {
+  return validateConfig({ ...base, ...stages[stage], ...overrides, stage });
+}
+
+const SCHEDULE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/;
+const PIPELINE = /^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$/;
+
+/** Refuses a configuration that cannot deploy, naming every problem at once. */
+export function validateConfig(c: SentinelConfig): SentinelConfig {
+  const problems: string[] = [];
+  // sentinel-<stage>-<account 12>-<region ≤ 14> must fit a 63-char bucket name.
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(c.stage)) problems.push(`stage "${c.stage}": 1–20 chars [a-z0-9-], starting with a letter`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(c.region)) problems.push(`region "${c.region}" is not an AWS region`);
+  if (!c.cluster.name) problems.push('cluster.name is empty');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c.cluster.namespace)) problems.push(`cluster.namespace "${c.cluster.namespace}" is not a Kubernetes namespace`);
+  if (!c.cluster.kubernetesGroup || c.cluster.kubernetesGroup.startsWith('system:')) problems.push('cluster.kubernetesGroup must be set and may not start with "system:"');
+  const names = new Set<string>();
+  for (const p of c.pipelines) {
+    if (!PIPELINE.test(p.name)) problems.push(`pipeline "${p.name}": 1–24 chars [a-z0-9-]`);
+    if (names.has(p.name)) problems.push(`pipeline "${p.name}" is listed twice`);
+    names.add(p.name);
+    if (p.retrainSchedule && !SCHEDULE.test(p.retrainSchedule)) problems.push(`pipeline "${p.name}": retrainSchedule "${p.retrainSchedule}" is not rate(…) or cron(…)`);
+  }
+  for (const [k, v] of [['watchEvery', c.watchEvery], ['reapEvery', c.reapEvery]] as const) if (!SCHEDULE.test(v)) problems.push(`${k} "${v}" is not rate(…) or cron(…)`);
+  if (!(c.idleTimeoutMinutes > 0)) problems.push('idleTimeoutMinutes must be > 0');
+  if (c.alarmEmail && !/^[^@\s]+@[^@\s]+$/.test(c.alarmEmail)) problems.push(`alarmEmail "${c.alarmEmail}" is not an email address`);
+  if (problems.length) throw new Error(`infra/config.ts: ${problems.join('; ')}`);
+  return c;
+}
+
+/** Every Lambda of a deployment, by logical name (the state machine's five, the consumers, the scheduled ones). */
+export const LAMBDA_NAMES = [
+  'prepare-run',
+  'submit-stage',
+  'evaluate-gate',
+  'promote',
+  'finish-run',
+  'complete-stage',
+  'watch-jobs',
+  'start-run',
+  'handle-interruption',
+  'reap-idle',
+] as const;
+export type LambdaName = (typeof LAMBDA_NAMES)[number];
+
+/** Physical names, derived once. Function names match cli/render.ts (sentinel-<stage>-<fn>). */
+export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
+  const prefix = `sentinel-${c.stage}`;
+  return {
+    prefix,
+    bucket: (account: string) => `${prefix}-${account}-${c.region}`,
+    tokensTable: `${prefix}-tokens`,
+    stateMachine: `${prefix}-pipeline`,
+    stateMachineLogGroup: `/aws/vendedlogs/states/${prefix}-pipeline`,
+    function: (fn: LambdaName) => `${prefix}-${fn}`,
+    functionLogGroup: (fn: LambdaName) => `/aws/lambda/${prefix}-${fn}`,
+    role: (who: string) => `${prefix}-${who}`,
+    completionQueue: `${prefix}-job-completions`,
+    interruptionQueue: `${prefix}-interruptions`,
+    /** Events EventBridge rules and schedules could not deliver to their targets. */
+    undeliveredQueue: `${prefix}-undelivered-events`,
+    dlq: (queue: string) => `${queue}-dlq`,
+    rule: (route: string) => `${prefix}-${route}`,
+    schedule: (name: string) => `${prefix}-${name}`,
+    alarmTopic: `${prefix}-alarms`,
+    dashboard: `${prefix}`,
+  };
+}
+export type ResourceNames = ReturnType<typeof resourceNames>;
