@@ -59,7 +59,8 @@ const base: Omit<SentinelConfig, 'stage'> = {
     namespace: 'sentinel',
     kubernetesGroup: 'sentinel:lambda',
     scaleToZeroNodeGroups: [],
-    rayServiceAccount: 'sentinel-ray',
+    // The namespace's default service account: the RayJob/RayService pod templates name none (yet).
+    rayServiceAccount: 'default',
   },
   pipelines: [{ name: 'breast-cancer', specFile: 'pipelines/breast-cancer.yaml', retrainSchedule: 'cron(0 3 ? * MON *)' }],
   handleSpotInterruptions: true,

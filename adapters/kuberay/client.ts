@@ -1,7 +1,7 @@
 // A Kubernetes API client for Sentinel's adapters: a @kubernetes/client-node KubeConfig built from an endpoint, a CA
 // and a bearer-token provider (EKS tokens expire, so the token is asked for per request and the provider caches),
 // plus the few namespaced custom-object calls the adapters make, each retried by retry.ts and counted.
-import { CustomObjectsApi, KubeConfig, ServerConfiguration, createConfiguration, type Cluster, type User } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, ServerConfiguration, createConfiguration, type Cluster, type RequestContext, type User } from '@kubernetes/client-node';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { RAY_GROUP, RAY_VERSION } from '../../core/kuberay/meta.js';
 
@@ -56,9 +56,20 @@ export class KubeClient {
   ) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('KubeConfig has no current cluster');
+    // KubeConfig builds a new connection pool (undici Agent) for every request, so every call would pay a TLS
+    // handshake; keep the first one it builds (same server, same CA) and reuse its kept-alive connections.
+    let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+    const auth = {
+      getName: () => 'sentinel',
+      applySecurityAuthentication: async (ctx: RequestContext) => {
+        await kubeConfig.applySecurityAuthentication(ctx);
+        dispatcher ??= ctx.getDispatcher();
+        if (dispatcher) ctx.setDispatcher(dispatcher);
+      },
+    };
     const config = createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kubeConfig },
+      authMethods: { default: auth },
       promiseMiddleware: [
         {
           pre: async (ctx) => {

@@ -111,13 +111,16 @@ export async function withRetry<T>(what: string, call: () => Promise<T>, policy:
   }
 }
 
-/** A read-modify-write: `attempt` reads afresh each time; a 409 Conflict (someone wrote in between) runs it again. */
+/**
+ * A read-modify-write: `attempt` reads afresh each time. Any 409 (Conflict: written since our read; AlreadyExists:
+ * created since our read) means someone else wrote first, so the whole step runs again on a fresh read.
+ */
 export async function withConflictRetry<T>(what: string, attempt: () => Promise<T>, tries = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await attempt();
     } catch (e) {
-      if (!isConflict(e)) throw e;
+      if (kubeFailure(e)?.code !== 409) throw e;
       if (i >= tries) throw new SentinelError(ErrorNames.ComputeUnavailable, `${what}: still conflicting after ${tries} fresh reads`, 'Kubernetes API');
     }
   }
@@ -130,10 +133,16 @@ export function toSentinelError(e: unknown, what: string): Error {
   if (!f) return new SentinelError(ErrorNames.ComputeUnavailable, `${what}: ${describe(e)}`, 'Kubernetes API');
   const s = f.status;
   if (f.code === 422 || f.code === 400) {
-    const causes = (s?.details?.causes ?? []).map((c) => `${c.field ? `${c.field}: ` : ''}${c.message ?? c.reason ?? ''}`);
-    const fields = [...new Set((s?.details?.causes ?? []).map((c) => c.field).filter(Boolean))].join(', ');
     const reason = s?.reason ?? (f.code === 422 ? 'Invalid' : 'BadRequest');
-    return validationFailed(`${what} refused by the API server (${reason}): ${causes.length ? causes.join('; ') : (s?.message ?? '')}`, fields || what);
+    // Sorted by field, so the same mistake always reads the same way (the server's order varies).
+    const causes = [...(s?.details?.causes ?? [])].sort((a, b) => (a.field ?? '').localeCompare(b.field ?? ''));
+    const first = causes[0];
+    if (!first) return validationFailed(`${what} refused by the API server (${reason}): ${s?.message ?? ''}`, what);
+    // The server repeats the field inside each cause's message ("…: <field> in body should match …"): say it once.
+    const why = (first.message ?? first.reason ?? '').replace(`: ${first.field} in body `, ': ');
+    const others = [...new Set(causes.slice(1).map((c) => c.field).filter(Boolean))];
+    const also = others.length ? ` (the same for ${others.length} more field(s): ${others.join(', ')})` : '';
+    return validationFailed(`${what} refused by the API server (${reason}): ${why}${also}`, first.field ?? what);
   }
   if (f.code === 403) return validationFailed(`${what} is forbidden by RBAC: ${s?.message ?? 'Forbidden'}`, what);
   return new SentinelError(ErrorNames.ComputeUnavailable, `${what}: ${describe(e)}`, 'Kubernetes API');

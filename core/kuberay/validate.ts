@@ -3,7 +3,7 @@
 // operator derives from ours. The API server does not run these (the CRDs carry no CEL rules for them): a manifest
 // that fails here is stored, then parked by the operator as ValidationFailed. Tests run every manifest through this.
 import { parse as parseYaml } from 'yaml';
-import { CLUSTER_SELECTOR_KEY, type KubeObject } from './meta.js';
+import { CLUSTER_SELECTOR_KEY } from './meta.js';
 
 /** utils/constant.go: MaxRayClusterNameLength = 53; RayJob and RayService names leave 6 for "-xxxxx". */
 export const MAX_RAY_CLUSTER_NAME = 53;
@@ -103,14 +103,20 @@ interface RayJobSpecLike {
   submitterConfig?: unknown;
 }
 
+/** A manifest as plain data (what we build, or what a YAML file holds). */
+export interface ManifestLike {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: unknown;
+}
+
 /** ValidateRayJobMetadata + ValidateRayJobSpec; [] when KubeRay v1.7 accepts the RayJob. */
-export function rayJobProblems(o: KubeObject<RayJobSpecLike>): string[] {
+export function rayJobProblems(o: ManifestLike): string[] {
   const p: string[] = [];
   const name = o.metadata.name;
   if (name.length > MAX_RAY_JOB_NAME) p.push(`name "${name}" is longer than ${MAX_RAY_JOB_NAME} characters`);
   if (!isDns1035Label(name)) p.push(`name "${name}" is not a DNS-1035 label`);
   p.push(...labelProblems('metadata.labels', o.metadata.labels));
-  const s = o.spec ?? {};
+  const s = (o.spec ?? {}) as RayJobSpecLike;
   const selectorMode = Object.keys(s.clusterSelector ?? {}).length > 0;
   if (s.suspend && !s.shutdownAfterJobFinishes) p.push('suspend needs shutdownAfterJobFinishes');
   if ((s.ttlSecondsAfterFinished ?? 0) < 0) p.push('ttlSecondsAfterFinished must be non-negative');
@@ -151,13 +157,13 @@ interface RayServiceSpecLike {
 }
 
 /** ValidateRayServiceMetadata + ValidateRayServiceSpec; [] when KubeRay v1.7 accepts the RayService. */
-export function rayServiceProblems(o: KubeObject<RayServiceSpecLike>): string[] {
+export function rayServiceProblems(o: ManifestLike): string[] {
   const p: string[] = [];
   const name = o.metadata.name;
   if (name.length > MAX_RAY_SERVICE_NAME) p.push(`name "${name}" is longer than ${MAX_RAY_SERVICE_NAME} characters`);
   if (!isDns1035Label(name)) p.push(`name "${name}" is not a DNS-1035 label`);
   p.push(...labelProblems('metadata.labels', o.metadata.labels));
-  const s = o.spec ?? {};
+  const s = (o.spec ?? {}) as RayServiceSpecLike;
   if (!s.rayClusterConfig) p.push('rayClusterConfig is required');
   else {
     p.push(...clusterSpecProblems(s.rayClusterConfig));

@@ -13,6 +13,7 @@ import tempfile
 from typing import Any
 
 import pandas as pd
+import pyarrow.fs
 import xgboost as xgb
 from ray import tune
 from ray.tune import ResultGrid
@@ -70,18 +71,43 @@ def search_space(spec: Params) -> dict[str, Domain]:
 
 
 def _trial(config: dict[str, Any], train: Split, valid: Split, metric: str, rounds: int, base: dict[str, Any]) -> None:
-    """One trial: train up to `rounds` rounds; ASHA may stop it after any report."""
+    """One trial: train up to `rounds` rounds; ASHA may stop it after any report. A trial restored after an
+    interruption continues from its last checkpoint instead of boosting from round 0 again."""
     def on_round(model: xgb.Booster, iteration: int, value: float) -> None:
         with tempfile.TemporaryDirectory() as d:
             model.save_model(os.path.join(d, CHECKPOINT_FILE))
             tune.report({f"validation_{metric}": value, "iteration": iteration}, checkpoint=tune.Checkpoint.from_directory(d))
 
+    checkpoint = tune.get_checkpoint()
+    start = _load_latest(checkpoint) if checkpoint is not None else None
+    done = start.num_boosted_rounds() if start is not None else 0
+    callback = MetricCallback(metric, valid, on_round)
+    if start is not None and done >= rounds:
+        # Finished boosting just before the interruption, after Tune's last snapshot: report the final round once.
+        callback.after_iteration(start, 0, None)
+        return
     xgb.train(
         xgb_params({**base, **config}),
         dmatrix(train.X, train.y),
-        num_boost_round=rounds,
-        callbacks=[MetricCallback(metric, valid, on_round)],
+        num_boost_round=rounds - done,
+        xgb_model=start,
+        callbacks=[callback],
     )
+
+
+def _load_latest(checkpoint: tune.Checkpoint) -> xgb.Booster | None:
+    """The restored checkpoint, or, when a hard kill raced Tune's cleanup (num_to_keep deleted the one its last
+    snapshot names), the newest checkpoint still in the trial's folder."""
+    fs = checkpoint.filesystem
+    parent = checkpoint.path.rstrip("/").rsplit("/", 1)[0]
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(parent, allow_not_found=True))
+    candidates = sorted((i.path for i in infos if i.base_name.startswith("checkpoint_")), reverse=True)
+    for path in [checkpoint.path, *candidates]:
+        if fs.get_file_info(f"{path}/{CHECKPOINT_FILE}").type != pyarrow.fs.FileType.File:
+            continue
+        with tune.Checkpoint(path, filesystem=fs).as_directory() as d:
+            return xgb.Booster(model_file=os.path.join(d, CHECKPOINT_FILE))
+    return None
 
 
 class _Progress(tune.Callback):
@@ -120,7 +146,11 @@ def _trial_records(grid: ResultGrid, names: list[str], key: str, max_t: int) -> 
     for i in range(len(grid)):
         result = grid[i]
         last = result.metrics or {}
-        iterations = int(last.get("training_iteration", 0))
+        # The trial's own checkpoint is the truth: after a resume, Tune's last recorded result can lag a round.
+        iterations = int(last.get("iteration", last.get("training_iteration", 0)))
+        if result.checkpoint is not None:
+            booster = _load_latest(result.checkpoint)
+            iterations = booster.num_boosted_rounds() if booster is not None else iterations
         records.append({
             "trialId": str(last.get("trial_id", os.path.basename(result.path))),
             "config": {k: result.config[k] for k in names} if result.config else {},
@@ -157,27 +187,36 @@ def run(stage_input: StageInput) -> StageResult:
     trainable = tune.with_resources(
         tune.with_parameters(_trial, train=train, valid=valid, metric=metric, rounds=max_t, base=base), {"cpu": 1}
     )
-    tuner = tune.Tuner(
-        trainable,
-        param_space=space,
-        tune_config=tune.TuneConfig(
-            metric=key,
-            mode=mode,
-            num_samples=num_samples,
-            max_concurrent_trials=max_concurrent,
-            search_alg=BasicVariantGenerator(random_state=seed),  # reproducible samples for a given seed
-            scheduler=ASHAScheduler(
-                time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=reduction
+    storage_path = storage.ray_storage_path(storage.join(stage_input.stage_uri, "ray"))
+    experiment = storage.join(storage_path, RUN_NAME)
+    # A retried stage (e.g. after a spot interruption) finds the search it left and resumes it: finished trials
+    # stay finished, interrupted ones continue from their checkpoints, ASHA keeps its rungs.
+    resumed = tune.Tuner.can_restore(experiment)
+    if resumed:
+        print(f"[tune] resuming the search from {experiment}", flush=True)
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(
+                metric=key,
+                mode=mode,
+                num_samples=num_samples,
+                max_concurrent_trials=max_concurrent,
+                search_alg=BasicVariantGenerator(random_state=seed),  # reproducible samples for a given seed
+                scheduler=ASHAScheduler(
+                    time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=reduction
+                ),
             ),
-        ),
-        run_config=tune.RunConfig(
-            name=RUN_NAME,
-            storage_path=storage.ray_storage_path(storage.join(stage_input.stage_uri, "ray")),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[_Progress(key, max_t)],
-            verbose=0,  # our [tune] lines replace Tune's status tables in the job log
-        ),
-    )
+            run_config=tune.RunConfig(
+                name=RUN_NAME,
+                storage_path=storage_path,
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                callbacks=[_Progress(key, max_t)],
+                verbose=0,  # our [tune] lines replace Tune's status tables in the job log
+            ),
+        )
     print(f"[tune] {num_samples} trials, {max_concurrent} at a time, ASHA max_t={max_t} grace={grace} rf={reduction}", flush=True)
     grid = tuner.fit()
 
@@ -190,8 +229,10 @@ def run(stage_input: StageInput) -> StageResult:
     best_id = str((best.metrics or {})["trial_id"])
     if best.checkpoint is None:
         raise TrainingFailed(f"best trial {best_id} has no checkpoint")
-    with best.checkpoint.as_directory() as d:
-        booster = xgb.Booster(model_file=os.path.join(d, CHECKPOINT_FILE))
+    loaded = _load_latest(best.checkpoint)
+    if loaded is None:
+        raise TrainingFailed(f"best trial {best_id} has no readable checkpoint")
+    booster = loaded
     value = score(booster, valid, metric)
     for t in trials:
         t["best"] = t["trialId"] == best_id
@@ -224,6 +265,7 @@ def run(stage_input: StageInput) -> StageResult:
             "params": xgb_params({**base, **best_config}),
             "features": train.features,
             "failedTrials": len(trials) - len(ok),
+            "resumed": resumed,
         },
     )
 

@@ -1,0 +1,150 @@
+// ComputePort over KubeRay: one RayJob per stage attempt, interchangeable with the Ray Jobs REST backend
+// (adapters/ray/jobs-compute.ts): same job ids, same idempotency, same states.
+//
+// logs(): a pointer, not the log text. In HTTPMode there is no submitter pod whose log holds the driver output, and
+// the driver's log lives on the Ray head, reachable only inside the cluster network. What the Lambda can give is
+// where to look (RayJob, Ray job id, dashboard) plus KubeRay's status message, which for a failed job carries Ray's
+// own message including the tail of the driver's log.
+import type { ComputePort, JobRequest } from '../../core/ports.js';
+import type { JobStatus } from '../../core/job-status.js';
+import { ErrorNames, SentinelError } from '../../core/errors.js';
+import { ANNOTATIONS, CLUSTER_SELECTOR_KEY } from '../../core/kuberay/meta.js';
+import { rayJobFor, type RayJobManifest, type RayJobOptions } from '../../core/kuberay/rayjob.js';
+import { jobStatusFromRayJob, type RayJobObject } from '../../core/kuberay/status.js';
+import type { KubeClient } from './client.js';
+import { isAlreadyExists, isNotFound, kubeFailure, toSentinelError } from './retry.js';
+
+const RAYJOBS = 'rayjobs';
+
+export interface KubeRayComputeOptions extends Partial<Omit<RayJobOptions, 'namespace'>> {
+  client: KubeClient;
+  namespace: string;
+  /** Page size of list() (the API server's limit/continue pagination). */
+  pageSize?: number;
+}
+
+/** Label selectors are built from label maps the code owns; refuse anything that would change the selector's meaning. */
+const SELECTOR_SAFE = /^[A-Za-z0-9._/-]*$/;
+function labelSelector(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([k, v]) => {
+      if (!k || !SELECTOR_SAFE.test(k) || !SELECTOR_SAFE.test(v)) throw new SentinelError(ErrorNames.ValidationFailed, `"${k}=${v}" is not a label selector term`, 'selector');
+      return `${k}=${v}`;
+    })
+    .join(',');
+}
+
+export class KubeRayCompute implements ComputePort {
+  readonly backend = 'kuberay' as const;
+  constructor(private readonly o: KubeRayComputeOptions) {}
+
+  private get client() {
+    return this.o.client;
+  }
+  private get ns() {
+    return this.o.namespace;
+  }
+
+  /** The manifest submit() creates (for rendering and tests). */
+  manifestFor(req: JobRequest): RayJobManifest {
+    return rayJobFor(req, { ...this.o, namespace: this.ns });
+  }
+
+  async submit(req: JobRequest) {
+    const manifest = this.manifestFor(req);
+    try {
+      if (req.cluster.mode === 'existing') await this.requireCluster(req.cluster.selector[CLUSTER_SELECTOR_KEY]!);
+      await this.client.create(RAYJOBS, this.ns, manifest);
+      return { jobId: req.jobId, created: true };
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw toSentinelError(e, `RayJob ${req.jobId}`);
+    }
+    // A redelivered submit, or a concurrent one that won the race: the same request is the same job.
+    const existing = await this.read(req.jobId);
+    const want = manifest.metadata.annotations[ANNOTATIONS.specHash];
+    if (existing && existing.metadata.annotations?.[ANNOTATIONS.specHash] === want) return { jobId: req.jobId, created: false };
+    throw new SentinelError(ErrorNames.ValidationFailed, 'a job with this name exists with a different spec', req.jobId);
+  }
+
+  /** An existing-cluster job would wait forever for a cluster that is not there: say so at submit. */
+  private async requireCluster(name: string) {
+    try {
+      await this.client.get('rayclusters', this.ns, name);
+    } catch (e) {
+      if (isNotFound(e)) throw new SentinelError(ErrorNames.ValidationFailed, `RayCluster "${name}" not found in namespace ${this.ns}`, 'cluster.selector');
+      throw e;
+    }
+  }
+
+  private async read(jobId: string): Promise<RayJobObject | undefined> {
+    try {
+      return await this.client.get<RayJobObject>(RAYJOBS, this.ns, jobId);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw toSentinelError(e, `RayJob ${jobId}`);
+    }
+  }
+
+  async get(jobId: string): Promise<JobStatus | undefined> {
+    const o = await this.read(jobId);
+    return o ? jobStatusFromRayJob(o) : undefined;
+  }
+
+  async list(selector: Record<string, string>): Promise<JobStatus[]> {
+    const q = { labelSelector: labelSelector(selector), limit: this.o.pageSize ?? 500 };
+    // A continue token older than etcd's compaction window answers 410 Gone: start over (bounded).
+    for (let restart = 0; ; restart++) {
+      const out: JobStatus[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await this.client.list<RayJobObject>(RAYJOBS, this.ns, { ...q, ...(token ? { continue: token } : {}) });
+          for (const item of page.items) out.push(jobStatusFromRayJob(item));
+          token = page.metadata?.continue || undefined;
+        } while (token);
+        return out;
+      } catch (e) {
+        if (kubeFailure(e)?.code === 410 && restart < 2) continue;
+        throw toSentinelError(e, 'list RayJobs');
+      }
+    }
+  }
+
+  async logs(jobId: string, tailLines: number): Promise<string> {
+    const o = await this.read(jobId);
+    if (!o) return `(no RayJob ${this.ns}/${jobId})`;
+    const s = o.status ?? {};
+    const rayJob = s.jobId ?? jobId;
+    const where = [
+      `RayJob ${this.ns}/${jobId}: Ray job ${rayJob}${s.rayClusterName ? ` on RayCluster ${s.rayClusterName}` : ''}`,
+      s.dashboardURL
+        ? `driver log: GET http://${s.dashboardURL}/api/jobs/${rayJob}/logs (inside the cluster; kubectl -n ${this.ns} port-forward svc/${jobId}-head-svc 8265)`
+        : 'driver log: the Ray dashboard of the job\'s cluster, once KubeRay has started it',
+    ];
+    const message = (s.message ?? '').split('\n').filter((l) => l.length > 0).slice(-tailLines);
+    return [...where, ...message].join('\n');
+  }
+
+  async stop(jobId: string): Promise<void> {
+    try {
+      // Foreground: the RayJob goes only after what it owns (its RayCluster, pods) is gone; KubeRay's finalizer
+      // stops the Ray job first, which matters on an existing cluster that stays up.
+      await this.client.delete(RAYJOBS, this.ns, jobId, 'Foreground');
+    } catch (e) {
+      if (!isNotFound(e)) throw toSentinelError(e, `RayJob ${jobId}`);
+    }
+  }
+
+  /** ClusterPort.markInterrupted for KubeRay: the annotation makes the job's failure map to SpotInterrupted. */
+  async markInterrupted(jobId: string, reason: string): Promise<void> {
+    const key = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+    try {
+      await this.client.patch(RAYJOBS, this.ns, jobId, [
+        { op: 'add', path: `/metadata/annotations/${key(ANNOTATIONS.interrupted)}`, value: 'true' },
+        { op: 'add', path: `/metadata/annotations/${key(`${ANNOTATIONS.interrupted}-reason`)}`, value: reason.slice(0, 500) },
+      ]);
+    } catch (e) {
+      if (!isNotFound(e)) throw toSentinelError(e, `RayJob ${jobId}`);
+    }
+  }
+}

@@ -1,0 +1,210 @@
+// Lambda bundles: one esbuild build per entry in functions/aws/ (ESM, minified, tree-shaken, node22). This module is
+// the one definition of those build options: infra/functions.ts deploys exactly what this benchmark measures.
+//
+// The AWS SDK is bundled, not marked external: the Node 22 Lambda runtime does ship an SDK v3, but at a version AWS
+// picks and changes, so the code would run against clients it was never tested with; bundling pins them and lets
+// esbuild drop the unused commands.
+//
+// Run: node_modules/.bin/node --import tsx bench/bundles.ts   (targets: ≤ 400 KB minified, ≤ 150 ms module init)
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const LAMBDA_ENTRY_DIR = 'functions/aws';
+/** Not a handler: the shared dependency wiring of the entries. */
+const NOT_ENTRIES = new Set(['deps.ts']);
+
+export const TARGET_KB = 400;
+export const TARGET_INIT_MS = 150;
+
+export interface LambdaEntry {
+  /** Logical function name (the file name): prepare-run, submit-stage, … */
+  name: string;
+  /** Absolute path of the entry module. */
+  entry: string;
+}
+
+/** Every handler entry in functions/aws/ (each exports `handler`). */
+export function lambdaEntries(root: string): LambdaEntry[] {
+  const dir = join(root, LAMBDA_ENTRY_DIR);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !NOT_ENTRIES.has(f))
+    .sort()
+    .map((f) => ({ name: basename(f, '.ts'), entry: join(dir, f) }));
+}
+
+/** ESM bundles that pull in CommonJS packages need a real `require` for Node built-ins. */
+const REQUIRE_SHIM = "import{createRequire as __sentinelRequire}from'node:module';const require=__sentinelRequire(import.meta.url);";
+
+/**
+ * zod 4's `import { z } from 'zod'` hands esbuild the namespace as a value, which keeps every export alive, all
+ * locales included (~370 KB minified). Importing the classic API as a namespace (`import * as z`) lets esbuild
+ * keep only what is used; the code and its types are unchanged (same module, same exports).
+ */
+const ZOD_CLASSIC = 'sentinel:zod-classic';
+const zodNamespace: Plugin = {
+  name: 'sentinel-zod-namespace',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const src = readFileSync(args.path, 'utf8');
+      const out = src.replace(/^import \{ z \} from 'zod';$/m, `import * as z from '${ZOD_CLASSIC}';`);
+      return out === src ? undefined : { contents: out, loader: 'ts' };
+    });
+    b.onResolve({ filter: /^sentinel:zod-classic$/ }, async (args) => {
+      const pkg = await b.resolve('zod/package.json', { kind: 'import-statement', resolveDir: args.resolveDir });
+      if (pkg.errors.length) return { errors: pkg.errors };
+      return { path: join(dirname(pkg.path), 'v4/classic/external.js') };
+    });
+  },
+};
+
+/**
+ * Packages whose modules have no import-time side effects but do not say so (no "sideEffects": false), so esbuild
+ * keeps every module they import. @kubernetes/client-node re-exports its whole API (watch, exec, cp, metrics, …)
+ * from its index; Sentinel uses KubeConfig and CustomObjectsApi. yaml: handlers that never parse YAML drop it.
+ */
+const SIDE_EFFECT_FREE = [/\/node_modules\/@kubernetes\/client-node\//, /\/node_modules\/yaml\//];
+const sideEffectFree: Plugin = {
+  name: 'sentinel-side-effect-free',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'resolving' || args.kind === 'entry-point') return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+      if (r.errors.length || r.external || !SIDE_EFFECT_FREE.some((re) => re.test(r.path))) return undefined;
+      return { path: r.path, sideEffects: false };
+    });
+  },
+};
+
+/**
+ * In Lambda the credentials are always in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN: the execution role's session). The SDK's default chain also bundles the SSO, INI, process,
+ * IMDS and web-identity providers with the STS/SSO clients they need; here it is the environment provider alone.
+ */
+const envCredentials: Plugin = {
+  name: 'sentinel-env-credentials',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({ path: 'env-credentials', namespace: 'sentinel', pluginData: args.resolveDir }));
+    b.onLoad({ filter: /^env-credentials$/, namespace: 'sentinel' }, (args) => ({
+      contents: "import { fromEnv } from '@aws-sdk/credential-provider-env';\nexport const defaultProvider = (init) => fromEnv(init);\n",
+      loader: 'js',
+      resolveDir: args.pluginData as string,
+    }));
+  },
+};
+
+export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    treeShaking: true,
+    // Prefer packages' ESM builds: they tree-shake (the SDK's dist-es drops every command a handler never imports).
+    mainFields: ['module', 'main'],
+    banner: { js: REQUIRE_SHIM },
+    legalComments: 'none',
+    plugins: [zodNamespace, sideEffectFree, envCredentials],
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
+export interface BuiltLambda extends LambdaEntry {
+  /** The bundle; deploy it as index.mjs with handler index.handler. */
+  outfile: string;
+  bytes: number;
+  metafile: Metafile;
+}
+
+/** Builds one function into <outdir>/<name>/index.mjs. */
+export async function buildLambda(e: LambdaEntry, outdir: string): Promise<BuiltLambda> {
+  const outfile = join(outdir, e.name, 'index.mjs');
+  const res = await build(lambdaBuildOptions(e.entry, outfile));
+  const metafile = res.metafile!;
+  const out = Object.entries(metafile.outputs).find(([p]) => resolve(p) === resolve(outfile));
+  return { ...e, outfile, bytes: out?.[1].bytes ?? 0, metafile };
+}
+
+/** The AWS SDK commands a bundle contains (client package → command names), read from esbuild's metafile. */
+export function bundledSdkCommands(metafile: Metafile): Array<{ client: string; command: string }> {
+  const found = new Map<string, { client: string; command: string }>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /@aws-sdk\/(client-[a-z0-9-]+)\/dist-[a-z]+\/commands\/([A-Za-z0-9]+)Command\.js$/.exec(input);
+    if (m) found.set(`${m[1]}:${m[2]}`, { client: m[1]!, command: m[2]! });
+  }
+  return [...found.values()];
+}
+
+/** Environment the entries read at module init (values are placeholders: init must not call AWS). */
+export const PLACEHOLDER_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  SENTINEL_BUCKET: 'sentinel-bench-000000000000-us-east-1',
+  SENTINEL_TOKENS_TABLE: 'sentinel-bench-tokens',
+  SENTINEL_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:sentinel-bench-pipeline',
+  SENTINEL_CLUSTER_NAME: 'ml-cluster',
+  SENTINEL_NAMESPACE: 'sentinel',
+  SENTINEL_SERVE_IMAGES: '{}',
+  SENTINEL_IDLE_TIMEOUT_MINUTES: '15',
+  SENTINEL_SCALE_TO_ZERO_NODEGROUPS: '',
+  SENTINEL_HANDLE_SPOT_INTERRUPTIONS: 'true',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+};
+
+/** Module init of one bundle, measured in a fresh Node process (import only; Node's own startup excluded). */
+export function measureInit(node: string, bundle: string, runs = 5): number[] {
+  const probe = join(dirname(bundle), 'init-probe.mjs');
+  writeFileSync(probe, `const t0 = performance.now();\nawait import(${JSON.stringify(pathToFileURL(bundle).href)});\nconsole.log(JSON.stringify({ ms: performance.now() - t0 }));\n`);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync(node, [probe], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...PLACEHOLDER_ENV } });
+    if (r.status !== 0) throw new Error(`importing ${bundle} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    times.push((JSON.parse(line) as { ms: number }).ms);
+  }
+  return times;
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function main() {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const node = join(root, 'node_modules/.bin/node');
+  const outdir = mkdtempSync(join(tmpdir(), 'sentinel-bundles-'));
+  const rows: string[][] = [['function', 'size KB', `init ms (median of 5)`, 'within targets']];
+  let allOk = true;
+  try {
+    for (const e of lambdaEntries(root)) {
+      const b = await buildLambda(e, outdir);
+      const kb = b.bytes / 1024;
+      const init = median(measureInit(node, b.outfile));
+      const ok = kb <= TARGET_KB && init <= TARGET_INIT_MS;
+      allOk &&= ok;
+      rows.push([e.name, kb.toFixed(1), init.toFixed(1), ok ? 'yes' : `NO${kb > TARGET_KB ? ' (size)' : ''}${init > TARGET_INIT_MS ? ' (init)' : ''}`]);
+    }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log(`Lambda bundles (esbuild: ESM, minified, tree-shaken, node22; AWS SDK bundled). Targets: ≤ ${TARGET_KB} KB, ≤ ${TARGET_INIT_MS} ms init.`);
+  for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  console.log(allOk ? 'all bundles within targets' : 'some bundles miss a target');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: Error) => {
+    console.error(e.message);
+    process.exit(1);
+  });
+}

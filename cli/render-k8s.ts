@@ -1,0 +1,86 @@
+// `sentinel render`'s Kubernetes part: the RayJob of every stage of one run, the pipeline's RayService and the RBAC
+// objects, as YAML, from the same builders the KubeRay adapters use, so what is reviewed is what gets created.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { PipelineSpec } from '../core/spec.js';
+import type { JobRequest } from '../core/ports.js';
+import type { RunContext, StageSummaries, StageSummary } from '../core/model.js';
+import { STAGES, type Stage } from '../core/stages.js';
+import { buildStageInput } from '../core/stage-input.js';
+import { jobNameFor, labelsFor } from '../core/names.js';
+import { stageUri } from '../core/artifacts.js';
+import { serveApplicationFor } from '../core/serve-config.js';
+import { rayJobFor } from '../core/kuberay/rayjob.js';
+import { rayServiceFor } from '../core/kuberay/rayservice.js';
+import { lambdaRbac, spotHandlerRbac } from '../core/kuberay/rbac.js';
+
+export const DEFAULT_RENDER_ARTIFACT_ROOT = 's3://sentinel-artifacts/artifacts';
+
+/**
+ * Placeholder summaries of the stages before `stage`. A rendered run has not run: stage inputs after ingest point at
+ * where earlier stages *would* write (their real folders under the run), with no metrics. The real ones come from
+ * each stage's result.json when the state machine runs.
+ */
+function placeholderSummaries(run: RunContext, stage: Stage): StageSummaries {
+  const before = STAGES.slice(0, STAGES.indexOf(stage));
+  const summaries: StageSummaries = {};
+  for (const s of before) {
+    const uri = stageUri(run.artifactRoot, run.pipeline, run.runId, s);
+    const summary: StageSummary = {
+      stage: s,
+      jobId: jobNameFor(run.pipeline, run.runId, s, 1),
+      attempt: 1,
+      resultUri: `${uri}/result.json`,
+      metrics: { [`validation_${run.spec.gate.metric}`]: 0 },
+      artifacts: { model: `${uri}/model.json` },
+      jobSeconds: 0,
+    };
+    summaries[s] = summary;
+  }
+  return summaries;
+}
+
+/** The JobRequest submit-stage would make for each stage's first attempt of a run. */
+export function jobRequestsForRun(spec: PipelineSpec, runId: string, artifactRoot = DEFAULT_RENDER_ARTIFACT_ROOT): JobRequest[] {
+  const run: RunContext = {
+    pipeline: spec.name,
+    runId,
+    trigger: { kind: 'manual', requestId: `render-${runId}` },
+    artifactRoot,
+    datasetUri: spec.dataset.uri,
+    spec,
+    requestedAt: new Date(0).toISOString(),
+  };
+  return STAGES.map((stage) => {
+    const identity = { pipeline: spec.name, runId, stage, attempt: 1 };
+    const stageSpec = spec.stages[stage];
+    return {
+      jobId: jobNameFor(spec.name, runId, stage, 1),
+      identity,
+      module: stageSpec.module,
+      input: { ...buildStageInput(run, stage, placeholderSummaries(run, stage)) },
+      resources: stageSpec.resources,
+      timeoutSeconds: stageSpec.timeoutSeconds,
+      image: spec.image,
+      cluster: spec.cluster,
+      labels: labelsFor(identity),
+    };
+  });
+}
+
+export async function renderKubernetes(out: string, spec: PipelineSpec, runId: string, namespace: string, artifactRoot = DEFAULT_RENDER_ARTIFACT_ROOT): Promise<string[]> {
+  const dir = join(out, 'kubernetes');
+  await mkdir(join(dir, 'rayjobs'), { recursive: true });
+  const files: Array<[string, string]> = jobRequestsForRun(spec, runId, artifactRoot).map((req) => [
+    join(dir, 'rayjobs', `${req.jobId}.yaml`),
+    stringify(rayJobFor(req, { namespace })),
+  ]);
+  // The RayService as this run's promotion would set it (its model is the tuned one in the run's folder).
+  const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model.json`;
+  const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] } });
+  files.push([join(dir, 'rayservice.yaml'), stringify(service)]);
+  files.push([join(dir, 'rbac.yaml'), [...lambdaRbac(namespace), ...spotHandlerRbac()].map((o) => stringify(o)).join('---\n')]);
+  for (const [path, text] of files) await writeFile(path, text);
+  return files.map(([path]) => path);
+}

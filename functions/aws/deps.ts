@@ -1,0 +1,140 @@
+// What the Lambda entries hand to the handler factories, built from environment variables (set by
+// infra/functions.ts) and cached in module scope: one set per container, reused by every warm invocation.
+// Nothing here does I/O at module init: adapters are created on first use, and the Kubernetes client describes
+// the cluster (endpoint + CA) on its first call, then mints and caches EKS tokens (adapters/aws/eks-token.ts).
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EKSClient } from '@aws-sdk/client-eks';
+import type { ComputePort, EventPublisher, ExecutionsPort, ObjectStore, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
+import type { ServeConfig } from '../../core/serve-config.js';
+import { validationFailed } from '../../core/errors.js';
+import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
+import { SfnExecutions, SfnTaskCallbacks } from '../../adapters/aws/sfn.js';
+import { DynamoTokenStore } from '../../adapters/aws/dynamo-tokens.js';
+import { EventBridgePublisher } from '../../adapters/aws/eventbridge.js';
+import { eksEndpoint } from '../../adapters/aws/eks-token.js';
+import { KubeClient } from '../../adapters/kuberay/client.js';
+import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
+import { RayServiceServing } from '../../adapters/kuberay/serving.js';
+
+/** The variables infra/functions.ts sets (test/infra checks the two agree). */
+export const ENV = {
+  bucket: 'SENTINEL_BUCKET',
+  tokensTable: 'SENTINEL_TOKENS_TABLE',
+  stateMachineArn: 'SENTINEL_STATE_MACHINE_ARN',
+  clusterName: 'SENTINEL_CLUSTER_NAME',
+  namespace: 'SENTINEL_NAMESPACE',
+  serveImages: 'SENTINEL_SERVE_IMAGES',
+  idleTimeoutMinutes: 'SENTINEL_IDLE_TIMEOUT_MINUTES',
+  scaleToZeroNodeGroups: 'SENTINEL_SCALE_TO_ZERO_NODEGROUPS',
+  handleSpotInterruptions: 'SENTINEL_HANDLE_SPOT_INTERRUPTIONS',
+} as const;
+
+export function env(name: string): string {
+  const v = process.env[name];
+  if (v === undefined || v === '') throw new Error(`environment variable ${name} is not set (infra/functions.ts sets it on every function)`);
+  return v;
+}
+
+const cache = new Map<string, unknown>();
+function once<T>(key: string, make: () => T): T {
+  if (!cache.has(key)) cache.set(key, make());
+  return cache.get(key) as T;
+}
+/** For tests: forget every client and adapter built so far. */
+export const resetDeps = () => cache.clear();
+
+/** An object that builds the real one on first property access (so creating a handler costs nothing). */
+export function lazy<T extends object>(make: () => T): T {
+  let real: T | undefined;
+  return new Proxy({} as T, {
+    get(_t, prop) {
+      real ??= make();
+      const v = Reflect.get(real, prop, real) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+    },
+  });
+}
+
+// SDK clients take the region and credentials from the Lambda environment.
+const s3 = () => once('client:s3', () => new S3Client({}));
+const sfn = () => once('client:sfn', () => new SFNClient({}));
+const dynamo = () => once('client:dynamodb', () => new DynamoDBClient({}));
+const events = () => once('client:eventbridge', () => new EventBridgeClient({}));
+const eks = () => once('client:eks', () => new EKSClient({}));
+
+export const bucketUri = () => `s3://${env(ENV.bucket)}`;
+/** Run artifacts: s3://<bucket>/artifacts/<pipeline>/<runId>/… */
+export const artifactRoot = () => `${bucketUri()}/artifacts`;
+
+export const store = (): ObjectStore => once('store', () => lazy(() => new S3ObjectStore(s3())));
+export const tokens = (): TokenStore => once('tokens', () => lazy(() => new DynamoTokenStore(dynamo(), { table: env(ENV.tokensTable) })));
+export const callbacks = (): TaskCallbacks => once('callbacks', () => lazy(() => new SfnTaskCallbacks(sfn())));
+export const executions = (): ExecutionsPort => once('executions', () => lazy(() => new SfnExecutions(sfn(), env(ENV.stateMachineArn))));
+export const publisher = (): EventPublisher => once('publisher', () => lazy(() => new EventBridgePublisher(events())));
+
+/**
+ * The Kubernetes client, connected on its first call: DescribeCluster once per container, then a bearer token the
+ * token provider refreshes. Only its async request methods are used by the adapters, and only those are forwarded.
+ */
+export const kubeClient = (): KubeClient =>
+  once('kube', () => {
+    let connecting: Promise<KubeClient> | undefined;
+    const connect = () =>
+      (connecting ??= eksEndpoint({ clusterName: env(ENV.clusterName), region: env('AWS_REGION'), eks: eks() }).then((ep) => KubeClient.forEndpoint(ep))).catch((e) => {
+        connecting = undefined; // a failed DescribeCluster is retried on the next call
+        throw e;
+      });
+    return new Proxy({} as KubeClient, {
+      get(_t, prop) {
+        if (prop === 'then') return undefined; // not a thenable
+        return async (...args: unknown[]) => {
+          const client = await connect();
+          const method = Reflect.get(client, prop, client) as unknown;
+          if (typeof method !== 'function') throw new Error(`KubeClient.${String(prop)} is not a request method`);
+          return (method as (...a: unknown[]) => unknown).apply(client, args);
+        };
+      },
+    });
+  });
+
+export const compute = (): ComputePort => once('compute', () => new KubeRayCompute({ client: kubeClient(), namespace: env(ENV.namespace) }));
+
+/**
+ * Serving per pipeline: each RayService runs its spec's image, which infra passes as {pipeline: image}; the port's
+ * calls name the pipeline, so the right one is picked per call.
+ */
+export class PerPipelineServing implements ServingPort {
+  private readonly byPipeline = new Map<string, ServingPort>();
+  constructor(
+    private readonly images: Record<string, string>,
+    private readonly make: (image: string) => ServingPort,
+  ) {}
+  private for(pipeline: string): ServingPort {
+    const image = this.images[pipeline];
+    if (!image) throw validationFailed(`pipeline "${pipeline}" is not deployed (no serving image in ${ENV.serveImages})`, 'pipeline');
+    let s = this.byPipeline.get(pipeline);
+    if (!s) this.byPipeline.set(pipeline, (s = this.make(image)));
+    return s;
+  }
+  apply(pipeline: string, config: ServeConfig) {
+    return this.for(pipeline).apply(pipeline, config);
+  }
+  status(pipeline: string) {
+    return this.for(pipeline).status(pipeline);
+  }
+  endpoint(pipeline: string, route: string) {
+    return this.for(pipeline).endpoint(pipeline, route);
+  }
+}
+
+export const serving = (): ServingPort =>
+  once('serving', () =>
+    lazy(() => {
+      const images = JSON.parse(env(ENV.serveImages)) as Record<string, string>;
+      const namespace = env(ENV.namespace);
+      return new PerPipelineServing(images, (image) => new RayServiceServing({ client: kubeClient(), namespace, image }));
+    }),
+  );

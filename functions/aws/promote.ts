@@ -1,0 +1,6 @@
+// Lambda entry: Promote (state machine task): apply the RayService config, wait until it serves.
+import { createPromoteHandler } from '../promote.js';
+import { systemClock } from '../../core/ports.js';
+import { serving, store } from './deps.js';
+
+export const handler = createPromoteHandler({ serving: serving(), store: store(), clock: systemClock, now: () => new Date() });

@@ -1,0 +1,321 @@
+// Least privilege, generated from use. Each function declares the AWS calls its code makes (through which adapter)
+// and on which resources; the policy documents are generated from those declarations and nothing else. The same
+// generator feeds infra (with the real ARNs) and `sentinel render` (with placeholders). Pure: no Pulumi here.
+//
+// Rules the generator enforces (and test/infra checks): no action contains "*"; a "*" resource only for the actions
+// in WILDCARD_RESOURCE_ACTIONS, each with the reason AWS gives no narrower resource.
+import { LAMBDA_NAMES, resourceNames, type LambdaName, type SentinelConfig } from './config.js';
+import { STATE_MACHINE_FUNCTIONS } from '../workflows/pipeline.js';
+
+export interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Principal?: Record<string, string | string[]>;
+  Action: string[];
+  Resource?: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: Statement[];
+}
+
+/** One thing a piece of code does with AWS: the actions, the resources, and who makes the call. */
+export interface Grant {
+  /** Becomes the statement's Sid: says what the access is for. */
+  sid: string;
+  actions: string[];
+  resources: string[];
+  condition?: Statement['Condition'];
+  /**
+   * 'code': the function's own SDK calls (test/infra checks each against the commands in the function's bundle).
+   * 'platform': calls AWS makes with the role on the function's behalf (logs, traces, the SQS event source mapping).
+   */
+  by: 'code' | 'platform';
+}
+
+const TASK_TOKEN = 'the task-token APIs have no resource type (Service Authorization Reference, Step Functions): the token, not an ARN, names the task';
+const XRAY = 'X-Ray trace upload and sampling have no resource-level permissions (Service Authorization Reference, X-Ray)';
+const LOG_DELIVERY = 'vended log delivery (how Step Functions writes execution logs) has no resource-level permissions; the Step Functions logging guide grants these on "*"';
+
+/** The only actions that may be granted on Resource "*", and why nothing narrower exists. */
+export const WILDCARD_RESOURCE_ACTIONS: Readonly<Record<string, string>> = {
+  'states:SendTaskSuccess': TASK_TOKEN,
+  'states:SendTaskFailure': TASK_TOKEN,
+  'states:SendTaskHeartbeat': TASK_TOKEN,
+  'xray:PutTraceSegments': XRAY,
+  'xray:PutTelemetryRecords': XRAY,
+  'xray:GetSamplingRules': XRAY,
+  'xray:GetSamplingTargets': XRAY,
+  'logs:CreateLogDelivery': LOG_DELIVERY,
+  'logs:GetLogDelivery': LOG_DELIVERY,
+  'logs:UpdateLogDelivery': LOG_DELIVERY,
+  'logs:DeleteLogDelivery': LOG_DELIVERY,
+  'logs:ListLogDeliveries': LOG_DELIVERY,
+  'logs:PutResourcePolicy': LOG_DELIVERY,
+  'logs:DescribeResourcePolicies': LOG_DELIVERY,
+  'logs:DescribeLogGroups': LOG_DELIVERY,
+};
+
+/** SDK v3 command → the IAM action it needs (for the bundle check; HeadObject is authorized as s3:GetObject). */
+export const SDK_COMMAND_ACTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'client-s3': { GetObject: 's3:GetObject', HeadObject: 's3:GetObject', PutObject: 's3:PutObject', ListObjectsV2: 's3:ListBucket' },
+  'client-dynamodb': { PutItem: 'dynamodb:PutItem', GetItem: 'dynamodb:GetItem', DeleteItem: 'dynamodb:DeleteItem' },
+  'client-sfn': {
+    SendTaskSuccess: 'states:SendTaskSuccess',
+    SendTaskFailure: 'states:SendTaskFailure',
+    SendTaskHeartbeat: 'states:SendTaskHeartbeat',
+    StartExecution: 'states:StartExecution',
+  },
+  'client-eventbridge': { PutEvents: 'events:PutEvents' },
+  'client-eks': { DescribeCluster: 'eks:DescribeCluster', DescribeNodegroup: 'eks:DescribeNodegroup', UpdateNodegroupConfig: 'eks:UpdateNodegroupConfig' },
+};
+
+export interface DeploymentArns {
+  partition: string;
+  region: string;
+  account: string;
+  bucketName: string;
+  bucket: string;
+  tokensTable: string;
+  stateMachine: string;
+  completionQueue: string;
+  interruptionQueue: string;
+  /** Itself a dead-letter queue: events rules and schedules could not deliver. */
+  undeliveredQueue: string;
+  completionDlq: string;
+  interruptionDlq: string;
+  eventBus: string;
+  cluster: string;
+  /** Node group ARNs end in a generated id, hence the trailing /*: still only the named groups. */
+  nodegroups: string[];
+  functions: Record<LambdaName, string>;
+  functionLogGroups: Record<LambdaName, string>;
+  stateMachineLogGroup: string;
+  rule: (route: string) => string;
+}
+
+/** Every ARN a policy names, derived from the configuration and names alone (no resource outputs: no cycles). */
+export function deploymentArns(cfg: SentinelConfig, env: { account: string; partition?: string }): DeploymentArns {
+  const n = resourceNames(cfg);
+  const p = env.partition ?? 'aws';
+  const r = cfg.region;
+  const a = env.account;
+  const arn = (service: string, resource: string, region = r, account = a) => `arn:${p}:${service}:${region}:${account}:${resource}`;
+  const logGroup = (name: string) => arn('logs', `log-group:${name}:*`);
+  const bucketName = n.bucket(a);
+  return {
+    partition: p,
+    region: r,
+    account: a,
+    bucketName,
+    bucket: `arn:${p}:s3:::${bucketName}`,
+    tokensTable: arn('dynamodb', `table/${n.tokensTable}`),
+    stateMachine: arn('states', `stateMachine:${n.stateMachine}`),
+    completionQueue: arn('sqs', n.completionQueue),
+    interruptionQueue: arn('sqs', n.interruptionQueue),
+    undeliveredQueue: arn('sqs', n.undeliveredQueue),
+    completionDlq: arn('sqs', n.dlq(n.completionQueue)),
+    interruptionDlq: arn('sqs', n.dlq(n.interruptionQueue)),
+    eventBus: arn('events', 'event-bus/default'),
+    cluster: arn('eks', `cluster/${cfg.cluster.name}`),
+    nodegroups: cfg.cluster.scaleToZeroNodeGroups.map((g) => arn('eks', `nodegroup/${cfg.cluster.name}/${g}/*`)),
+    functions: Object.fromEntries(LAMBDA_NAMES.map((f) => [f, arn('lambda', `function:${n.function(f)}`)])) as Record<LambdaName, string>,
+    functionLogGroups: Object.fromEntries(LAMBDA_NAMES.map((f) => [f, logGroup(n.functionLogGroup(f))])) as Record<LambdaName, string>,
+    stateMachineLogGroup: logGroup(n.stateMachineLogGroup),
+    rule: (route) => arn('events', `rule/${n.rule(route)}`),
+  };
+}
+
+// ---- the building blocks: one per adapter capability ------------------------------------------------------------
+
+const objects = (a: DeploymentArns, prefixes: string[]) => prefixes.map((p) => `${a.bucket}/${p}*`);
+
+/** S3ObjectStore reads (GetObject, HeadObject). */
+const readObjects = (a: DeploymentArns, prefixes: string[], sid = 'ReadObjects'): Grant => ({ sid, actions: ['s3:GetObject'], resources: objects(a, prefixes), by: 'code' });
+/** S3ObjectStore.putJson. */
+const writeObjects = (a: DeploymentArns, prefixes: string[]): Grant => ({ sid: 'WriteObjects', actions: ['s3:PutObject'], resources: objects(a, prefixes), by: 'code' });
+/**
+ * S3ObjectStore.list, and the reason a missing key reads as 404 rather than 403 (S3 answers 403 for a missing key to
+ * a caller without s3:ListBucket). On the bucket ARN without an s3:prefix condition: GetObject's request carries no
+ * prefix, so a prefix-conditioned grant would not turn its 403 into a 404. It reveals key names of this bucket only.
+ */
+const listBucket = (a: DeploymentArns): Grant => ({ sid: 'ListBucketForNotFound', actions: ['s3:ListBucket'], resources: [a.bucket], by: 'code' });
+const tokens = (a: DeploymentArns, actions: Array<'PutItem' | 'GetItem' | 'DeleteItem'>): Grant => ({
+  sid: 'TaskTokens',
+  actions: actions.map((x) => `dynamodb:${x}`),
+  resources: [a.tokensTable],
+  by: 'code',
+});
+/** The KubeRay adapters' bearer token: DescribeCluster for endpoint + CA (the STS presign needs no permission). */
+const kubernetes = (a: DeploymentArns): Grant => ({ sid: 'KubernetesEndpoint', actions: ['eks:DescribeCluster'], resources: [a.cluster], by: 'code' });
+const publishEvents = (a: DeploymentArns): Grant => ({ sid: 'PublishEvents', actions: ['events:PutEvents'], resources: [a.eventBus], by: 'code' });
+/** What the Lambda service does with the function's role to poll the queue (event source mapping). */
+const consumeQueue = (queueArn: string): Grant => ({
+  sid: 'ConsumeQueue',
+  actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+  resources: [queueArn],
+  by: 'platform',
+});
+const ownLogs = (a: DeploymentArns, fn: LambdaName): Grant => ({
+  sid: 'OwnLogGroup',
+  actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  resources: [a.functionLogGroups[fn]],
+  by: 'platform',
+});
+const traces: Grant = { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'], by: 'platform' };
+
+/** What each function's code calls. Change a handler's adapters, change its line here (test/infra checks both). */
+const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
+  // Heads the dataset, reads/writes the run record.
+  'prepare-run': (a) => [readObjects(a, ['datasets/', 'artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a)],
+  // Reads the champion (evaluate stage), parks the task token, creates the RayJob.
+  'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a)],
+  // Reads stage results and the champion.
+  'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
+  // Applies the RayService config, reads/writes champion.json.
+  promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a)],
+  // Stops the run's jobs on failure, drops their tokens, writes run.json.
+  'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a)],
+  // Reads result.json and the job's log tail, completes the waiting task, drops the token.
+  'complete-stage': (a) => [
+    readObjects(a, ['artifacts/']),
+    listBucket(a),
+    tokens(a, ['GetItem', 'DeleteItem']),
+    { sid: 'CompleteTasks', actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'], by: 'code' },
+    kubernetes(a),
+    consumeQueue(a.completionQueue),
+  ],
+  // Lists jobs, heartbeats waiting tasks, publishes terminal ones.
+  'watch-jobs': (a) => [
+    tokens(a, ['GetItem', 'DeleteItem']),
+    { sid: 'HeartbeatTasks', actions: ['states:SendTaskHeartbeat'], resources: ['*'], by: 'code' },
+    publishEvents(a),
+    kubernetes(a),
+  ],
+  // Reads the deployed spec (by name), lists datasets and reads the champion (schedules), starts the execution.
+  'start-run': (a) => [
+    readObjects(a, ['pipelines/', 'artifacts/']),
+    listBucket(a),
+    { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [a.stateMachine], by: 'code' },
+  ],
+  // Cordons/evicts through the API server, marks jobs, publishes what it did.
+  'handle-interruption': (a) => [kubernetes(a), publishEvents(a), consumeQueue(a.interruptionQueue)],
+  // Suspends idle Ray clusters, scales the named managed node groups to zero, publishes what it did.
+  'reap-idle': (a) => [
+    kubernetes(a),
+    ...(a.nodegroups.length ? [{ sid: 'ScaleNodeGroups', actions: ['eks:DescribeNodegroup', 'eks:UpdateNodegroupConfig'], resources: a.nodegroups, by: 'code' as const }] : []),
+    publishEvents(a),
+  ],
+};
+
+export function functionGrants(fn: LambdaName, a: DeploymentArns): Grant[] {
+  return [...FUNCTION_GRANTS[fn](a), ownLogs(a, fn), traces];
+}
+
+/** The state machine invokes its five functions (any version/alias of them), logs and traces. */
+export function stateMachineGrants(a: DeploymentArns): Grant[] {
+  const fns = STATE_MACHINE_FUNCTIONS.map((f) => a.functions[f]);
+  return [
+    { sid: 'InvokePipelineFunctions', actions: ['lambda:InvokeFunction'], resources: [...fns, ...fns.map((f) => `${f}:*`)], by: 'platform' },
+    { sid: 'ExecutionLogs', actions: Object.keys(WILDCARD_RESOURCE_ACTIONS).filter((x) => x.startsWith('logs:')), resources: ['*'], by: 'platform' },
+    { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'], by: 'platform' },
+  ];
+}
+
+/** EventBridge Scheduler invokes the scheduled functions and dead-letters what it cannot deliver. */
+export function schedulerGrants(a: DeploymentArns, targets: LambdaName[]): Grant[] {
+  return [
+    { sid: 'InvokeScheduledFunctions', actions: ['lambda:InvokeFunction'], resources: [...new Set(targets)].map((t) => a.functions[t]), by: 'platform' },
+    { sid: 'DeadLetter', actions: ['sqs:SendMessage'], resources: [a.undeliveredQueue], by: 'platform' },
+  ];
+}
+
+/**
+ * The Ray pods (EKS Pod Identity): the Python jobs read datasets and artifacts, write artifacts (results,
+ * checkpoints, models), delete superseded checkpoints (Ray Train's num_to_keep) and abort failed multipart uploads.
+ */
+export function rayPodGrants(a: DeploymentArns): Grant[] {
+  return [
+    readObjects(a, ['datasets/', 'artifacts/']),
+    { sid: 'WriteArtifacts', actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: objects(a, ['artifacts/']), by: 'code' },
+    listBucket(a),
+  ];
+}
+
+const sidOf = (s: string) => s.replace(/[^A-Za-z0-9]/g, '');
+
+/** Grants → an IAM policy document, refusing anything that breaks the rules above. */
+export function policyDocument(grants: Grant[]): PolicyDocument {
+  const Statement = grants.map((g): Statement => {
+    for (const action of g.actions) {
+      if (action.includes('*')) throw new Error(`grant ${g.sid}: action "${action}" has a wildcard`);
+      if (!/^[a-z0-9-]+:[A-Za-z0-9]+$/.test(action)) throw new Error(`grant ${g.sid}: "${action}" is not service:Action`);
+    }
+    if (!g.resources.length) throw new Error(`grant ${g.sid} names no resource`);
+    if (g.resources.includes('*')) {
+      const unjustified = g.actions.filter((x) => !WILDCARD_RESOURCE_ACTIONS[x]);
+      if (unjustified.length) throw new Error(`grant ${g.sid}: ${unjustified.join(', ')} on "*" although a narrower resource exists`);
+      if (g.resources.length > 1) throw new Error(`grant ${g.sid}: "*" mixed with other resources`);
+    }
+    return { Sid: sidOf(g.sid), Effect: 'Allow', Action: [...g.actions], Resource: [...g.resources], ...(g.condition ? { Condition: g.condition } : {}) };
+  });
+  const sids = Statement.map((s) => s.Sid);
+  if (new Set(sids).size !== sids.length) throw new Error(`duplicate statement ids: ${sids.join(', ')}`);
+  return { Version: '2012-10-17', Statement };
+}
+
+export const functionPolicy = (fn: LambdaName, a: DeploymentArns) => policyDocument(functionGrants(fn, a));
+
+// ---- trust and resource policies ----------------------------------------------------------------------------------
+
+export const assumeRolePolicy = (service: string, account?: string): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Principal: { Service: service },
+      Action: service === 'pods.eks.amazonaws.com' ? ['sts:AssumeRole', 'sts:TagSession'] : ['sts:AssumeRole'],
+      // Confused-deputy guard where the service supports it (Step Functions, Scheduler).
+      ...(account ? { Condition: { StringEquals: { 'aws:SourceAccount': account } } } : {}),
+    },
+  ],
+});
+
+/** Refuses plain HTTP for every request to the bucket. */
+export const bucketPolicyDocument = (a: DeploymentArns): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: ['s3:*'],
+      Resource: [a.bucket, `${a.bucket}/*`],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    },
+  ],
+});
+
+/** Only the named EventBridge rules may send to the queue (and nothing over plain HTTP). */
+export const queuePolicyDocument = (queueArn: string, ruleArns: string[]): PolicyDocument => ({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'FromEventBridgeRules',
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: ['sqs:SendMessage'],
+      Resource: [queueArn],
+      Condition: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+    },
+    {
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: ['sqs:*'],
+      Resource: [queueArn],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    },
+  ],
+});

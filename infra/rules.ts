@@ -1,0 +1,137 @@
+// EventBridge rules and EventBridge Scheduler schedules, one per entry of events/routes.ts (routesFor/schedulesFor):
+// the same table the local runtime routes by. Logical targets map to resources here, and only here.
+import * as pulumi from '@pulumi/pulumi';
+import { cloudwatch, iam, lambda, scheduler } from '@pulumi/aws';
+import { routesFor, schedulesFor, type Route, type RouteSettings, type RouteTarget, type Schedule, type ScheduleTarget } from '../events/routes.js';
+import type { LambdaName, ResourceNames, SentinelConfig } from './config.js';
+import { assumeRolePolicy, policyDocument, schedulerGrants, type DeploymentArns } from './iam.js';
+import type { DeployedFunction } from './functions.js';
+import type { Queues } from './queues.js';
+
+/** Stands in for the bucket's name where only the shape of the routes matters (names, targets), not their patterns. */
+export const PLACEHOLDER_BUCKET = 'sentinel-bucket';
+
+export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSettings {
+  return {
+    bucket: bucketName,
+    handleSpotInterruptions: cfg.handleSpotInterruptions,
+    pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
+    watchEvery: cfg.watchEvery,
+    reapEvery: cfg.reapEvery,
+  };
+}
+
+/** Logical route targets → what they are in AWS. Exhaustive: a new RouteTarget does not compile until mapped. */
+export const ROUTE_TARGETS = {
+  'completion-queue': { kind: 'queue', queue: 'completion' },
+  'interruption-queue': { kind: 'queue', queue: 'interruption' },
+  'start-run': { kind: 'function', function: 'start-run' },
+} as const satisfies Record<RouteTarget, { kind: 'queue'; queue: 'completion' | 'interruption' } | { kind: 'function'; function: LambdaName }>;
+
+/** Logical schedule targets → the function each invokes. */
+export const SCHEDULE_TARGETS = {
+  'watch-jobs': 'watch-jobs',
+  'reap-idle': 'reap-idle',
+  'start-run': 'start-run',
+} as const satisfies Record<ScheduleTarget, LambdaName>;
+
+/**
+ * What a schedule passes its target. A retrain gets the tick's scheduled time from Scheduler's context attribute,
+ * so a retried delivery of the same tick derives the same run id (and starts nothing new).
+ */
+export function scheduleInput(s: Schedule): string {
+  const input = s.target === 'start-run' ? { ...s.input, time: '<aws.scheduler.scheduled-time>' } : (s.input ?? {});
+  return JSON.stringify(input);
+}
+
+/** Undeliverable events: retried for an hour, then kept in the undelivered-events queue. */
+const RETRY = { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 };
+/** A missed watcher or reaper tick is not worth retrying: the next one comes within minutes. */
+const TICK_RETRY = { maximumEventAgeInSeconds: 60, maximumRetryAttempts: 0 };
+
+export interface RuleResources {
+  route: Route;
+  rule: cloudwatch.EventRule;
+  target: cloudwatch.EventTarget;
+  permission?: lambda.Permission;
+}
+export interface ScheduleResources {
+  schedule: Schedule;
+  resource: scheduler.Schedule;
+}
+
+export function createRules(args: {
+  cfg: SentinelConfig;
+  names: ResourceNames;
+  arns: pulumi.Output<DeploymentArns>;
+  queues: Queues;
+  functions: Partial<Record<LambdaName, DeployedFunction>>;
+}) {
+  const { names, queues, functions } = args;
+  const fn = (f: LambdaName) => {
+    const d = functions[f];
+    if (!d) throw new Error(`a route or schedule targets ${f}, which this configuration does not deploy`);
+    return d.fn;
+  };
+  const queueArn = (q: 'completion' | 'interruption'): pulumi.Output<string> => {
+    const pair = q === 'completion' ? queues.completion : queues.interruption;
+    if (!pair) throw new Error(`a route targets the ${q} queue, which this configuration does not create`);
+    return pair.queue.arn;
+  };
+
+  // The routes' shape from the configuration, their patterns with the real bucket name.
+  const shape = routeSettings(args.cfg, PLACEHOLDER_BUCKET);
+  const patternOf = (name: string) =>
+    args.arns.apply((a) => JSON.stringify(routesFor(routeSettings(args.cfg, a.bucketName)).find((r) => r.name === name)!.pattern));
+
+  const rules: RuleResources[] = routesFor(shape).map((route) => {
+    const id = `Rule-${route.name}`;
+    const rule = new cloudwatch.EventRule(id, { name: names.rule(route.name), description: route.description, eventPattern: patternOf(route.name) });
+    const t = ROUTE_TARGETS[route.target];
+    const arn = t.kind === 'queue' ? queueArn(t.queue) : fn(t.function).arn;
+    const target = new cloudwatch.EventTarget(`${id}-target`, {
+      rule: rule.name,
+      targetId: route.target,
+      arn,
+      retryPolicy: RETRY,
+      deadLetterConfig: { arn: queues.undelivered.arn },
+    });
+    // A Lambda target needs the function's resource policy to admit this rule (queues admit it by queue policy).
+    const permission =
+      t.kind === 'function'
+        ? new lambda.Permission(`${id}-invoke`, { action: 'lambda:InvokeFunction', function: fn(t.function).name, principal: 'events.amazonaws.com', sourceArn: rule.arn })
+        : undefined;
+    return { route, rule, target, ...(permission ? { permission } : {}) };
+  });
+
+  const schedules = schedulesFor(shape);
+  const targets = schedules.map((s) => SCHEDULE_TARGETS[s.target]);
+  const role = new iam.Role('SchedulerRole', {
+    name: names.role('scheduler'),
+    assumeRolePolicy: args.arns.apply((a) => JSON.stringify(assumeRolePolicy('scheduler.amazonaws.com', a.account))),
+  });
+  const policy = new iam.RolePolicy('SchedulerPolicy', { role: role.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(schedulerGrants(a, targets)))) });
+
+  const scheduled: ScheduleResources[] = schedules.map((s) => ({
+    schedule: s,
+    resource: new scheduler.Schedule(
+      `Schedule-${s.name}`,
+      {
+        name: names.schedule(s.name),
+        description: s.description,
+        scheduleExpression: s.expression,
+        scheduleExpressionTimezone: 'UTC',
+        flexibleTimeWindow: { mode: 'OFF' },
+        target: {
+          arn: fn(SCHEDULE_TARGETS[s.target]).arn,
+          roleArn: role.arn,
+          input: scheduleInput(s),
+          retryPolicy: s.target === 'start-run' ? RETRY : TICK_RETRY,
+          deadLetterConfig: { arn: queues.undelivered.arn },
+        },
+      },
+      { dependsOn: [policy] },
+    ),
+  }));
+  return { rules, schedules: scheduled, schedulerRole: role, schedulerPolicy: policy };
+}

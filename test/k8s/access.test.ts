@@ -1,0 +1,217 @@
+// RBAC is enough and no more (as the real lambda identity, group sentinel:lambda), and the API failures the
+// adapters retry: a 409 Conflict from a real concurrent write, 429/503 injected by a proxy in front of the real server.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { startKube, waitForAccess, repoRoot, type KubeHarness } from './harness.js';
+import { startProxy, type Proxy, type Verdict } from './proxy.js';
+import { conformanceRequest, newRunId } from './conformance.js';
+import { parseSpec } from '../../core/spec.js';
+import { serveApplicationFor } from '../../core/serve-config.js';
+import { lambdaRbac, spotHandlerRbac, LAMBDA_RULES, SPOT_HANDLER_RULES } from '../../core/kuberay/rbac.js';
+import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
+import { RayServiceServing } from '../../adapters/kuberay/serving.js';
+import { KubeClient } from '../../adapters/kuberay/client.js';
+import { DEFAULT_RETRY, kubeFailure, type RetryPolicy } from '../../adapters/kuberay/retry.js';
+
+const spec = parseSpec(readFileSync(join(repoRoot, 'pipelines', 'breast-cancer.yaml'), 'utf8'));
+const config = (runId: string) => ({ applications: [serveApplicationFor(spec, { modelUri: `s3://b/a/${spec.name}/${runId}/tune/model.json`, runId })] });
+
+let kube: KubeHarness;
+let ns: string;
+
+before(async () => {
+  kube = await startKube();
+  ns = await kube.namespace('access');
+  await kube.createObjects([...lambdaRbac(ns), ...spotHandlerRbac()]);
+  const probe = kube.client('lambda');
+  await waitForAccess(() => probe.list('rayjobs', ns, { limit: 1 }));
+  await waitForAccess(() => kube.core('lambda').listNode());
+});
+after(async () => kube?.stop());
+
+const expectForbidden = async (what: string, call: () => Promise<unknown>) => {
+  await assert.rejects(call(), (e: unknown) => {
+    assert.equal(kubeFailure(e)?.code ?? (e as { code?: number }).code, 403, `${what}: expected 403 Forbidden`);
+    return true;
+  }, what);
+};
+
+describe('RBAC for sentinel:lambda', () => {
+  test('enough: every call the KubeRay adapters make succeeds as the lambda', async () => {
+    const lambda = kube.client('lambda');
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const req = conformanceRequest(newRunId(), 'train');
+    assert.equal((await compute.submit(req)).created, true); // create
+    assert.equal((await compute.submit(req)).created, false); // create → AlreadyExists → get
+    assert.equal((await compute.get(req.jobId))?.jobId, req.jobId); // get
+    assert.equal((await compute.list({ 'sentinel.dev/run': req.identity.runId })).length, 1); // list
+    assert.match(await compute.logs(req.jobId, 10), /RayJob/); // get
+    await compute.markInterrupted(req.jobId, 'spot'); // patch
+    assert.equal((await compute.get(req.jobId))?.interrupted, true);
+    await compute.stop(req.jobId); // delete
+
+    // An existing cluster is looked up before submitting to it.
+    await kube.client('admin').create('rayclusters', ns, {
+      apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: { name: 'shared-cpu', namespace: ns },
+      spec: { headGroupSpec: { rayStartParams: {}, template: { spec: { containers: [{ name: 'ray-head', image: spec.image }] } } } },
+    });
+    const onShared = { ...conformanceRequest(newRunId(), 'tune'), cluster: { mode: 'existing' as const, selector: { 'ray.io/cluster': 'shared-cpu' } } };
+    assert.equal((await compute.submit(onShared)).created, true);
+    const missing = { ...conformanceRequest(newRunId(), 'tune'), cluster: { mode: 'existing' as const, selector: { 'ray.io/cluster': 'nope' } } };
+    await assert.rejects(compute.submit(missing), /RayCluster "nope" not found/);
+
+    const serving = new RayServiceServing({ client: lambda, namespace: ns, image: spec.image });
+    await serving.apply(spec.name, config('r000000001')); // get → create
+    await serving.apply(spec.name, config('r000000002')); // get → patch
+    await kube.client('admin').api.patchNamespacedCustomObjectStatus({
+      group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayservices', name: spec.name,
+      body: [{ op: 'add', path: '/status', value: { activeServiceStatus: { rayClusterName: 'shared-cpu', applicationStatuses: { [spec.name]: { status: 'RUNNING' } } } } }],
+    });
+    assert.equal((await serving.status(spec.name)).state, 'RUNNING'); // get rayservice + get raycluster
+  });
+
+  test('enough: the spot handler cordons a node, lists its pods and evicts them as the lambda', async () => {
+    const admin = kube.core('admin');
+    const lambda: CoreV1Api = kube.core('lambda');
+    const node = 'ip-10-0-1-23.eu-west-1.compute.internal';
+    await admin.createNode({ body: { metadata: { name: node }, spec: { providerID: 'aws:///eu-west-1a/i-0123456789abcdef0' } } });
+    await admin.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'ray-worker-1', labels: { 'ray.io/cluster': 'c1' } }, spec: { nodeName: node, containers: [{ name: 'ray-worker', image: spec.image }] } },
+    });
+    assert.equal((await lambda.readNode({ name: node })).spec?.providerID, 'aws:///eu-west-1a/i-0123456789abcdef0');
+    assert.ok((await lambda.listNode()).items.some((n) => n.metadata?.name === node));
+    await lambda.patchNode({ name: node, body: [{ op: 'add', path: '/spec/unschedulable', value: true }] });
+    assert.equal((await admin.readNode({ name: node })).spec?.unschedulable, true);
+    const pods = await lambda.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+    assert.deepEqual(pods.items.map((p) => p.metadata?.name), ['ray-worker-1']);
+    await lambda.createNamespacedPodEviction({ name: 'ray-worker-1', namespace: ns, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'ray-worker-1', namespace: ns } } });
+    // No kubelet here: the evicted pod is marked for deletion and stays Terminating.
+    assert.ok((await admin.readNamespacedPod({ name: 'ray-worker-1', namespace: ns })).metadata?.deletionTimestamp);
+  });
+
+  test('no more: the lambda cannot read secrets, delete nodes, create pods or forge a job\'s status', async () => {
+    const lambda = kube.core('lambda');
+    await expectForbidden('list secrets', () => lambda.listNamespacedSecret({ namespace: ns }));
+    await expectForbidden('list secrets cluster-wide', () => lambda.listSecretForAllNamespaces());
+    await expectForbidden('delete nodes', () => lambda.deleteNode({ name: 'ip-10-0-1-23.eu-west-1.compute.internal' }));
+    await expectForbidden('create pods', () => lambda.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } } }));
+    const custom = new KubeClient(kube.kubeConfig('lambda'), { ...DEFAULT_RETRY, attempts: 1 });
+    await expectForbidden('write rayjobs/status', () =>
+      custom.api.patchNamespacedCustomObjectStatus({ group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayjobs', name: 'x', body: [{ op: 'add', path: '/status', value: { jobStatus: 'SUCCEEDED' } }] }),
+    );
+    await expectForbidden('delete rayservices', () => custom.api.deleteNamespacedCustomObject({ group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayservices', name: spec.name }));
+    await expectForbidden('list rayjobs in another namespace', () => custom.list('rayjobs', 'default', {}));
+  });
+
+  test('no more: the authorizer\'s verdict on the full verb matrix equals the rules, verb for verb', async () => {
+    const authz = kube.kubeConfig('lambda').makeApiClient(AuthorizationV1Api);
+    const can = async (group: string, resource: string, verb: string, namespace?: string, subresource?: string) =>
+      (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { group, resource, verb, ...(namespace ? { namespace } : {}), ...(subresource ? { subresource } : {}) } } } })).status?.allowed ?? false;
+    const verbs = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
+    const granted = (rules: typeof LAMBDA_RULES, group: string, resource: string, verb: string) =>
+      rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+    const mismatches: string[] = [];
+    const check = async (rules: typeof LAMBDA_RULES, group: string, resource: string, namespace?: string) => {
+      const [res, sub] = resource.split('/');
+      for (const verb of verbs) {
+        const allowed = await can(group, res!, verb, namespace, sub);
+        const want = granted(rules, group, resource, verb) || (namespace !== undefined && granted(SPOT_HANDLER_RULES, group, resource, verb));
+        if (allowed !== want) mismatches.push(`${verb} ${group || 'core'}/${resource}${namespace ? ` in ${namespace}` : ''}: allowed=${allowed}, rules say ${want}`);
+      }
+    };
+    for (const r of ['rayjobs', 'rayclusters', 'rayservices', 'rayjobs/status', 'rayservices/status', 'rayclusters/status']) await check(LAMBDA_RULES, 'ray.io', r, ns);
+    for (const r of ['nodes', 'pods', 'pods/eviction', 'pods/log', 'secrets', 'configmaps', 'services', 'services/proxy']) await check(SPOT_HANDLER_RULES, '', r, ['nodes'].includes(r) ? undefined : ns);
+    for (const r of ['rayjobs', 'rayservices']) await check([], 'ray.io', r, 'default');
+    assert.deepEqual(mismatches, []);
+  });
+});
+
+describe('retries against the real server', () => {
+  let proxy: Proxy;
+  before(async () => {
+    const pki = join(kube.env.KUBE_STATE_DIR!, 'pki');
+    proxy = await startProxy(kube.server, { caFile: kube.caFile, certFile: join(pki, 'apiserver.crt'), keyFile: join(pki, 'apiserver.key') });
+  });
+  after(async () => proxy?.close());
+
+  const recordingPolicy = (attempts: number) => {
+    const sleeps: number[] = [];
+    const policy: RetryPolicy = { ...DEFAULT_RETRY, attempts, baseMs: 50, maxMs: 400, sleep: async (ms) => void sleeps.push(ms), random: () => 1 };
+    return { policy, sleeps };
+  };
+
+  test('409 Conflict on the RayService patch: re-read and retried; the concurrent write is kept', async () => {
+    const admin = kube.client('admin');
+    const serving = new RayServiceServing({ client: kube.client('lambda', undefined, proxy.url), namespace: ns, image: spec.image });
+    const name = 'conflict-demo';
+    await serving.apply(name, config('r00000000a'));
+    let raced = false;
+    proxy.rule = async (r): Promise<Verdict> => {
+      // Right before our first PATCH reaches the server, someone else updates the object.
+      if (r.method === 'PATCH' && r.path.includes(`/rayservices/${name}`) && !raced) {
+        raced = true;
+        await admin.patch('rayservices', ns, name, [{ op: 'add', path: '/metadata/annotations/team', value: 'ml-platform' }]);
+      }
+      return 'forward';
+    };
+    proxy.seen.length = 0;
+    await serving.apply(name, config('r00000000b'));
+    proxy.rule = () => 'forward';
+    const patches = proxy.seen.filter((r) => r.method === 'PATCH');
+    assert.deepEqual(patches.map((r) => r.status), [409, 200], 'first PATCH conflicted, the retry after a fresh read succeeded');
+    assert.deepEqual(proxy.seen.map((r) => r.method), ['GET', 'PATCH', 'GET', 'PATCH']);
+    const stored = await admin.get<{ metadata: { annotations: Record<string, string> }; spec: { serveConfigV2: string } }>('rayservices', ns, name);
+    assert.equal(stored.metadata.annotations.team, 'ml-platform', 'the concurrent write survived');
+    assert.equal(stored.metadata.annotations['sentinel.dev/run'], 'r00000000b');
+    assert.match(stored.spec.serveConfigV2, /run_id: r00000000b/);
+  });
+
+  test('429 and 503 are retried with exponential backoff (Retry-After honoured), then the call succeeds', async () => {
+    const { policy, sleeps } = recordingPolicy(5);
+    const compute = new KubeRayCompute({ client: kube.client('lambda', policy, proxy.url), namespace: ns });
+    const req = conformanceRequest(newRunId(), 'ingest');
+    let injected = 0;
+    proxy.rule = () => {
+      injected++;
+      if (injected === 1) return { status: 429, headers: { 'retry-after': '0' }, body: { kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'too many requests' } };
+      if (injected <= 3) return { status: 503, body: { kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: 'etcd leader changed' } };
+      return 'forward';
+    };
+    proxy.seen.length = 0;
+    assert.deepEqual(await compute.submit(req), { jobId: req.jobId, created: true });
+    proxy.rule = () => 'forward';
+    assert.deepEqual(proxy.seen.map((r) => r.status), [429, 503, 503, 201]);
+    assert.deepEqual(sleeps, [50, 100, 200], 'full-jitter caps double each retry (random() = 1 here)');
+  });
+
+  test('persistent 503 surfaces as ComputeUnavailable after the bounded retries', async () => {
+    const { policy, sleeps } = recordingPolicy(4);
+    const compute = new KubeRayCompute({ client: kube.client('lambda', policy, proxy.url), namespace: ns });
+    proxy.rule = () => ({ status: 503, body: { kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: 'apiserver is shutting down' } });
+    proxy.seen.length = 0;
+    await assert.rejects(compute.get('anything-r000000000-ingest-1'), (e: Error) => {
+      assert.equal(e.name, 'ComputeUnavailable');
+      assert.match(e.message, /failed 4 times; last: HTTP 503 ServiceUnavailable: apiserver is shutting down/);
+      return true;
+    });
+    proxy.rule = () => 'forward';
+    assert.equal(proxy.seen.length, 4);
+    assert.deepEqual(sleeps, [50, 100, 200]);
+  });
+
+  test('Retry-After above the cap is capped; a refused connection is retried, then ComputeUnavailable', async () => {
+    const { policy, sleeps } = recordingPolicy(2);
+    proxy.rule = () => ({ status: 429, headers: { 'retry-after': '30' }, body: { kind: 'Status', code: 429, reason: 'TooManyRequests' } });
+    const compute = new KubeRayCompute({ client: kube.client('lambda', policy, proxy.url), namespace: ns });
+    await assert.rejects(compute.list({ 'sentinel.dev/run': 'r000000000' }), { name: 'ComputeUnavailable' });
+    assert.deepEqual(sleeps, [400]);
+    proxy.rule = () => 'forward';
+    const closed = new KubeRayCompute({ client: kube.client('lambda', recordingPolicy(2).policy, 'https://127.0.0.1:9'), namespace: ns });
+    await assert.rejects(closed.get('x'), (e: Error) => e.name === 'ComputeUnavailable' && /failed 2 times/.test(e.message));
+  });
+});
