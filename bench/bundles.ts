@@ -67,14 +67,18 @@ const zodNamespace: Plugin = {
  * keeps every module they import. @kubernetes/client-node re-exports its whole API (watch, exec, cp, metrics, …)
  * from its index; Sentinel uses KubeConfig and CustomObjectsApi. yaml: handlers that never parse YAML drop it.
  */
-const SIDE_EFFECT_FREE = [/\/node_modules\/@kubernetes\/client-node\//, /\/node_modules\/yaml\//];
+const SIDE_EFFECT_FREE_PACKAGES = ['@kubernetes/client-node', 'yaml'];
+const inPackage = (path: string) => SIDE_EFFECT_FREE_PACKAGES.some((p) => path.includes(`/node_modules/${p}/`));
 const sideEffectFree: Plugin = {
   name: 'sentinel-side-effect-free',
   setup(b) {
-    b.onResolve({ filter: /.*/ }, async (args) => {
-      if (args.pluginData === 'resolving' || args.kind === 'entry-point') return undefined;
+    // Only imports that can land in those packages: the package names, and relative imports from inside them.
+    const names = SIDE_EFFECT_FREE_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|');
+    b.onResolve({ filter: new RegExp(`^(${names})(/|$)|^\\.\\.?/`) }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      if (args.path.startsWith('.') && !inPackage(args.importer)) return undefined;
       const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
-      if (r.errors.length || r.external || !SIDE_EFFECT_FREE.some((re) => re.test(r.path))) return undefined;
+      if (r.errors.length || r.external || !inPackage(r.path)) return undefined;
       return { path: r.path, sideEffects: false };
     });
   },

@@ -50,10 +50,8 @@ try {
         // A third finished, a third failed, a third running: the mapping has real work to do.
         if (i % 10 === 0) {
           const s = states[i % 3]!;
-          await admin.api.patchNamespacedCustomObjectStatus({
-            group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayjobs', name: m.metadata.name,
-            body: [{ op: 'add', path: '/status', value: { jobStatus: s, jobDeploymentStatus: s === 'RUNNING' ? 'Running' : s === 'SUCCEEDED' ? 'Complete' : 'Failed', startTime: '2026-11-23T10:00:00Z' } }],
-          });
+          const status = { jobStatus: s, jobDeploymentStatus: s === 'RUNNING' ? 'Running' : s === 'SUCCEEDED' ? 'Complete' : 'Failed', startTime: '2026-11-23T10:00:00Z' };
+          await admin.patch('rayjobs', ns, m.metadata.name, [{ op: 'add', path: '/status', value: status }], 'status');
         }
       }
     }),

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { runCommand } from './run.js';
 import { render } from './render.js';
+import { simulateCommand } from './simulate.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -13,6 +14,11 @@ Usage:
       One full local run: ingest → train → tune → evaluate → promote-to-Serve on a local Ray head.
       Defaults: the reference spec (pipelines/breast-cancer.yaml) and its dataset; home .sentinel/.
       --serve keeps the model serving after the run until Ctrl-C (default when the terminal is interactive).
+  sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
+      Injects an AWS event into the local runtime and follows what it causes:
+        upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
+        spot    an EC2 spot interruption warning while --stage (default train) runs: retried, resumed from checkpoint
+        idle    --minutes pass with no job: the reaper's decisions (never the serving cluster)
   sentinel render --out DIR [--region R] [--account A] [--stage S]
       Writes the deployable artifacts: the state machine ASL (+ its graph) and the EventBridge patterns.
 `;
@@ -48,6 +54,41 @@ async function main(argv: string[]): Promise<number> {
       ...(values['request-id'] ? { requestId: values['request-id'] } : {}),
       servePort: port,
       serve: values['no-serve'] ? false : (values.serve ?? (!!process.stdout.isTTY && !process.env.CI)),
+      json: values.json,
+    });
+  }
+  if (command === 'simulate') {
+    const [kind, ...args] = rest;
+    const { values } = parseArgs({
+      args,
+      options: {
+        spec: { type: 'string', default: join(repoRoot, 'pipelines', 'breast-cancer.yaml') },
+        dataset: { type: 'string' },
+        stage: { type: 'string', default: 'train' },
+        copies: { type: 'string', default: '1' },
+        minutes: { type: 'string', default: '60' },
+        'idle-minutes': { type: 'string', default: '30' },
+        port: { type: 'string', default: '8000' },
+        json: { type: 'boolean', default: false },
+        home: { type: 'string', default: resolve('.sentinel') },
+      },
+      strict: true,
+    });
+    const int = (name: string, v: string, min: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: ${v} is not an integer ≥ ${min}`);
+      return n;
+    };
+    return simulateCommand(kind ?? '', {
+      repoRoot,
+      home: resolve(values.home),
+      servePort: int('port', values.port, 1),
+      specPath: resolve(values.spec),
+      ...(values.dataset ? { datasetPath: resolve(values.dataset) } : {}),
+      stage: values.stage,
+      copies: int('copies', values.copies, 1),
+      minutes: int('minutes', values.minutes, 0),
+      idleMinutes: int('idle-minutes', values['idle-minutes'], 1),
       json: values.json,
     });
   }

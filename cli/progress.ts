@@ -43,7 +43,10 @@ export class ProgressView {
     if (!row) return;
     if (e.type === 'StateEntered') this.update(row, { state: row.state === 'RETRYING' ? 'RETRYING' : 'RUNNING', started: row.started ?? e.timestamp });
     if (e.type === 'StateExited') this.update(row, { state: 'SUCCEEDED', ended: e.timestamp });
-    if (e.type === 'StateRetried') this.update(row, { state: 'RETRYING', line: e.error ? `retrying after ${e.error}` : 'retrying' });
+    if (e.type === 'StateRetried') {
+      delete row.ended;
+      this.update(row, { state: 'RETRYING', line: 'retrying' });
+    }
     if (e.type === 'StateFailed') this.update(row, { state: 'FAILED', ended: e.timestamp, line: e.error ?? row.line });
   }
 

@@ -2,6 +2,7 @@
 // the stage (`sst deploy --stage prod`) and sst.config.ts calls sentinelConfig(stage). Everything in infra/ reads
 // this object and nothing else, so what a deployment is can be read in one place.
 // Pure data and pure functions: cli/render-aws.ts and the tests import it without Pulumi.
+import type { RouteSettings } from '../events/routes.js';
 
 export interface PipelineConfig {
   /** Must equal the spec's `name`. */
@@ -122,6 +123,10 @@ export const LAMBDA_NAMES = [
 ] as const;
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
+/** The functions a configuration deploys (no interruption consumer when spot handling is off). */
+export const deployedLambdas = (cfg: Pick<SentinelConfig, 'handleSpotInterruptions'>): LambdaName[] =>
+  LAMBDA_NAMES.filter((f) => f !== 'handle-interruption' || cfg.handleSpotInterruptions);
+
 /** Physical names, derived once. Function names match cli/render.ts (sentinel-<stage>-<fn>). */
 export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
   const prefix = `sentinel-${c.stage}`;
@@ -146,3 +151,14 @@ export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
   };
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;
+
+/** What events/routes.ts needs to list this deployment's rules and schedules. */
+export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSettings {
+  return {
+    bucket: bucketName,
+    handleSpotInterruptions: cfg.handleSpotInterruptions,
+    pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
+    watchEvery: cfg.watchEvery,
+    reapEvery: cfg.reapEvery,
+  };
+}

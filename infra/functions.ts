@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, sqs } from '@pulumi/aws';
 import { buildLambda, LAMBDA_ENTRY_DIR } from '../bench/bundles.js';
-import { LAMBDA_NAMES, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
+import { deployedLambdas, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
 import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
 import type { PipelineSpecFile } from './bucket.js';
 
@@ -57,9 +57,6 @@ export const LAMBDAS: Record<LambdaName, LambdaSettings> = {
   'reap-idle': { entry: REAP_IDLE_ENTRY, timeoutSeconds: 120, memoryMb: 512, reservedConcurrency: 1 },
 };
 
-/** The functions a configuration deploys (no interruption consumer when spot handling is off). */
-export const deployedLambdas = (cfg: SentinelConfig): LambdaName[] =>
-  LAMBDA_NAMES.filter((f) => f !== 'handle-interruption' || cfg.handleSpotInterruptions);
 
 /** SQS visibility timeout for a consumer: six times its timeout (AWS's guidance for event source mappings). */
 export const visibilityTimeoutFor = (fn: LambdaName) => 6 * LAMBDAS[fn].timeoutSeconds;

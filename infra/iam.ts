@@ -6,6 +6,7 @@
 // in WILDCARD_RESOURCE_ACTIONS, each with the reason AWS gives no narrower resource.
 import { LAMBDA_NAMES, resourceNames, type LambdaName, type SentinelConfig } from './config.js';
 import { STATE_MACHINE_FUNCTIONS } from '../workflows/pipeline.js';
+import type { Schedule, ScheduleTarget } from '../events/routes.js';
 
 export interface Statement {
   Sid?: string;
@@ -223,10 +224,18 @@ export function stateMachineGrants(a: DeploymentArns): Grant[] {
   ];
 }
 
+/** Logical schedule targets → the function each invokes. */
+export const SCHEDULE_TARGETS = {
+  'watch-jobs': 'watch-jobs',
+  'reap-idle': 'reap-idle',
+  'start-run': 'start-run',
+} as const satisfies Record<ScheduleTarget, LambdaName>;
+
 /** EventBridge Scheduler invokes the scheduled functions and dead-letters what it cannot deliver. */
-export function schedulerGrants(a: DeploymentArns, targets: LambdaName[]): Grant[] {
+export function schedulerGrants(a: DeploymentArns, schedules: Schedule[]): Grant[] {
+  const targets = [...new Set(schedules.map((s) => SCHEDULE_TARGETS[s.target]))];
   return [
-    { sid: 'InvokeScheduledFunctions', actions: ['lambda:InvokeFunction'], resources: [...new Set(targets)].map((t) => a.functions[t]), by: 'platform' },
+    { sid: 'InvokeScheduledFunctions', actions: ['lambda:InvokeFunction'], resources: targets.map((t) => a.functions[t]), by: 'platform' },
     { sid: 'DeadLetter', actions: ['sqs:SendMessage'], resources: [a.undeliveredQueue], by: 'platform' },
   ];
 }

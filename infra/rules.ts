@@ -2,24 +2,15 @@
 // the same table the local runtime routes by. Logical targets map to resources here, and only here.
 import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, scheduler } from '@pulumi/aws';
-import { routesFor, schedulesFor, type Route, type RouteSettings, type RouteTarget, type Schedule, type ScheduleTarget } from '../events/routes.js';
-import type { LambdaName, ResourceNames, SentinelConfig } from './config.js';
-import { assumeRolePolicy, policyDocument, schedulerGrants, type DeploymentArns } from './iam.js';
+import { routesFor, schedulesFor, type Route, type RouteTarget, type Schedule } from '../events/routes.js';
+import { routeSettings, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
+import { assumeRolePolicy, policyDocument, schedulerGrants, SCHEDULE_TARGETS, type DeploymentArns } from './iam.js';
 import type { DeployedFunction } from './functions.js';
 import type { Queues } from './queues.js';
 
 /** Stands in for the bucket's name where only the shape of the routes matters (names, targets), not their patterns. */
 export const PLACEHOLDER_BUCKET = 'sentinel-bucket';
-
-export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSettings {
-  return {
-    bucket: bucketName,
-    handleSpotInterruptions: cfg.handleSpotInterruptions,
-    pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
-    watchEvery: cfg.watchEvery,
-    reapEvery: cfg.reapEvery,
-  };
-}
+export { routeSettings, SCHEDULE_TARGETS };
 
 /** Logical route targets → what they are in AWS. Exhaustive: a new RouteTarget does not compile until mapped. */
 export const ROUTE_TARGETS = {
@@ -27,13 +18,6 @@ export const ROUTE_TARGETS = {
   'interruption-queue': { kind: 'queue', queue: 'interruption' },
   'start-run': { kind: 'function', function: 'start-run' },
 } as const satisfies Record<RouteTarget, { kind: 'queue'; queue: 'completion' | 'interruption' } | { kind: 'function'; function: LambdaName }>;
-
-/** Logical schedule targets → the function each invokes. */
-export const SCHEDULE_TARGETS = {
-  'watch-jobs': 'watch-jobs',
-  'reap-idle': 'reap-idle',
-  'start-run': 'start-run',
-} as const satisfies Record<ScheduleTarget, LambdaName>;
 
 /**
  * What a schedule passes its target. A retrain gets the tick's scheduled time from Scheduler's context attribute,
@@ -105,12 +89,11 @@ export function createRules(args: {
   });
 
   const schedules = schedulesFor(shape);
-  const targets = schedules.map((s) => SCHEDULE_TARGETS[s.target]);
   const role = new iam.Role('SchedulerRole', {
     name: names.role('scheduler'),
     assumeRolePolicy: args.arns.apply((a) => JSON.stringify(assumeRolePolicy('scheduler.amazonaws.com', a.account))),
   });
-  const policy = new iam.RolePolicy('SchedulerPolicy', { role: role.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(schedulerGrants(a, targets)))) });
+  const policy = new iam.RolePolicy('SchedulerPolicy', { role: role.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(schedulerGrants(a, schedules)))) });
 
   const scheduled: ScheduleResources[] = schedules.map((s) => ({
     schedule: s,

@@ -2,7 +2,7 @@
 // instance; its "Ray pods" are the stage jobs running on it. Evicting stops the job through the Ray Jobs API, as a
 // reclaimed node would kill it. Marks live in memory and surface through InterruptibleCompute (on EKS they are an
 // annotation on the RayJob).
-import type { ClusterPort, ComputePort, JobRequest, NodeInfo, RayPod } from '../core/ports.js';
+import type { ClusterActivity, ClusterPort, ComputePort, JobRequest, NodeGroupsPort, NodeInfo, RayClusterInfo, RayPod, ReaperPort } from '../core/ports.js';
 import { isTerminal, type JobStatus } from '../core/job-status.js';
 
 /** The instance id `sentinel simulate spot` interrupts. */
@@ -66,3 +66,34 @@ export class LocalCluster implements ClusterPort {
     this.unschedulable = false;
   }
 }
+
+/**
+ * The reaper's view of one machine: the local Ray head is one cluster. It "serves" while a Serve application is
+ * deployed, so it is never reaped then. Suspending it is recorded and published, not enacted (the same head runs
+ * this very command); on EKS the reaper sets RayCluster spec.suspend. No managed node groups exist locally.
+ */
+export class LocalReaper implements ReaperPort {
+  suspended = false;
+  constructor(
+    private readonly compute: ComputePort,
+    private readonly serving: () => Promise<boolean>,
+    private readonly startedAt: number,
+  ) {}
+  async listRayClusters(): Promise<RayClusterInfo[]> {
+    return [{ name: LOCAL_NODE, namespace: 'local', suspended: this.suspended, owner: (await this.serving()) ? 'rayservice' : 'none', createdAt: this.startedAt }];
+  }
+  async clusterActivity(): Promise<ClusterActivity[]> {
+    return (await this.compute.list({ 'app.kubernetes.io/managed-by': 'sentinel' })).map((j) => ({ cluster: LOCAL_NODE, state: j.state, ...(j.endTime ? { endTime: j.endTime } : {}) }));
+  }
+  async suspend() {
+    this.suspended = true;
+  }
+  async delete() {
+    this.suspended = true;
+  }
+  async rayPodsInNodeGroup() {
+    return 0;
+  }
+}
+
+export const noNodeGroups: NodeGroupsPort = { desiredSize: async () => 0, scaleToZero: async () => undefined };

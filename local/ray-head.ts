@@ -30,16 +30,21 @@ export interface RayHeadOptions {
   startTimeoutMs?: number;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** n distinct free ports: every socket stays open until all are chosen, so the OS cannot hand one out twice. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
+
+export const freePort = async () => (await freePorts(1))[0]!;
 
 async function waitFor(url: string, token: string, deadline: number, child: ChildProcess, logFile: string) {
   for (;;) {
@@ -91,9 +96,8 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RayHead> {
   // Short path: Ray puts Unix sockets in its temp dir and socket paths are limited to ~107 bytes.
   const tempDir = mkdtempSync(join(tmpdir(), 'sentinel-ray-'));
   // Every port explicit and free: Ray's defaults (6379, 8265, agent 52365) clash with any other Ray on the host.
-  const [gcsPort, dashboardPort, agentPort, agentGrpcPort, metricsPort, runtimeEnvPort] = [
-    await freePort(), opts.dashboardPort ?? (await freePort()), await freePort(), await freePort(), await freePort(), await freePort(),
-  ];
+  const [gcsPort, freeDashboard, agentPort, agentGrpcPort, metricsPort, runtimeEnvPort, clientPort] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+  const dashboardPort = opts.dashboardPort ?? freeDashboard;
   const bin = join(opts.pythonEnv, 'bin');
   const token = randomBytes(32).toString('hex');
   const env = {
@@ -112,7 +116,9 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RayHead> {
     '--node-ip-address=127.0.0.1', `--port=${gcsPort}`,
     '--dashboard-host=127.0.0.1', `--dashboard-port=${dashboardPort}`, '--include-dashboard=true',
     `--dashboard-agent-listen-port=${agentPort}`, `--dashboard-agent-grpc-port=${agentGrpcPort}`,
-    `--metrics-export-port=${metricsPort}`, `--runtime-env-agent-port=${runtimeEnvPort}`,
+    `--metrics-export-port=${metricsPort}`, `--runtime-env-agent-port=${runtimeEnvPort}`, `--ray-client-server-port=${clientPort}`,
+    // Workers' ports away from the usual service ports (Serve's 8000, 18xxx in tests): a high, private range.
+    '--min-worker-port=20000', '--max-worker-port=29999',
     `--num-cpus=${opts.numCpus}`, '--num-gpus=0',
     `--temp-dir=${tempDir}`, '--disable-usage-stats',
   ];

@@ -224,6 +224,11 @@ export class LocalRuntime {
     return this.executions.get(name);
   }
 
+  /** Every execution started in this runtime, oldest first. */
+  allExecutions(): LocalExecution[] {
+    return [...this.executions.values()];
+  }
+
   startExecution(name: string, input: unknown): LocalExecution {
     const existing = this.executions.get(name);
     if (existing) return existing;

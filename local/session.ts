@@ -11,6 +11,7 @@ import type { RunRecord, StageSummary } from '../core/model.js';
 import type { GateResult } from '../core/evaluate-gate.js';
 import type { Promotion } from '../core/promote.js';
 import { runRecordUri } from '../core/artifacts.js';
+import { pipelineSpecUri } from '../core/triggers.js';
 import { RayJobsCompute } from '../adapters/ray/jobs-compute.js';
 import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { startRayHead, stopStaleHead, type RayHead } from './ray-head.js';
@@ -119,6 +120,14 @@ export class LocalSession {
     return parseSpec(text, specPath);
   }
 
+  /** Puts the spec where a deployment keeps it (<bucket>/pipelines/<name>.yaml), so uploads and schedules find it. */
+  async deploySpec(specPath: string, spec: PipelineSpec) {
+    const dest = pipelineSpecUri(this.bucket, spec.name);
+    mkdirSync(join(this.bucket, 'pipelines'), { recursive: true });
+    writeFileSync(dest, readFileSync(specPath));
+    return dest;
+  }
+
   /** Where the run's dataset is: an uploaded file, or the spec's, written out first if it is the reference one. */
   async prepareDataset(spec: PipelineSpec, datasetPath?: string): Promise<string> {
     if (datasetPath) return uploadDataset(this.bucket, spec, datasetPath);
@@ -170,7 +179,8 @@ export class LocalSession {
       ...(record ? { record } : {}),
       wallSeconds,
       rayJobSeconds,
-      transitions: started.execution.events.filter((e) => e.type === 'StateEntered').length,
+      // Step Functions bills a retry as a transition too.
+      transitions: started.execution.events.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length,
       handlerInvocations: { ...this.runtime.invocations },
       artifactsDir: join(this.artifactRoot, spec.name, started.runId),
     };

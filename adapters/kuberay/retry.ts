@@ -4,7 +4,6 @@
 //   409 Conflict on a write        → re-read and retry the read-modify-write (withConflictRetry).
 //   422 Invalid / 400 BadRequest   → ValidationFailed naming the field path and the server's reason.
 //   403 Forbidden                  → ValidationFailed: missing RBAC is a deployment fault that retrying cannot fix.
-import { ApiException } from '@kubernetes/client-node';
 import { ErrorNames, SentinelError, validationFailed } from '../../core/errors.js';
 
 export interface RetryPolicy {
@@ -45,12 +44,16 @@ export interface KubeFailure {
   retryAfterMs?: number;
 }
 
-/** The HTTP status and Status body of a failed API call, or undefined for anything else (e.g. a network error). */
+/**
+ * The HTTP status and Status body of a failed API call, or undefined for anything else (e.g. a network error).
+ * Duck-typed: KubeApiError (client.ts) and @kubernetes/client-node's ApiException (used by tests) both carry
+ * a numeric `code` and the Status as `status` or `body` (object or JSON text).
+ */
 export function kubeFailure(e: unknown): KubeFailure | undefined {
-  if (!(e instanceof ApiException)) return undefined;
-  const err = e as ApiException<unknown>;
+  const err = e as { code?: unknown; status?: unknown; body?: unknown; headers?: unknown } | null;
+  if (!err || typeof err !== 'object' || typeof err.code !== 'number') return undefined;
   let status: KubeStatus | undefined;
-  const body: unknown = err.body;
+  const body: unknown = err.status ?? err.body;
   if (typeof body === 'string') {
     try {
       status = JSON.parse(body) as KubeStatus;
@@ -76,11 +79,14 @@ export const isConflict = (e: unknown) => {
   return f?.code === 409 && f.status?.reason !== 'AlreadyExists';
 };
 
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED']);
+
 function isTransient(e: unknown): boolean {
   const f = kubeFailure(e);
   if (f) return f.code === 429 || f.code >= 500;
-  // fetch's "fetch failed" (connection refused/reset, TLS, DNS) and timeouts: the server may be back in a moment.
-  return e instanceof TypeError || (e instanceof Error && ['AbortError', 'TimeoutError'].includes(e.name));
+  // Connection refused/reset, timeouts, DNS hiccups (and fetch's TypeError for the same): the server may be back soon.
+  const code = (e as { code?: unknown })?.code;
+  return e instanceof TypeError || (typeof code === 'string' && NETWORK_ERRORS.has(code));
 }
 
 const describe = (e: unknown) => {

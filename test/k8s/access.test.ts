@@ -67,10 +67,9 @@ describe('RBAC for sentinel:lambda', () => {
     const serving = new RayServiceServing({ client: lambda, namespace: ns, image: spec.image });
     await serving.apply(spec.name, config('r000000001')); // get → create
     await serving.apply(spec.name, config('r000000002')); // get → patch
-    await kube.client('admin').api.patchNamespacedCustomObjectStatus({
-      group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayservices', name: spec.name,
-      body: [{ op: 'add', path: '/status', value: { activeServiceStatus: { rayClusterName: 'shared-cpu', applicationStatuses: { [spec.name]: { status: 'RUNNING' } } } } }],
-    });
+    await kube.client('admin').patch('rayservices', ns, spec.name, [
+      { op: 'add', path: '/status', value: { activeServiceStatus: { rayClusterName: 'shared-cpu', applicationStatuses: { [spec.name]: { status: 'RUNNING' } } } } },
+    ], 'status');
     assert.equal((await serving.status(spec.name)).state, 'RUNNING'); // get rayservice + get raycluster
   });
 
@@ -100,11 +99,9 @@ describe('RBAC for sentinel:lambda', () => {
     await expectForbidden('list secrets cluster-wide', () => lambda.listSecretForAllNamespaces());
     await expectForbidden('delete nodes', () => lambda.deleteNode({ name: 'ip-10-0-1-23.eu-west-1.compute.internal' }));
     await expectForbidden('create pods', () => lambda.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } } }));
-    const custom = new KubeClient(kube.kubeConfig('lambda'), { ...DEFAULT_RETRY, attempts: 1 });
-    await expectForbidden('write rayjobs/status', () =>
-      custom.api.patchNamespacedCustomObjectStatus({ group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayjobs', name: 'x', body: [{ op: 'add', path: '/status', value: { jobStatus: 'SUCCEEDED' } }] }),
-    );
-    await expectForbidden('delete rayservices', () => custom.api.deleteNamespacedCustomObject({ group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayservices', name: spec.name }));
+    const custom = new KubeClient(kube.endpoint('lambda'), { ...DEFAULT_RETRY, attempts: 1 });
+    await expectForbidden('write rayjobs/status', () => custom.patch('rayjobs', ns, 'x', [{ op: 'add', path: '/status', value: { jobStatus: 'SUCCEEDED' } }], 'status'));
+    await expectForbidden('delete rayservices', () => custom.delete('rayservices', ns, spec.name));
     await expectForbidden('list rayjobs in another namespace', () => custom.list('rayjobs', 'default', {}));
   });
 

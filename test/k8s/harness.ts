@@ -8,13 +8,24 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import { KubeClient, kubeConfigFor, type KubeEndpoint } from '../../adapters/kuberay/client.js';
+import { KubeClient, type KubeEndpoint } from '../../adapters/kuberay/client.js';
 import type { RetryPolicy } from '../../adapters/kuberay/retry.js';
 import { isAlreadyExists } from '../../adapters/kuberay/retry.js';
 
 const run = promisify(execFile);
 export const repoRoot = join(import.meta.dirname, '..', '..');
 const tools = join(repoRoot, 'tools', 'kube');
+
+/** A @kubernetes/client-node KubeConfig for the same endpoint description the adapters use (typed APIs in tests). */
+export function kubeConfigFor(ep: KubeEndpoint): KubeConfig {
+  if (typeof ep.token !== 'string') throw new Error('tests use static tokens');
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(
+    { name: 'sentinel', server: ep.server, skipTLSVerify: false, ...('pem' in ep.ca ? { caData: Buffer.from(ep.ca.pem).toString('base64') } : { caFile: ep.ca.file }) },
+    { name: 'sentinel', token: ep.token },
+  );
+  return kc;
+}
 
 /** up.sh's env file: KEY=VALUE lines, values shell-quoted ('…' with '\'' for a quote). */
 export function parseEnvFile(text: string): Record<string, string> {

@@ -214,7 +214,7 @@ describe('status: KubeRay\'s /status mapped to core\'s JobStatus and stage outco
       const compute = new KubeRayCompute({ client: admin, namespace: ns });
       const req = stageReq(spec, 'train', `r${(0xabc000000 + cases.findIndex((c) => c[0] === name)).toString(16)}`);
       await compute.submit(req);
-      await admin.api.patchNamespacedCustomObjectStatus({ group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayjobs', name: req.jobId, body: [{ op: 'add', path: '/status', value: status }] });
+      await admin.patch('rayjobs', ns, req.jobId, [{ op: 'add', path: '/status', value: status }], 'status');
       const s = (await compute.get(req.jobId))!;
       assert.equal(s.state, want.state);
       const outcome = stageOutcome(s);
@@ -234,10 +234,7 @@ describe('status: KubeRay\'s /status mapped to core\'s JobStatus and stage outco
     const req = stageReq(spec, 'tune', 'r0abcdef01');
     await compute.submit(req);
     await compute.markInterrupted(req.jobId, 'spot interruption warning for i-0123456789abcdef0');
-    await admin.api.patchNamespacedCustomObjectStatus({
-      group: 'ray.io', version: 'v1', namespace: ns, plural: 'rayjobs', name: req.jobId,
-      body: [{ op: 'add', path: '/status', value: { jobDeploymentStatus: 'Failed', jobStatus: 'FAILED', reason: 'AppFailed', message: 'node lost' } }],
-    });
+    await admin.patch('rayjobs', ns, req.jobId, [{ op: 'add', path: '/status', value: { jobDeploymentStatus: 'Failed', jobStatus: 'FAILED', reason: 'AppFailed', message: 'node lost' } }], 'status');
     const s = (await compute.get(req.jobId))!;
     assert.equal(s.interrupted, true);
     const outcome = stageOutcome(s);
@@ -278,7 +275,7 @@ describe('serving: RayService status mapped to ServeStatus with the serving run'
     const serveNs = await kube.namespace('serving');
     const serving = new RayServiceServing({ client: admin, namespace: serveNs, image: spec.image });
     const setStatus = (value: unknown) =>
-      admin.api.patchNamespacedCustomObjectStatus({ group: 'ray.io', version: 'v1', namespace: serveNs, plural: 'rayservices', name: spec.name, body: [{ op: 'add', path: '/status', value }] });
+      admin.patch('rayservices', serveNs, spec.name, [{ op: 'add', path: '/status', value }], 'status');
     const cluster = async (name: string, runId: string) =>
       admin.create('rayclusters', serveNs, {
         apiVersion: 'ray.io/v1', kind: 'RayCluster', metadata: { name, namespace: serveNs },

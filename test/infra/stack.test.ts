@@ -1,0 +1,292 @@
+// The whole deployment under Pulumi's runtime mocks: which rule targets what, which role may do what, which queue
+// redrives where, and how the bucket, the state machine, EKS access and alarms are set up.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { ACCOUNT, installMocks, settled, type Recorded } from './pulumi-mocks.js';
+import { sentinelConfig, resourceNames, type LambdaName } from '../../infra/config.js';
+import { deploymentArns, functionGrants, WILDCARD_RESOURCE_ACTIONS, type PolicyDocument, type Statement } from '../../infra/iam.js';
+import { LAMBDAS } from '../../infra/functions.js';
+import { MAX_RECEIVE_COUNT } from '../../infra/queues.js';
+import { routeSettings, ROUTE_TARGETS, SCHEDULE_TARGETS } from '../../infra/rules.js';
+import { routesFor, schedulesFor } from '../../events/routes.js';
+import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../../workflows/pipeline.js';
+import type { SentinelStack } from '../../infra/index.js';
+
+const root = join(fileURLToPath(import.meta.url), '../../..');
+const REGION = 'eu-west-1';
+const cfg = sentinelConfig('test', {
+  region: REGION,
+  cluster: { name: 'ml-cluster', namespace: 'sentinel', kubernetesGroup: 'sentinel:lambda', scaleToZeroNodeGroups: ['gpu-spot', 'cpu-spot'], rayServiceAccount: 'default' },
+  alarmEmail: 'ops@example.com',
+  handleSpotInterruptions: true,
+});
+const names = resourceNames(cfg);
+const arns = deploymentArns(cfg, { account: ACCOUNT });
+const settings = routeSettings(cfg, arns.bucketName);
+
+let recorded: Recorded[] = [];
+let stack: SentinelStack;
+
+before(async () => {
+  recorded = installMocks(REGION);
+  const { sentinel } = await import('../../infra/index.js');
+  stack = sentinel({ config: cfg, root, code: () => new pulumi.asset.AssetArchive({}) });
+  await settled(stack);
+});
+
+const ofType = (type: string) => recorded.filter((r) => r.type === type);
+const one = (type: string, pred: (r: Recorded) => boolean, what: string) => {
+  const found = ofType(type).filter(pred);
+  assert.equal(found.length, 1, `exactly one ${what} (found ${found.length})`);
+  return found[0]!;
+};
+const json = <T>(s: string) => JSON.parse(s) as T;
+const fnArn = (f: LambdaName) => one('aws:lambda/function:Function', (r) => r.inputs.name === names.function(f), `function ${f}`).state.arn as string;
+const queueArn = (name: string) => one('aws:sqs/queue:Queue', (r) => r.inputs.name === name, `queue ${name}`).state.arn as string;
+const rolePolicy = (roleName: string): PolicyDocument => {
+  const role = one('aws:iam/role:Role', (r) => r.inputs.name === roleName, `role ${roleName}`);
+  const policies = ofType('aws:iam/rolePolicy:RolePolicy').filter((p) => p.inputs.role === role.inputs.name);
+  assert.equal(policies.length, 1, `one inline policy on ${roleName}`);
+  return json(policies[0]!.inputs.policy);
+};
+const actionsOf = (doc: PolicyDocument) => doc.Statement.flatMap((s) => s.Action).sort();
+const statementFor = (doc: PolicyDocument, action: string): Statement => {
+  const s = doc.Statement.filter((x) => x.Action.includes(action));
+  assert.equal(s.length, 1, `one statement grants ${action}`);
+  return s[0]!;
+};
+const deployed = Object.keys(LAMBDAS) as LambdaName[];
+
+test('every route has exactly one rule with its pattern and the target its logical name maps to', () => {
+  const routes = routesFor(settings);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'instance-state-change', 'job-completed', 'spot-interruption']);
+  assert.equal(ofType('aws:cloudwatch/eventRule:EventRule').length, routes.length, 'no rule without a route');
+  for (const route of routes) {
+    const rule = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule(route.name), `rule ${route.name}`);
+    assert.deepEqual(json(rule.inputs.eventPattern), route.pattern);
+    const targets = ofType('aws:cloudwatch/eventTarget:EventTarget').filter((t) => t.inputs.rule === rule.inputs.name);
+    assert.equal(targets.length, 1, `one target on ${route.name}`);
+    const t = ROUTE_TARGETS[route.target];
+    const expected = t.kind === 'queue' ? queueArn(t.queue === 'completion' ? names.completionQueue : names.interruptionQueue) : fnArn(t.function);
+    assert.equal(targets[0]!.inputs.arn, expected, `${route.name} → ${route.target}`);
+    assert.equal(targets[0]!.inputs.deadLetterConfig.arn, queueArn(names.undeliveredQueue));
+  }
+  // The dataset rule matches the deployed bucket, and start-run admits exactly that rule.
+  const upload = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('dataset-uploaded'), 'upload rule');
+  assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(upload.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
+  const perms = ofType('aws:lambda/permission:Permission');
+  assert.equal(perms.length, 1);
+  assert.equal(perms[0]!.inputs.function, names.function('start-run'));
+  assert.equal(perms[0]!.inputs.principal, 'events.amazonaws.com');
+  assert.equal(perms[0]!.inputs.sourceArn, upload.state.arn);
+});
+
+test('every schedule has exactly one EventBridge Scheduler schedule invoking its function', () => {
+  const schedules = schedulesFor(settings);
+  assert.deepEqual(schedules.map((s) => s.name).sort(), ['reap-idle', 'retrain-breast-cancer', 'watch-jobs']);
+  assert.equal(ofType('aws:scheduler/schedule:Schedule').length, schedules.length);
+  const schedulerRole = one('aws:iam/role:Role', (r) => r.inputs.name === names.role('scheduler'), 'scheduler role');
+  for (const s of schedules) {
+    const r = one('aws:scheduler/schedule:Schedule', (x) => x.inputs.name === names.schedule(s.name), `schedule ${s.name}`);
+    assert.equal(r.inputs.scheduleExpression, s.expression);
+    assert.equal(r.inputs.target.arn, fnArn(SCHEDULE_TARGETS[s.target]));
+    assert.equal(r.inputs.target.roleArn, schedulerRole.state.arn);
+    assert.equal(r.inputs.target.deadLetterConfig.arn, queueArn(names.undeliveredQueue));
+  }
+  const retrain = one('aws:scheduler/schedule:Schedule', (x) => x.inputs.name === names.schedule('retrain-breast-cancer'), 'retrain');
+  // The tick's own time, so a retried delivery derives the same run id.
+  assert.deepEqual(json(retrain.inputs.target.input), { kind: 'schedule', pipeline: 'breast-cancer', time: '<aws.scheduler.scheduled-time>' });
+  const policy = rolePolicy(names.role('scheduler'));
+  assert.deepEqual(statementFor(policy, 'lambda:InvokeFunction').Resource!.sort(), [fnArn('reap-idle'), fnArn('start-run'), fnArn('watch-jobs')].sort());
+  assert.deepEqual(statementFor(policy, 'sqs:SendMessage').Resource, [queueArn(names.undeliveredQueue)]);
+});
+
+test("each function's policy holds exactly its declared actions; no wildcard action; '*' only where AWS has no narrower resource", () => {
+  for (const f of deployed) {
+    const doc = rolePolicy(names.role(f));
+    assert.equal(doc.Version, '2012-10-17');
+    const declared = functionGrants(f, arns).flatMap((g) => g.actions).sort();
+    assert.deepEqual(actionsOf(doc), declared, `${f}: actions`);
+    for (const s of doc.Statement) {
+      assert.equal(s.Effect, 'Allow');
+      for (const a of s.Action) assert.ok(!a.includes('*'), `${f}: wildcard action ${a}`);
+      if (s.Resource!.includes('*')) for (const a of s.Action) assert.ok(WILDCARD_RESOURCE_ACTIONS[a], `${f}: ${a} on "*"`);
+    }
+  }
+});
+
+test('the brief’s examples: submit-stage, complete-stage, watch-jobs, start-run', () => {
+  const submit = rolePolicy(names.role('submit-stage'));
+  const table = one('aws:dynamodb/table:Table', () => true, 'tokens table');
+  assert.deepEqual(statementFor(submit, 'dynamodb:PutItem').Resource, [table.state.arn]);
+  assert.deepEqual(statementFor(submit, 's3:GetObject').Resource, [`arn:aws:s3:::${arns.bucketName}/artifacts/*`]);
+  assert.deepEqual(statementFor(submit, 'eks:DescribeCluster').Resource, [`arn:aws:eks:${REGION}:${ACCOUNT}:cluster/ml-cluster`]);
+  assert.ok(!actionsOf(submit).includes('s3:PutObject'), 'submit-stage never writes objects');
+
+  const complete = rolePolicy(names.role('complete-stage'));
+  assert.deepEqual(statementFor(complete, 'states:SendTaskSuccess').Resource, ['*']);
+  assert.deepEqual(statementFor(complete, 'states:SendTaskSuccess').Action.sort(), ['states:SendTaskFailure', 'states:SendTaskSuccess']);
+  assert.deepEqual(statementFor(complete, 'sqs:ReceiveMessage').Resource, [queueArn(names.completionQueue)]);
+  assert.deepEqual(statementFor(complete, 'sqs:ReceiveMessage').Action.sort(), ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+
+  const watch = rolePolicy(names.role('watch-jobs'));
+  assert.deepEqual(statementFor(watch, 'states:SendTaskHeartbeat').Resource, ['*']);
+  assert.deepEqual(statementFor(watch, 'events:PutEvents').Resource, [`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`]);
+
+  const start = rolePolicy(names.role('start-run'));
+  const machine = one('aws:sfn/stateMachine:StateMachine', () => true, 'state machine');
+  assert.deepEqual(statementFor(start, 'states:StartExecution').Resource, [machine.state.arn]);
+
+  const reap = rolePolicy(names.role('reap-idle'));
+  assert.deepEqual(statementFor(reap, 'eks:UpdateNodegroupConfig').Resource, [
+    `arn:aws:eks:${REGION}:${ACCOUNT}:nodegroup/ml-cluster/gpu-spot/*`,
+    `arn:aws:eks:${REGION}:${ACCOUNT}:nodegroup/ml-cluster/cpu-spot/*`,
+  ]);
+  // Each function writes only its own log group.
+  for (const f of deployed) {
+    const lg = one('aws:cloudwatch/logGroup:LogGroup', (r) => r.inputs.name === names.functionLogGroup(f), `log group ${f}`);
+    assert.deepEqual(statementFor(rolePolicy(names.role(f)), 'logs:PutLogEvents').Resource, [`${lg.state.arn}:*`]);
+  }
+});
+
+test('ARNs the policies derive from names are the ARNs of the created resources', () => {
+  assert.equal(arns.tokensTable, one('aws:dynamodb/table:Table', () => true, 'table').state.arn);
+  assert.equal(arns.stateMachine, one('aws:sfn/stateMachine:StateMachine', () => true, 'machine').state.arn);
+  assert.equal(arns.completionQueue, queueArn(names.completionQueue));
+  assert.equal(arns.interruptionQueue, queueArn(names.interruptionQueue));
+  assert.equal(arns.completionDlq, queueArn(names.dlq(names.completionQueue)));
+  assert.equal(arns.undeliveredQueue, queueArn(names.undeliveredQueue));
+  assert.equal(arns.bucket, one('aws:s3/bucketV2:BucketV2', () => true, 'bucket').state.arn);
+  for (const f of deployed) assert.equal(arns.functions[f], fnArn(f));
+  for (const r of routesFor(settings)) assert.equal(arns.rule(r.name), one('aws:cloudwatch/eventRule:EventRule', (x) => x.inputs.name === names.rule(r.name), r.name).state.arn);
+});
+
+test('queues redrive to their DLQ after 3 receives, are encrypted, and admit only their EventBridge rules', () => {
+  const routes = routesFor(settings);
+  for (const [queue, target] of [
+    [names.completionQueue, 'completion-queue'],
+    [names.interruptionQueue, 'interruption-queue'],
+  ] as const) {
+    const q = one('aws:sqs/queue:Queue', (r) => r.inputs.name === queue, queue);
+    const dlq = one('aws:sqs/queue:Queue', (r) => r.inputs.name === names.dlq(queue), `${queue} dlq`);
+    assert.deepEqual(json(q.inputs.redrivePolicy), { deadLetterTargetArn: dlq.state.arn, maxReceiveCount: MAX_RECEIVE_COUNT });
+    assert.equal(MAX_RECEIVE_COUNT, 3);
+    assert.deepEqual(json(dlq.inputs.redriveAllowPolicy), { redrivePermission: 'byQueue', sourceQueueArns: [q.state.arn] });
+    assert.equal(q.inputs.sqsManagedSseEnabled, true);
+    assert.equal(dlq.inputs.sqsManagedSseEnabled, true);
+    const policy = one('aws:sqs/queuePolicy:QueuePolicy', (p) => p.inputs.queueUrl.endsWith(`/${queue}`), `${queue} policy`);
+    const doc = json<PolicyDocument>(policy.inputs.policy);
+    const allow = doc.Statement.filter((s) => s.Effect === 'Allow');
+    assert.equal(allow.length, 1);
+    assert.deepEqual(allow[0]!.Principal, { Service: 'events.amazonaws.com' });
+    assert.deepEqual(allow[0]!.Action, ['sqs:SendMessage']);
+    const senders = routes.filter((r) => r.target === target).map((r) => one('aws:cloudwatch/eventRule:EventRule', (x) => x.inputs.name === names.rule(r.name), r.name).state.arn);
+    assert.deepEqual(allow[0]!.Condition, { ArnEquals: { 'aws:SourceArn': senders } });
+    // The consumer's visibility timeout outlasts its function.
+    const consumer = target === 'completion-queue' ? 'complete-stage' : 'handle-interruption';
+    assert.ok(q.inputs.visibilityTimeoutSeconds >= LAMBDAS[consumer].timeoutSeconds * 6);
+  }
+});
+
+test('the bucket: EventBridge notifications on, public access blocked, SSE, plain HTTP refused, specs uploaded', () => {
+  const bucket = one('aws:s3/bucketV2:BucketV2', () => true, 'bucket');
+  assert.equal(bucket.inputs.bucket, `sentinel-test-${ACCOUNT}-${REGION}`);
+  assert.equal(one('aws:s3/bucketNotification:BucketNotification', () => true, 'notification').inputs.eventbridge, true);
+  const pab = one('aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', () => true, 'public access block').inputs;
+  assert.deepEqual([pab.blockPublicAcls, pab.blockPublicPolicy, pab.ignorePublicAcls, pab.restrictPublicBuckets], [true, true, true, true]);
+  const sse = one('aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2', () => true, 'sse').inputs;
+  assert.equal(sse.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, 'AES256');
+  const policy = json<PolicyDocument>(one('aws:s3/bucketPolicy:BucketPolicy', () => true, 'bucket policy').inputs.policy);
+  const deny = policy.Statement.find((s) => s.Effect === 'Deny')!;
+  assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+  assert.deepEqual(deny.Resource, [bucket.state.arn, `${bucket.state.arn}/*`]);
+  assert.deepEqual(deny.Principal, { AWS: '*' });
+  const spec = one('aws:s3/bucketObjectv2:BucketObjectv2', () => true, 'spec object');
+  assert.equal(spec.inputs.key, 'pipelines/breast-cancer.yaml');
+  assert.equal(spec.inputs.bucket, bucket.inputs.bucket); // the bucket's id is its name
+});
+
+test('Lambdas: nodejs22.x on arm64, traced, own log group; consumers report partial batch failures', () => {
+  const fns = ofType('aws:lambda/function:Function');
+  assert.deepEqual(fns.map((f) => f.inputs.name).sort(), deployed.map((f) => names.function(f)).sort());
+  for (const f of fns) {
+    assert.equal(f.inputs.runtime, 'nodejs22.x');
+    assert.deepEqual(f.inputs.architectures, ['arm64']);
+    assert.equal(f.inputs.handler, 'index.handler');
+    assert.equal(f.inputs.tracingConfig.mode, 'Active');
+    assert.equal(f.inputs.environment.variables.SENTINEL_BUCKET, arns.bucketName);
+  }
+  const byName = (f: LambdaName) => fns.find((x) => x.inputs.name === names.function(f))!;
+  assert.equal(byName('complete-stage').inputs.reservedConcurrentExecutions, 5);
+  assert.equal(byName('watch-jobs').inputs.reservedConcurrentExecutions, 1);
+  assert.equal(byName('reap-idle').inputs.reservedConcurrentExecutions, 1);
+  assert.equal(byName('promote').inputs.timeout, 300);
+  const esms = ofType('aws:lambda/eventSourceMapping:EventSourceMapping');
+  assert.equal(esms.length, 2);
+  for (const [fn, queue] of [
+    ['complete-stage', names.completionQueue],
+    ['handle-interruption', names.interruptionQueue],
+  ] as const) {
+    const esm = one('aws:lambda/eventSourceMapping:EventSourceMapping', (e) => e.inputs.functionName === fnArn(fn), `${fn} event source`);
+    assert.equal(esm.inputs.eventSourceArn, queueArn(queue));
+    assert.deepEqual(esm.inputs.functionResponseTypes, ['ReportBatchItemFailures']);
+    assert.ok(esm.inputs.scalingConfig.maximumConcurrency <= byName(fn).inputs.reservedConcurrentExecutions);
+  }
+  // New functions (written later) are deployed by entry path.
+  assert.equal(LAMBDAS['handle-interruption'].entry, 'functions/aws/handle-interruption.ts');
+  assert.equal(LAMBDAS['reap-idle'].entry, 'functions/aws/reap-idle.ts');
+});
+
+test('the state machine is buildPipelineDefinition(...) with the deployed function ARNs; logs without data; traced', () => {
+  const machine = one('aws:sfn/stateMachine:StateMachine', () => true, 'state machine');
+  const functionArns = Object.fromEntries(STATE_MACHINE_FUNCTIONS.map((f) => [f, fnArn(f)])) as Record<StateMachineFunction, string>;
+  assert.deepEqual(json(machine.inputs.definition), buildPipelineDefinition({ functionArns }));
+  assert.equal(machine.inputs.type, 'STANDARD');
+  assert.equal(machine.inputs.loggingConfiguration.includeExecutionData, false, 'task tokens stay out of the logs');
+  assert.equal(machine.inputs.tracingConfiguration.enabled, true);
+  const policy = rolePolicy(names.role('pipeline'));
+  const invoke = statementFor(policy, 'lambda:InvokeFunction');
+  assert.deepEqual(invoke.Resource!.filter((r) => !r.endsWith(':*')).sort(), Object.values(functionArns).sort());
+  for (const s of policy.Statement) if (s.Resource!.includes('*')) for (const a of s.Action) assert.ok(WILDCARD_RESOURCE_ACTIONS[a], a);
+});
+
+test('EKS access entries map each Kubernetes-calling function role to sentinel:lambda, STANDARD, no policy association', () => {
+  const entries = ofType('aws:eks/accessEntry:AccessEntry');
+  const expected: LambdaName[] = ['complete-stage', 'finish-run', 'handle-interruption', 'promote', 'reap-idle', 'submit-stage', 'watch-jobs'];
+  assert.equal(entries.length, expected.length);
+  for (const f of expected) {
+    const role = one('aws:iam/role:Role', (r) => r.inputs.name === names.role(f), `${f} role`);
+    const e = one('aws:eks/accessEntry:AccessEntry', (x) => x.inputs.principalArn === role.state.arn, `${f} access entry`);
+    assert.deepEqual(e.inputs.kubernetesGroups, ['sentinel:lambda']);
+    assert.equal(e.inputs.type, 'STANDARD');
+    assert.equal(e.inputs.clusterName, 'ml-cluster');
+  }
+  assert.equal(ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation').length, 0, 'no cluster-admin (or any) access policy');
+  const pod = one('aws:eks/podIdentityAssociation:PodIdentityAssociation', () => true, 'pod identity');
+  assert.equal(pod.inputs.namespace, 'sentinel');
+  const rayPolicy = rolePolicy(names.role('ray-pods'));
+  assert.deepEqual(statementFor(rayPolicy, 's3:PutObject').Resource, [`${arns.bucket}/artifacts/*`]);
+});
+
+test('alarms: one per dead-letter queue, failed and timed-out executions, each handler’s errors; topic, email, dashboard', () => {
+  const alarms = ofType('aws:cloudwatch/metricAlarm:MetricAlarm');
+  const topic = one('aws:sns/topic:Topic', () => true, 'topic');
+  for (const q of [names.dlq(names.completionQueue), names.dlq(names.interruptionQueue), names.undeliveredQueue]) {
+    const a = one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.namespace === 'AWS/SQS' && x.inputs.dimensions.QueueName === q, `alarm on ${q}`);
+    assert.equal(a.inputs.metricName, 'ApproximateNumberOfMessagesVisible');
+    assert.equal(a.inputs.threshold, 0);
+    assert.equal(a.inputs.comparisonOperator, 'GreaterThanThreshold');
+    assert.deepEqual(a.inputs.alarmActions, [topic.state.arn]);
+  }
+  const machine = one('aws:sfn/stateMachine:StateMachine', () => true, 'machine');
+  one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'ExecutionsFailed' && x.inputs.dimensions.StateMachineArn === machine.state.arn, 'failed executions alarm');
+  one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'ExecutionsTimedOut', 'timed-out executions alarm');
+  for (const f of deployed) one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'Errors' && x.inputs.dimensions.FunctionName === names.function(f), `${f} errors alarm`);
+  assert.equal(alarms.length, 3 + 2 + deployed.length);
+  assert.equal(one('aws:sns/topicSubscription:TopicSubscription', () => true, 'email').inputs.endpoint, 'ops@example.com');
+  const dash = json<{ widgets: unknown[] }>(one('aws:cloudwatch/dashboard:Dashboard', () => true, 'dashboard').inputs.dashboardBody);
+  assert.ok(dash.widgets.length >= 4);
+});
