@@ -137,10 +137,14 @@ export async function buildLambda(e: LambdaEntry, outdir: string): Promise<Built
   return { ...e, outfile, bytes: out?.[1].bytes ?? 0, metafile };
 }
 
-/** The AWS SDK commands a bundle contains (client package → command names), read from esbuild's metafile. */
+/**
+ * The AWS SDK commands a bundle contains (client package → command names), read from esbuild's metafile: the
+ * modules that kept bytes in the output, not every module parsed (tree-shaking drops unused commands).
+ */
 export function bundledSdkCommands(metafile: Metafile): Array<{ client: string; command: string }> {
   const found = new Map<string, { client: string; command: string }>();
-  for (const input of Object.keys(metafile.inputs)) {
+  const kept = Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([p]) => p));
+  for (const input of kept) {
     const m = /@aws-sdk\/(client-[a-z0-9-]+)\/dist-[a-z]+\/commands\/([A-Za-z0-9]+)Command\.js$/.exec(input);
     if (m) found.set(`${m[1]}:${m[2]}`, { client: m[1]!, command: m[2]! });
   }

@@ -45,14 +45,14 @@ function s3Event(bucketDir: string, path: string) {
   };
 }
 
-const spotWarning = (instanceId: string) => ({
+export const spotWarning = (instanceId: string) => ({
   source: 'aws.ec2',
   'detail-type': 'EC2 Spot Instance Interruption Warning',
   resources: [`arn:aws:ec2:local:000000000000:instance/${instanceId}`],
   detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
 });
 
-function hasCheckpoint(dir: string): boolean {
+export function hasCheckpoint(dir: string): boolean {
   if (!existsSync(dir)) return false;
   return (readdirSync(dir, { recursive: true }) as string[]).some((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p));
 }

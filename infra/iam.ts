@@ -72,6 +72,12 @@ export const SDK_COMMAND_ACTIONS: Readonly<Record<string, Readonly<Record<string
   'client-eks': { DescribeCluster: 'eks:DescribeCluster', DescribeNodegroup: 'eks:DescribeNodegroup', UpdateNodegroupConfig: 'eks:UpdateNodegroupConfig' },
 };
 
+/** Commands a client bundles for its own machinery, never issued against this deployment's resources. */
+export const SDK_INTERNAL_COMMANDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'client-s3': { CreateSession: 'S3 Express One Zone sessions, for directory buckets only; the artifacts bucket is general-purpose' },
+  'client-dynamodb': { DescribeEndpoints: 'endpoint discovery, which the client leaves off unless asked (we do not)' },
+};
+
 export interface DeploymentArns {
   partition: string;
   region: string;

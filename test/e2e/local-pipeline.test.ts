@@ -11,6 +11,9 @@ import { referenceSpec, repoRoot } from '../support/harness.js';
 import { postJson, sampleRows } from '../../cli/predict.js';
 import { freePort } from '../../local/ray-head.js';
 import type { PipelineSpecInput } from '../../core/spec.js';
+import { hasCheckpoint, spotWarning } from '../../cli/simulate.js';
+import { LOCAL_INSTANCE_ID } from '../../local/local-cluster.js';
+import { stageUri } from '../../core/artifacts.js';
 
 const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
 
@@ -102,5 +105,25 @@ describe('local pipeline on real Ray', () => {
     assert.match(r.outcome.cause!, /train job .*-train-1 FAILED/);
     assert.match(r.outcome.cause!, /last 30 log lines/);
     assert.match(r.outcome.cause!, /max_depth/);
+  });
+
+  test('a spot interruption during train: the job is marked and evicted, the stage retried, and it resumes from its checkpoint', async () => {
+    const spec = writeSpec('spot.yaml', smallSpec((s) => Object.assign(s.stages.train, { numBoostRound: 60, checkpointEvery: 5 })));
+    const dataset = await session.prepareDataset(spec);
+    const started = await session.start(spec, dataset, 'e2e-spot');
+    const dir = stageUri(session.artifactRoot, spec.name, started.runId, 'train');
+    let done = false;
+    void started.execution.result.then(() => (done = true));
+    while (!hasCheckpoint(dir) && !done) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(done, false, 'train finished before its first checkpoint');
+    await session.runtime.bus.publish([spotWarning(LOCAL_INSTANCE_ID)]);
+    const r = await session.report(started, spec);
+    assert.equal(r.outcome.status, 'SUCCEEDED', `${r.outcome.error}: ${r.outcome.cause}`);
+    const train = r.stages.find((s) => s.stage === 'train')!;
+    assert.equal(train.attempt, 2);
+    assert.ok(Number((train.details as { resumedFromIteration: number }).resumedFromIteration) >= 5, JSON.stringify(train.details));
+    assert.equal(train.metrics.iterations, 60);
+    const failed = started.execution.events.find((e) => e.type === 'StateFailed' && e.state?.name === 'Train');
+    assert.equal(failed?.error, 'SpotInterrupted');
   });
 });

@@ -1,0 +1,93 @@
+// Least privilege, checked against the code: each function's declared AWS actions must be calls its bundle can
+// make (esbuild's metafile lists the SDK commands it contains), and each SDK command in the bundle must be granted
+// or listed here as bundled-but-never-called (with the reason). Plus the policy generator's own rules.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildLambda, bundledSdkCommands, lambdaEntries, type BuiltLambda } from '../../bench/bundles.js';
+import { deployedLambdas, LAMBDA_NAMES, sentinelConfig, validateConfig, type LambdaName } from '../../infra/config.js';
+import { deploymentArns, functionGrants, policyDocument, SDK_COMMAND_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
+import { LAMBDAS } from '../../infra/functions.js';
+
+const root = join(fileURLToPath(import.meta.url), '../../..');
+const cfg = sentinelConfig('test', { region: 'us-east-1', cluster: { name: 'c', namespace: 'sentinel', kubernetesGroup: 'sentinel:lambda', scaleToZeroNodeGroups: ['ng'], rayServiceAccount: 'default' } });
+const arns = deploymentArns(cfg, { account: '123456789012' });
+
+/**
+ * SDK commands a function's bundle contains but its code never calls: an adapter class brings all its methods.
+ * Each entry says which method is unused and why the handler cannot reach it.
+ */
+const BUNDLED_NOT_CALLED: Partial<Record<LambdaName, Record<string, string>>> = {
+  'submit-stage': {
+    's3:PutObject': 'S3ObjectStore.putJson: submitStage only reads the champion',
+    'dynamodb:GetItem': 'DynamoTokenStore.get: submitStage only parks tokens',
+    'dynamodb:DeleteItem': 'DynamoTokenStore.delete: submitStage only parks tokens',
+  },
+  'evaluate-gate': { 's3:PutObject': 'S3ObjectStore.putJson: the gate only reads' },
+  'finish-run': { 'dynamodb:PutItem': 'DynamoTokenStore.put: finishRun only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: finishRun only deletes' },
+  'complete-stage': { 's3:PutObject': 'S3ObjectStore.putJson: completion only reads result.json', 'dynamodb:PutItem': 'DynamoTokenStore.put: completion only reads and deletes', 'states:SendTaskHeartbeat': 'SfnTaskCallbacks.heartbeat: the watcher heartbeats, not the consumer' },
+  'watch-jobs': { 'dynamodb:PutItem': 'DynamoTokenStore.put: the watcher only reads and deletes', 'states:SendTaskSuccess': 'SfnTaskCallbacks.success: only the consumer completes tasks', 'states:SendTaskFailure': 'SfnTaskCallbacks.failure: only the consumer completes tasks' },
+  'start-run': { 's3:PutObject': 'S3ObjectStore.putJson: start-run only reads' },
+};
+
+const built = new Map<string, BuiltLambda>();
+let outdir = '';
+before(async () => {
+  outdir = mkdtempSync(join(tmpdir(), 'sentinel-lp-'));
+  for (const e of lambdaEntries(root)) built.set(e.name, await buildLambda(e, outdir));
+  process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
+});
+
+test('every deployed function has its entry in functions/aws (or is one the lead adds by path)', () => {
+  for (const f of LAMBDA_NAMES) {
+    const present = existsSync(join(root, LAMBDAS[f].entry));
+    if (!present) assert.ok(['handle-interruption', 'reap-idle'].includes(f), `${f}: ${LAMBDAS[f].entry} is missing`);
+  }
+  assert.deepEqual([...built.keys()].filter((n) => !(LAMBDA_NAMES as readonly string[]).includes(n)), [], 'an entry that infra does not deploy');
+});
+
+test('declared actions are exactly the SDK calls each bundle makes (minus the listed never-called methods)', () => {
+  for (const [name, b] of built) {
+    const f = name as LambdaName;
+    const bundled = new Set<string>();
+    for (const { client, command } of bundledSdkCommands(b.metafile)) {
+      if (SDK_INTERNAL_COMMANDS[client]?.[command]) continue;
+      const action = SDK_COMMAND_ACTIONS[client]?.[command];
+      assert.ok(action, `${f}: bundle contains ${client} ${command}Command, which SDK_COMMAND_ACTIONS does not map to an IAM action`);
+      bundled.add(action);
+    }
+    const declared = new Set(functionGrants(f, arns).filter((g) => g.by === 'code').flatMap((g) => g.actions));
+    const notCalled = BUNDLED_NOT_CALLED[f] ?? {};
+    for (const a of declared) assert.ok(bundled.has(a), `${f}: grants ${a}, but its bundle has no SDK command needing it`);
+    for (const a of bundled) assert.ok(declared.has(a) || notCalled[a], `${f}: its bundle can call ${a}, which it is not granted (grant it, or list why it is never called)`);
+    for (const a of Object.keys(notCalled)) assert.ok(bundled.has(a) && !declared.has(a), `${f}: stale never-called entry ${a}`);
+  }
+});
+
+test('the generator refuses wildcard actions and "*" resources AWS can narrow', () => {
+  assert.throws(() => policyDocument([{ sid: 'x', actions: ['s3:*'], resources: ['arn:aws:s3:::b/*'], by: 'code' }]), /wildcard/);
+  assert.throws(() => policyDocument([{ sid: 'x', actions: ['s3:Get*'], resources: ['arn:aws:s3:::b/*'], by: 'code' }]), /wildcard/);
+  assert.throws(() => policyDocument([{ sid: 'x', actions: ['s3:GetObject'], resources: ['*'], by: 'code' }]), /narrower resource exists/);
+  assert.throws(() => policyDocument([{ sid: 'x', actions: ['states:SendTaskSuccess', 'states:StartExecution'], resources: ['*'], by: 'code' }]), /StartExecution/);
+  assert.throws(() => policyDocument([{ sid: 'x', actions: ['s3:GetObject'], resources: [], by: 'code' }]), /no resource/);
+  const ok = policyDocument([{ sid: 'Complete tasks', actions: ['states:SendTaskSuccess'], resources: ['*'], by: 'code' }]);
+  assert.deepEqual(ok, { Version: '2012-10-17', Statement: [{ Sid: 'Completetasks', Effect: 'Allow', Action: ['states:SendTaskSuccess'], Resource: ['*'] }] });
+});
+
+test("'*' resources in all function policies are exactly the documented exceptions", () => {
+  const used = new Set<string>();
+  for (const f of deployedLambdas(cfg)) {
+    for (const g of functionGrants(f, arns)) if (g.resources.includes('*')) g.actions.forEach((a) => used.add(a));
+  }
+  assert.deepEqual([...used].sort(), ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+  for (const a of used) assert.ok(WILDCARD_RESOURCE_ACTIONS[a]!.length > 20, `${a} has a reason`);
+});
+
+test('configuration validation names every problem', () => {
+  const bad = { ...sentinelConfig('dev'), stage: 'Dev_1', region: 'mars', pipelines: [{ name: 'x', specFile: 'p.yaml', retrainSchedule: 'every day' }], watchEvery: 'often' };
+  assert.throws(() => validateConfig(bad), (e: Error) => /stage "Dev_1"/.test(e.message) && /region "mars"/.test(e.message) && /retrainSchedule "every day"/.test(e.message) && /watchEvery "often"/.test(e.message));
+  assert.throws(() => sentinelConfig('dev', { cluster: { ...sentinelConfig('dev').cluster, kubernetesGroup: 'system:masters' } }), /kubernetesGroup/);
+});
