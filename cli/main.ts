@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { runCommand } from './run.js';
 import { render } from './render.js';
 import { simulateCommand } from './simulate.js';
+import { loadSpecOrExplain } from './run.js';
+import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -19,8 +21,9 @@ Usage:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
         spot    an EC2 spot interruption warning while --stage (default train) runs: retried, resumed from checkpoint
         idle    --minutes pass with no job: the reaper's decisions (never the serving cluster)
-  sentinel render --out DIR [--region R] [--account A] [--stage S]
-      Writes the deployable artifacts: the state machine ASL (+ its graph) and the EventBridge patterns.
+  sentinel render --out DIR [--spec FILE] [--run-id ID] [--namespace NS] [--region R] [--account A] [--stage S]
+      Writes every deployable artifact, offline: the state machine ASL (+ its graph), EventBridge patterns, rules and
+      schedules, IAM and resource policies (aws/), and the RayJobs, RayService and RBAC a run would create (kubernetes/).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -100,11 +103,18 @@ async function main(argv: string[]): Promise<number> {
         region: { type: 'string', default: 'us-east-1' },
         account: { type: 'string', default: '123456789012' },
         stage: { type: 'string', default: 'dev' },
+        spec: { type: 'string', default: join(repoRoot, 'pipelines', 'breast-cancer.yaml') },
+        'run-id': { type: 'string' },
+        namespace: { type: 'string', default: 'sentinel' },
       },
       strict: true,
     });
     if (!values.out) throw new Error('render needs --out DIR');
-    const files = await render({ out: resolve(values.out), region: values.region, account: values.account, stage: values.stage });
+    const spec = loadSpecOrExplain(resolve(values.spec));
+    if (!spec) return 2;
+    const runId = values['run-id'] ?? runIdFor(spec.name, { kind: 'manual', requestId: 'render' });
+    if (!RUN_ID_PATTERN.test(runId)) throw new Error(`--run-id: "${runId}" is not a run id (r + 9 hex digits)`);
+    const files = await render({ out: resolve(values.out), region: values.region, account: values.account, stage: values.stage, spec, runId, namespace: values.namespace });
     for (const f of files) process.stdout.write(`${f}\n`);
     return 0;
   }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { routesFor, schedulesFor } from '../events/routes.js';
 import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../workflows/pipeline.js';
 // Pure modules only: rendering must not load Pulumi.
-import { deployedLambdas, routeSettings, sentinelConfig, type SentinelConfig } from '../infra/config.js';
+import { deployedLambdas, routeSettings, scheduleInput, sentinelConfig, type SentinelConfig } from '../infra/config.js';
 import {
   assumeRolePolicy,
   bucketPolicyDocument,
@@ -58,7 +58,7 @@ export async function renderAws(out: string, opts: RenderAwsOptions): Promise<st
       ? [['resource-policies/interruption-queue.json', queuePolicyDocument(a.interruptionQueue, routes.filter((r) => r.target === 'interruption-queue').map((r) => a.rule(r.name)))] as [string, unknown]]
       : []),
     ...routes.map((r): [string, unknown] => [`events/rules/${r.name}.json`, { name: r.name, description: r.description, target: r.target, pattern: r.pattern }]),
-    ...schedules.map((s): [string, unknown] => [`events/schedules/${s.name}.json`, { name: s.name, description: s.description, expression: s.expression, target: s.target, ...(s.input ? { input: s.input } : {}) }]),
+    ...schedules.map((s): [string, unknown] => [`events/schedules/${s.name}.json`, { name: s.name, description: s.description, expression: s.expression, target: s.target, input: scheduleInput(s) }]),
   ];
   const written: string[] = [];
   for (const [rel, doc] of files) {

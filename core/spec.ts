@@ -70,7 +70,14 @@ export const PipelineSpecSchema = z
     cluster: z
       .union([
         z.object({ mode: z.literal('ephemeral') }).strict(),
-        z.object({ mode: z.literal('existing'), selector: z.record(z.string(), z.string()) }).strict(),
+        z
+          .object({ mode: z.literal('existing'), selector: z.record(z.string(), z.string()) })
+          .strict()
+          // KubeRay picks the cluster by the ray.io/cluster label only (and ignores other keys).
+          .refine((c) => /^[a-z]([-a-z0-9]{0,51}[a-z0-9])?$/.test(c.selector['ray.io/cluster'] ?? ''), {
+            message: 'needs "ray.io/cluster": <RayCluster name> (a DNS-1035 name of at most 53 characters)',
+            path: ['selector'],
+          }),
       ])
       .default({ mode: 'ephemeral' }),
     stages: z

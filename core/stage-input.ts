@@ -5,6 +5,9 @@ import { runUri, stageUri } from './artifacts.js';
 import { pickCandidate } from './gate.js';
 import { validationFailed } from './errors.js';
 
+/** The environment variable that carries a stage's input to its job, as data (docs/stage-contract.md). */
+export const STAGE_INPUT_ENV = 'SENTINEL_STAGE_INPUT';
+
 export interface StageInput {
   pipeline: string;
   runId: string;

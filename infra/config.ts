@@ -2,7 +2,7 @@
 // the stage (`sst deploy --stage prod`) and sst.config.ts calls sentinelConfig(stage). Everything in infra/ reads
 // this object and nothing else, so what a deployment is can be read in one place.
 // Pure data and pure functions: cli/render-aws.ts and the tests import it without Pulumi.
-import type { RouteSettings } from '../events/routes.js';
+import type { RouteSettings, Schedule } from '../events/routes.js';
 
 export interface PipelineConfig {
   /** Must equal the spec's `name`. */
@@ -161,4 +161,12 @@ export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSet
     watchEvery: cfg.watchEvery,
     reapEvery: cfg.reapEvery,
   };
+}
+
+/**
+ * What a schedule passes its target in AWS. A retrain gets the tick's scheduled time from EventBridge Scheduler's
+ * context attribute, so a retried delivery of the same tick derives the same run id (and starts nothing new).
+ */
+export function scheduleInput(s: Schedule): Record<string, unknown> {
+  return s.target === 'start-run' ? { ...s.input, time: '<aws.scheduler.scheduled-time>' } : (s.input ?? {});
 }

@@ -64,7 +64,6 @@ export const visibilityTimeoutFor = (fn: LambdaName) => 6 * LAMBDAS[fn].timeoutS
 /** Environment of every function: names and settings only, never a secret. Read by functions/aws/deps.ts. */
 export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: DeploymentArns, specs: PipelineSpecFile[]): Record<string, string> {
   return {
-    SENTINEL_STAGE: cfg.stage,
     SENTINEL_BUCKET: a.bucketName,
     SENTINEL_TOKENS_TABLE: names.tokensTable,
     SENTINEL_STATE_MACHINE_ARN: a.stateMachine,

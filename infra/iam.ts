@@ -220,11 +220,10 @@ export function functionGrants(fn: LambdaName, a: DeploymentArns): Grant[] {
   return [...FUNCTION_GRANTS[fn](a), ownLogs(a, fn), traces];
 }
 
-/** The state machine invokes its five functions (any version/alias of them), logs and traces. */
+/** The state machine invokes its five functions (unqualified ARNs: no versions or aliases), logs and traces. */
 export function stateMachineGrants(a: DeploymentArns): Grant[] {
-  const fns = STATE_MACHINE_FUNCTIONS.map((f) => a.functions[f]);
   return [
-    { sid: 'InvokePipelineFunctions', actions: ['lambda:InvokeFunction'], resources: [...fns, ...fns.map((f) => `${f}:*`)], by: 'platform' },
+    { sid: 'InvokePipelineFunctions', actions: ['lambda:InvokeFunction'], resources: STATE_MACHINE_FUNCTIONS.map((f) => a.functions[f]), by: 'platform' },
     { sid: 'ExecutionLogs', actions: Object.keys(WILDCARD_RESOURCE_ACTIONS).filter((x) => x.startsWith('logs:')), resources: ['*'], by: 'platform' },
     { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], resources: ['*'], by: 'platform' },
   ];

@@ -2,14 +2,14 @@
 // rules and schedules, EKS access, alarms. sst.config.ts calls sentinel(); test/infra calls it under Pulumi mocks.
 import * as pulumi from '@pulumi/pulumi';
 import { getCallerIdentityOutput, getPartitionOutput, getRegionOutput } from '@pulumi/aws';
-import { resourceNames, type SentinelConfig } from './config.js';
+import { resourceNames, routeSettings, type SentinelConfig } from './config.js';
 import { deploymentArns } from './iam.js';
 import { createBucket, pipelineSpecFiles } from './bucket.js';
 import { createTokensTable } from './tokens.js';
 import { createQueues } from './queues.js';
 import { createFunctions, esbuildCode, type CodeProvider } from './functions.js';
 import { createStateMachine } from './statemachine.js';
-import { createRules, PLACEHOLDER_BUCKET, routeSettings } from './rules.js';
+import { createRules, PLACEHOLDER_BUCKET } from './rules.js';
 import { createEksAccess } from './eks-access.js';
 import { createAlarms } from './alarms.js';
 import { routesFor } from '../events/routes.js';

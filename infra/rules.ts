@@ -3,14 +3,13 @@
 import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, scheduler } from '@pulumi/aws';
 import { routesFor, schedulesFor, type Route, type RouteTarget, type Schedule } from '../events/routes.js';
-import { routeSettings, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
+import { routeSettings, scheduleInput, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
 import { assumeRolePolicy, policyDocument, schedulerGrants, SCHEDULE_TARGETS, type DeploymentArns } from './iam.js';
 import type { DeployedFunction } from './functions.js';
 import type { Queues } from './queues.js';
 
 /** Stands in for the bucket's name where only the shape of the routes matters (names, targets), not their patterns. */
 export const PLACEHOLDER_BUCKET = 'sentinel-bucket';
-export { routeSettings, SCHEDULE_TARGETS };
 
 /** Logical route targets → what they are in AWS. Exhaustive: a new RouteTarget does not compile until mapped. */
 export const ROUTE_TARGETS = {
@@ -18,15 +17,6 @@ export const ROUTE_TARGETS = {
   'interruption-queue': { kind: 'queue', queue: 'interruption' },
   'start-run': { kind: 'function', function: 'start-run' },
 } as const satisfies Record<RouteTarget, { kind: 'queue'; queue: 'completion' | 'interruption' } | { kind: 'function'; function: LambdaName }>;
-
-/**
- * What a schedule passes its target. A retrain gets the tick's scheduled time from Scheduler's context attribute,
- * so a retried delivery of the same tick derives the same run id (and starts nothing new).
- */
-export function scheduleInput(s: Schedule): string {
-  const input = s.target === 'start-run' ? { ...s.input, time: '<aws.scheduler.scheduled-time>' } : (s.input ?? {});
-  return JSON.stringify(input);
-}
 
 /** Undeliverable events: retried for an hour, then kept in the undelivered-events queue. */
 const RETRY = { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 };
@@ -108,7 +98,7 @@ export function createRules(args: {
         target: {
           arn: fn(SCHEDULE_TARGETS[s.target]).arn,
           roleArn: role.arn,
-          input: scheduleInput(s),
+          input: JSON.stringify(scheduleInput(s)),
           retryPolicy: s.target === 'start-run' ? RETRY : TICK_RETRY,
           deadLetterConfig: { arn: queues.undelivered.arn },
         },

@@ -5,6 +5,7 @@ import type { ComputePort, JobRequest } from '../../core/ports.js';
 import { JOB_STATES, type JobState, type JobStatus } from '../../core/job-status.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { requestJson, type RayDashboard } from './http.js';
+import { STAGE_INPUT_ENV } from '../../core/stage-input.js';
 
 interface RayJobDetails {
   submission_id?: string | null;
@@ -18,7 +19,6 @@ interface RayJobDetails {
   entrypoint?: string;
 }
 
-export const STAGE_INPUT_ENV = 'SENTINEL_STAGE_INPUT';
 const SPEC_HASH_KEY = 'sentinel.dev/spec-hash';
 
 /** What makes two submissions "the same job": entrypoint and input. */

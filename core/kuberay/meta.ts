@@ -7,7 +7,7 @@ export const RAY_VERSION = 'v1';
 export const RAY_API_VERSION = `${RAY_GROUP}/${RAY_VERSION}`;
 
 /** The env var that carries a stage's input (docs/stage-contract.md); same name on both compute backends. */
-export const STAGE_INPUT_ENV = 'SENTINEL_STAGE_INPUT';
+export { STAGE_INPUT_ENV } from '../stage-input.js';
 
 export const ANNOTATIONS = {
   /** Hash of what was requested: a repeated submit with the same hash is the same job. */

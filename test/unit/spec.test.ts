@@ -42,3 +42,9 @@ test('YAML syntax errors and non-mappings are reported with the file name', () =
   assert.throws(() => parseSpec('name: [unclosed', 'x.yaml'), { name: 'ValidationFailed', message: /^x\.yaml: not valid YAML/ });
   assert.throws(() => parseSpec('- a\n- b', 'x.yaml'), { message: /x\.yaml: must be a mapping/ });
 });
+
+test('an existing cluster is selected by its ray.io/cluster label, which KubeRay requires', () => {
+  assert.throws(broken((s) => (s.cluster = { mode: 'existing', selector: { team: 'ml' } })), { message: /spec\.yaml\.cluster\.selector: needs "ray\.io\/cluster"/ });
+  const ok = broken((s) => (s.cluster = { mode: 'existing', selector: { 'ray.io/cluster': 'shared-cpu' } }))();
+  assert.deepEqual(ok.cluster, { mode: 'existing', selector: { 'ray.io/cluster': 'shared-cpu' } });
+});
