@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const LAMBDA_ENTRY_DIR = 'functions/aws';
 /** Not a handler: the shared dependency wiring of the entries. */
-const NOT_ENTRIES = new Set(['deps.ts']);
+const NOT_ENTRIES = new Set(['deps.ts', 'cluster-deps.ts']);
 
 export const TARGET_KB = 400;
 export const TARGET_INIT_MS = 150;

@@ -52,9 +52,13 @@ export const spotWarning = (instanceId: string) => ({
   detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
 });
 
+/**
+ * True once the stage has a checkpoint it can resume from. Ray registers a checkpoint (in its snapshot) just after
+ * writing its folder, so a second folder means the first is surely registered.
+ */
 export function hasCheckpoint(dir: string): boolean {
   if (!existsSync(dir)) return false;
-  return (readdirSync(dir, { recursive: true }) as string[]).some((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p));
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p)).length >= 2;
 }
 
 async function prepare(session: LocalSession, o: SimulateOptions, spec: PipelineSpec) {

@@ -4,10 +4,12 @@
 // Namespaced (the pipelines' namespace): exactly the verbs the adapters call.
 //   rayjobs      create, get, list, delete (submit, get, list, stop), patch (mark interrupted)
 //   rayservices  create, get, patch (promote: create or patch serveConfigV2; status)
-//   rayclusters  get (the serving cluster's run; an existing cluster named by a spec)
+//   rayclusters  get (the serving cluster's run; an existing cluster named by a spec), list/patch/delete (the idle
+//                reaper: find, suspend/resume, delete a finished job's leftover cluster)
 // No `/status` grant: status arrives with get/list, and writing it would let a caller forge a job's outcome.
 // Cluster-wide, for the spot interruption handler: cordon a node (nodes get/list/patch), find its pods (pods list)
 // and evict them through the Eviction API (pods/eviction create), which honours PodDisruptionBudgets.
+// The idle reaper uses the same nodes/pods list to count Ray pods on a node group's nodes.
 import type { KubeObject } from './meta.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './meta.js';
 
@@ -24,7 +26,7 @@ export interface PolicyRule {
 export const LAMBDA_RULES: PolicyRule[] = [
   { apiGroups: ['ray.io'], resources: ['rayjobs'], verbs: ['create', 'get', 'list', 'delete', 'patch'] },
   { apiGroups: ['ray.io'], resources: ['rayservices'], verbs: ['create', 'get', 'patch'] },
-  { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['get'] },
+  { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['get', 'list', 'patch', 'delete'] },
 ];
 
 export const SPOT_HANDLER_RULES: PolicyRule[] = [

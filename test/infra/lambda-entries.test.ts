@@ -39,9 +39,9 @@ let outdir = '';
 before(async () => {
   Object.assign(process.env, PLACEHOLDER_ENV);
   outdir = mkdtempSync(join(tmpdir(), 'sentinel-entries-'));
-  for (const e of lambdaEntries(root).filter((x) => ['evaluate-gate', 'start-run', 'complete-stage', 'submit-stage'].includes(x.name))) {
-    const b = await buildLambda(e, outdir);
-    handlers.set(e.name, ((await import(pathToFileURL(b.outfile).href)) as { handler: Handler }).handler);
+  const entries = lambdaEntries(root).filter((x) => ['evaluate-gate', 'start-run', 'complete-stage', 'submit-stage'].includes(x.name));
+  for (const b of await Promise.all(entries.map((e) => buildLambda(e, outdir)))) {
+    handlers.set(b.name, ((await import(pathToFileURL(b.outfile).href)) as { handler: Handler }).handler);
   }
   process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
 });

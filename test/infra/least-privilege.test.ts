@@ -37,7 +37,7 @@ const built = new Map<string, BuiltLambda>();
 let outdir = '';
 before(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'sentinel-lp-'));
-  for (const e of lambdaEntries(root)) built.set(e.name, await buildLambda(e, outdir));
+  for (const b of await Promise.all(lambdaEntries(root).map((e) => buildLambda(e, outdir)))) built.set(b.name, b);
   process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
 });
 
