@@ -64,10 +64,10 @@ const zodNamespace: Plugin = {
 
 /**
  * Packages whose modules have no import-time side effects but do not say so (no "sideEffects": false), so esbuild
- * keeps every module they import. @kubernetes/client-node re-exports its whole API (watch, exec, cp, metrics, …)
- * from its index; Sentinel uses KubeConfig and CustomObjectsApi. yaml: handlers that never parse YAML drop it.
+ * keeps them whenever they are imported at all. yaml (~110 KB): core/spec.ts imports it, and handlers that never
+ * parse or print YAML can now drop it.
  */
-const SIDE_EFFECT_FREE_PACKAGES = ['@kubernetes/client-node', 'yaml'];
+const SIDE_EFFECT_FREE_PACKAGES = ['yaml'];
 const inPackage = (path: string) => SIDE_EFFECT_FREE_PACKAGES.some((p) => path.includes(`/node_modules/${p}/`));
 const sideEffectFree: Plugin = {
   name: 'sentinel-side-effect-free',
@@ -162,7 +162,6 @@ export const PLACEHOLDER_ENV: Record<string, string> = {
   SENTINEL_SERVE_IMAGES: '{}',
   SENTINEL_IDLE_TIMEOUT_MINUTES: '15',
   SENTINEL_SCALE_TO_ZERO_NODEGROUPS: '',
-  SENTINEL_HANDLE_SPOT_INTERRUPTIONS: 'true',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 };
 

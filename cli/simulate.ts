@@ -53,12 +53,15 @@ export const spotWarning = (instanceId: string) => ({
 });
 
 /**
- * True once the stage has a checkpoint it can resume from. Ray registers a checkpoint (in its snapshot) just after
- * writing its folder, so a second folder means the first is surely registered.
+ * True once the stage has a checkpoint it can resume from: Ray Train's controller registers checkpoints in
+ * checkpoint_manager_snapshot.json (Tune in its experiment state) a moment after the worker writes the folder,
+ * and only registered checkpoints are restored.
  */
 export function hasCheckpoint(dir: string): boolean {
   if (!existsSync(dir)) return false;
-  return (readdirSync(dir, { recursive: true }) as string[]).filter((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p)).length >= 2;
+  const files = readdirSync(dir, { recursive: true }) as string[];
+  const registered = files.some((p) => /(^|\/)(checkpoint_manager_snapshot\.json|experiment_state-[^/]*\.json)$/.test(p));
+  return registered && files.some((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p));
 }
 
 async function prepare(session: LocalSession, o: SimulateOptions, spec: PipelineSpec) {

@@ -9,7 +9,7 @@ import { deployedLambdas, type LambdaName, type ResourceNames, type SentinelConf
 import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
 import type { PipelineSpecFile } from './bucket.js';
 
-/** Written by the lead alongside these: the entries exist by path, so a new entry is deployed without infra edits. */
+/** The event-flow entries, named by path like every other (test/infra checks each path exists and bundles). */
 export const HANDLE_INTERRUPTION_ENTRY = `${LAMBDA_ENTRY_DIR}/handle-interruption.ts`;
 export const REAP_IDLE_ENTRY = `${LAMBDA_ENTRY_DIR}/reap-idle.ts`;
 
@@ -73,7 +73,6 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_SERVE_IMAGES: JSON.stringify(Object.fromEntries(specs.map((s) => [s.name, s.image]))),
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
-    SENTINEL_HANDLE_SPOT_INTERRUPTIONS: String(cfg.handleSpotInterruptions),
     POWERTOOLS_SERVICE_NAME: 'sentinel',
     POWERTOOLS_LOG_LEVEL: 'INFO',
   };

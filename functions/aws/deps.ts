@@ -29,7 +29,6 @@ export const ENV = {
   serveImages: 'SENTINEL_SERVE_IMAGES',
   idleTimeoutMinutes: 'SENTINEL_IDLE_TIMEOUT_MINUTES',
   scaleToZeroNodeGroups: 'SENTINEL_SCALE_TO_ZERO_NODEGROUPS',
-  handleSpotInterruptions: 'SENTINEL_HANDLE_SPOT_INTERRUPTIONS',
 } as const;
 
 export function env(name: string): string {

@@ -39,7 +39,7 @@ let outdir = '';
 before(async () => {
   Object.assign(process.env, PLACEHOLDER_ENV);
   outdir = mkdtempSync(join(tmpdir(), 'sentinel-entries-'));
-  const entries = lambdaEntries(root).filter((x) => ['evaluate-gate', 'start-run', 'complete-stage', 'submit-stage'].includes(x.name));
+  const entries = lambdaEntries(root).filter((x) => ['evaluate-gate', 'start-run', 'complete-stage', 'submit-stage', 'handle-interruption'].includes(x.name));
   for (const b of await Promise.all(entries.map((e) => buildLambda(e, outdir)))) {
     handlers.set(b.name, ((await import(pathToFileURL(b.outfile).href)) as { handler: Handler }).handler);
   }
@@ -58,9 +58,11 @@ test('the bundled start-run ignores an upload outside datasets/ and says why', a
   assert.match(res.reason, /outside datasets\//);
 });
 
-test('the bundled completion consumer drops an undecodable message without failing the batch', async () => {
-  const res = await handlers.get('complete-stage')!({ Records: [{ messageId: 'm1', body: 'not json' }] }, context('complete-stage'));
-  assert.deepEqual(res, { batchItemFailures: [] });
+test('the bundled queue consumers drop an undecodable message without failing the batch', async () => {
+  for (const fn of ['complete-stage', 'handle-interruption']) {
+    const res = await handlers.get(fn)!({ Records: [{ messageId: 'm1', body: 'not json' }] }, context(fn));
+    assert.deepEqual(res, { batchItemFailures: [] }, fn);
+  }
 });
 
 test('infra sets every environment variable the entries read; the token table matches the adapter', () => {
