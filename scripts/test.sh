@@ -3,6 +3,7 @@
 #   unit   core, handlers, patterns, ASL (node:test)
 #   paths  the state machine's paths on the local interpreter with the real handlers (node:test)
 #   jobs   the Python Ray workloads (pytest, real Ray)
+#   infra  the SST/Pulumi stack's wiring and least privilege under Pulumi's runtime mocks, AWS adapters (node:test)
 #   k8s    the KubeRay adapters, manifests, RBAC and retries on a real kube-apiserver + etcd (node:test)
 #   e2e    full local pipeline runs on a real Ray head, the CLI, Ctrl-C (node:test)
 # Pass suite names to run only some: scripts/test.sh unit paths
@@ -17,7 +18,7 @@ out="$(mktemp -d)"
 status=0
 summary=()
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(typecheck unit paths k8s jobs e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(typecheck unit paths infra k8s jobs e2e)
 
 node_suite() {
   local name=$1; shift
@@ -43,6 +44,7 @@ for suite in "${suites[@]}"; do
     unit) node_suite unit test/unit/*.test.ts ;;
     paths) node_suite paths test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
+    infra) node_suite infra test/infra/*.test.ts ;;
     k8s)
       # Builds kube-apiserver and etcd from the Go module proxy once (cached under ~/.cache/sentinel/kube).
       bash tools/kube/build.sh || { summary+=("k8s: 0 passed, 1 failed"); status=1; continue; }
