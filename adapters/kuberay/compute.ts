@@ -13,6 +13,7 @@ import { rayJobFor, type RayJobManifest, type RayJobOptions } from '../../core/k
 import { jobStatusFromRayJob, type RayJobObject } from '../../core/kuberay/status.js';
 import type { KubeClient } from './client.js';
 import { isAlreadyExists, isNotFound, kubeFailure, toSentinelError } from './retry.js';
+import { resumeSelectedCluster } from './reaper.js';
 
 const RAYJOBS = 'rayjobs';
 
@@ -55,6 +56,8 @@ export class KubeRayCompute implements ComputePort {
     try {
       if (req.cluster.mode === 'existing') await this.requireCluster(req.cluster.selector[CLUSTER_SELECTOR_KEY]!);
       await this.client.create(RAYJOBS, this.ns, manifest);
+      // After the create, not before: reaper.ts explains why this order never strands a job on a suspended cluster.
+      if (req.cluster.mode === 'existing') await resumeSelectedCluster(this.client, this.ns, req.cluster.selector);
       return { jobId: req.jobId, created: true };
     } catch (e) {
       if (!isAlreadyExists(e)) throw toSentinelError(e, `RayJob ${req.jobId}`);

@@ -8,6 +8,8 @@ import { startKube, type KubeHarness } from '../k8s/harness.js';
 import { createReapIdleHandler } from '../../functions/reap-idle.js';
 import { KubeReaper, NODEGROUP_LABEL, resumeSelectedCluster } from '../../adapters/kuberay/reaper.js';
 import { EksNodeGroups } from '../../adapters/aws/eks-nodegroups.js';
+import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
+import { conformanceRequest, newRunId } from '../k8s/conformance.js';
 import type { KubeClient } from '../../adapters/kuberay/client.js';
 import { applyRbac, createNode, createRayJob, createRunningPod, IMAGE, lambdaContext, rayClusterManifest, rayPodLabels, RecordingPublisher } from './support.js';
 
@@ -167,6 +169,14 @@ test('a job submitted between the plan and the suspension gets its cluster back'
   await admin.create('rayclusters', ns, rayClusterManifest('shared-quiet', { labels: MANAGED }));
   await reaper.suspend({ ...info!, name: 'shared-quiet' });
   assert.equal((await getCluster('shared-quiet'))?.spec?.suspend, true);
+});
+
+test('the next submission resumes what it needs: KubeRayCompute.submit to a suspended cluster un-suspends it', async () => {
+  await admin.create('rayclusters', ns, rayClusterManifest('shared-sleeping', { labels: MANAGED, suspend: true }));
+  const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+  const req = { ...conformanceRequest(newRunId(), 'tune'), cluster: { mode: 'existing' as const, selector: { 'ray.io/cluster': 'shared-sleeping' } } };
+  assert.deepEqual(await compute.submit(req), { jobId: req.jobId, created: true });
+  assert.equal((await getCluster('shared-sleeping'))?.spec?.suspend, false);
 });
 
 test('clusterActivity maps each managed RayJob to its cluster, state and end time', async () => {
