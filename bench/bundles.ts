@@ -1,14 +1,29 @@
 // Lambda bundles: one esbuild build per entry in functions/aws/ (ESM, minified, tree-shaken, node22). This module is
 // the one definition of those build options: infra/functions.ts deploys exactly what this benchmark measures.
 //
-// The AWS SDK is bundled, not marked external: the Node 22 Lambda runtime does ship an SDK v3, but at a version AWS
-// picks and changes, so the code would run against clients it was never tested with; bundling pins them and lets
-// esbuild drop the unused commands.
+// The AWS SDK v3 (@aws-sdk/* and @smithy/*) is external, not bundled: infra/functions.ts sets every function's
+// runtime to nodejs22.x, whose image ships SDK v3 in /var/runtime/node_modules, and the bundle's
+// `import … from '@aws-sdk/client-…'` resolves there. Bundled, the clients were most of each bundle (client-s3 with
+// its schemas ~165 KB, @smithy/core ~130 KB) and of its module init; external, every bundle is well under 400 KB.
+// The trade-off: package.json pins 3.1163.0 and the tests run against that, while Lambda runs whatever SDK v3 the
+// runtime carries (AWS updates it, it may lag or lead our pin, and it only moves within the major version). What we
+// call is the long-stable core of v3, so the skew is accepted: the client constructors with a region
+// ({ region } / defaults), `client.send(new XCommand(input))` for S3 Get/Head/List(V2)/PutObject, DynamoDB
+// Get/Put/DeleteItem, Step Functions StartExecution/SendTask*, EventBridge PutEvents, EKS DescribeCluster/
+// DescribeNodegroup/UpdateNodegroupConfig, the shapes of those inputs and outputs (the service APIs themselves,
+// versioned by AWS, not by the SDK), and @smithy/signature-v4's SignatureV4.presign for the EKS token (the SigV4
+// algorithm; the class has kept that API since v3's first release). Credentials come from the runtime SDK's default
+// chain, whose first provider reads the execution role's session from the environment, so nothing else is tried.
+// To pin the SDK again (e.g. to get a fix before the runtime does), drop SDK_EXTERNALS from the options: the bundle
+// then carries the pinned clients and grows past the size target.
 //
 // Run: node_modules/.bin/node --import tsx bench/bundles.ts   (targets: ≤ 400 KB minified, ≤ 150 ms module init)
+// Init is measured in a fresh Node process with the SDK loaded from this project's node_modules (standing in for the
+// runtime's): the bundles are written under a temp dir whose node_modules is a symlink to the project's
+// (provideSdk). NODE_PATH would not do: Node's ESM resolver ignores it.
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -85,19 +100,20 @@ const sideEffectFree: Plugin = {
 };
 
 /**
- * In Lambda the credentials are always in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN: the execution role's session). The SDK's default chain also bundles the SSO, INI, process,
- * IMDS and web-identity providers with the STS/SSO clients they need; here it is the environment provider alone.
+ * Provided by the nodejs22.x Lambda runtime (see the header): left as imports in the bundle, resolved at run time.
+ * @smithy/* too, since the clients and @aws-sdk/core import it and our EKS token signer uses @smithy/signature-v4.
  */
-const envCredentials: Plugin = {
-  name: 'sentinel-env-credentials',
+export const SDK_EXTERNALS = ['@aws-sdk/*', '@smithy/*'];
+
+/**
+ * Marks the SDK externals side-effect free (the packages say so themselves: "sideEffects": false), so esbuild drops an
+ * import of them that no kept code uses, exactly as it dropped the unused modules when they were bundled. Without
+ * it every bundle would import every command some adapter names, used or not (and least-privilege reads those).
+ */
+const sdkExternal: Plugin = {
+  name: 'sentinel-sdk-external',
   setup(b) {
-    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({ path: 'env-credentials', namespace: 'sentinel', pluginData: args.resolveDir }));
-    b.onLoad({ filter: /^env-credentials$/, namespace: 'sentinel' }, (args) => ({
-      contents: "import { fromEnv } from '@aws-sdk/credential-provider-env';\nexport const defaultProvider = (init) => fromEnv(init);\n",
-      loader: 'js',
-      resolveDir: args.pluginData as string,
-    }));
+    b.onResolve({ filter: /^@(aws-sdk|smithy)\// }, (args) => ({ path: args.path, external: true, sideEffects: false }));
   },
 };
 
@@ -115,7 +131,8 @@ export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions
     mainFields: ['module', 'main'],
     banner: { js: REQUIRE_SHIM },
     legalComments: 'none',
-    plugins: [zodNamespace, sideEffectFree, envCredentials],
+    external: SDK_EXTERNALS,
+    plugins: [sdkExternal, zodNamespace, sideEffectFree],
     metafile: true,
     logLevel: 'silent',
   };
