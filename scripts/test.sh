@@ -4,7 +4,7 @@
 #   paths  the state machine's paths on the local interpreter with the real handlers (node:test)
 #   jobs   the Python Ray workloads (pytest, real Ray)
 #   infra  the SST/Pulumi stack's wiring and least privilege under Pulumi's runtime mocks, AWS adapters (node:test)
-#   k8s    the KubeRay adapters, manifests, RBAC and retries on a real kube-apiserver + etcd (node:test)
+#   k8s    the KubeRay adapters, manifests, RBAC, retries, spot handling and the reaper on a real kube-apiserver + etcd
 #   e2e    full local pipeline runs on a real Ray head, the CLI, Ctrl-C (node:test)
 # Pass suite names to run only some: scripts/test.sh unit paths
 set -uo pipefail
@@ -48,7 +48,7 @@ for suite in "${suites[@]}"; do
     k8s)
       # Builds kube-apiserver and etcd from the Go module proxy once (cached under ~/.cache/sentinel/kube).
       bash tools/kube/build.sh || { summary+=("k8s: 0 passed, 1 failed"); status=1; continue; }
-      node_suite k8s test/k8s/*.test.ts ;;
+      node_suite k8s test/k8s/*.test.ts test/k8s-events/*.test.ts ;;
     jobs)
       echo "=== jobs"
       (cd jobs && "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$out/jobs.xml")

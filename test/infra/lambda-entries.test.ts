@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { buildLambda, lambdaEntries, PLACEHOLDER_ENV } from '../../bench/bundles.js';
+import { buildLambda, lambdaEntries, PLACEHOLDER_ENV, provideSdk } from '../../bench/bundles.js';
 import { lambdaEnvironment } from '../../infra/functions.js';
 import { TOKEN_KEY, TTL_ATTRIBUTE } from '../../infra/tokens.js';
 import * as adapter from '../../adapters/aws/dynamo-tokens.js';
@@ -39,6 +39,7 @@ let outdir = '';
 before(async () => {
   Object.assign(process.env, PLACEHOLDER_ENV);
   outdir = mkdtempSync(join(tmpdir(), 'sentinel-entries-'));
+  provideSdk(outdir, root); // the bundles import the AWS SDK, which Lambda's runtime provides
   const entries = lambdaEntries(root).filter((x) => ['evaluate-gate', 'start-run', 'complete-stage', 'submit-stage', 'handle-interruption'].includes(x.name));
   for (const b of await Promise.all(entries.map((e) => buildLambda(e, outdir)))) {
     handlers.set(b.name, ((await import(pathToFileURL(b.outfile).href)) as { handler: Handler }).handler);

@@ -1,6 +1,7 @@
 // Least privilege, checked against the code: each function's declared AWS actions must be calls its bundle can
-// make (esbuild's metafile lists the SDK commands it contains), and each SDK command in the bundle must be granted
-// or listed here as bundled-but-never-called (with the reason). Plus the policy generator's own rules.
+// make (the SDK is external: the bundle's imports from @aws-sdk/client-* name the commands tree-shaking kept), and
+// each SDK command in the bundle must be granted or listed here as bundled-but-never-called (with the reason). Plus
+// the policy generator's own rules.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -50,7 +51,7 @@ test('declared actions are exactly the SDK calls each bundle makes (minus the li
   for (const [name, b] of built) {
     const f = name as LambdaName;
     const bundled = new Set<string>();
-    for (const { client, command } of bundledSdkCommands(b.metafile)) {
+    for (const { client, command } of bundledSdkCommands(b)) {
       if (SDK_INTERNAL_COMMANDS[client]?.[command]) continue;
       const action = SDK_COMMAND_ACTIONS[client]?.[command];
       assert.ok(action, `${f}: bundle contains ${client} ${command}Command, which SDK_COMMAND_ACTIONS does not map to an IAM action`);

@@ -83,7 +83,7 @@ test('the pipeline state machine runs every stage as a RayJob on the API server 
   }
 });
 
-test('a RayJob that KubeRay reports Failed fails the run with RayJobFailed and the job's message', async () => {
+test('a RayJob that KubeRay reports Failed fails the run with RayJobFailed and the job message', async () => {
   const compute = new KubeRayCompute({ client: kube.client('lambda'), namespace: ns });
   const operator = fakeOperator({ tune: 'ValueError: search space is empty' });
   const h = harness(compute, new FakeServing());
