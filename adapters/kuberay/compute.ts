@@ -65,7 +65,11 @@ export class KubeRayCompute implements ComputePort {
     // A redelivered submit, or a concurrent one that won the race: the same request is the same job.
     const existing = await this.read(req.jobId);
     const want = manifest.metadata.annotations[ANNOTATIONS.specHash];
-    if (existing && existing.metadata.annotations?.[ANNOTATIONS.specHash] === want) return { jobId: req.jobId, created: false };
+    if (existing && existing.metadata.annotations?.[ANNOTATIONS.specHash] === want) {
+      // The first submit may have died between create and resume: resuming again is idempotent.
+      if (req.cluster.mode === 'existing') await resumeSelectedCluster(this.client, this.ns, req.cluster.selector);
+      return { jobId: req.jobId, created: false };
+    }
     throw new SentinelError(ErrorNames.ValidationFailed, 'a job with this name exists with a different spec', req.jobId);
   }
 

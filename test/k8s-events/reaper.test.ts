@@ -177,6 +177,10 @@ test('the next submission resumes what it needs: KubeRayCompute.submit to a susp
   const req = { ...conformanceRequest(newRunId(), 'tune'), cluster: { mode: 'existing' as const, selector: { 'ray.io/cluster': 'shared-sleeping' } } };
   assert.deepEqual(await compute.submit(req), { jobId: req.jobId, created: true });
   assert.equal((await getCluster('shared-sleeping'))?.spec?.suspend, false);
+  // A first submit that died between create and resume: the redelivered submit resumes the cluster too.
+  await admin.patch('rayclusters', ns, 'shared-sleeping', [{ op: 'replace', path: '/spec/suspend', value: true }]);
+  assert.deepEqual(await compute.submit(req), { jobId: req.jobId, created: false });
+  assert.equal((await getCluster('shared-sleeping'))?.spec?.suspend, false);
 });
 
 test('clusterActivity maps each managed RayJob to its cluster, state and end time', async () => {
