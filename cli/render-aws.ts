@@ -54,9 +54,7 @@ export async function renderAws(out: string, opts: RenderAwsOptions): Promise<st
     ['iam/ray-pods.trust.json', assumeRolePolicy('pods.eks.amazonaws.com')],
     ['resource-policies/bucket.json', bucketPolicyDocument(a)],
     ['resource-policies/completion-queue.json', queuePolicyDocument(a.completionQueue, routes.filter((r) => r.target === 'completion-queue').map((r) => a.rule(r.name)))],
-    ...(cfg.handleSpotInterruptions
-      ? [['resource-policies/interruption-queue.json', queuePolicyDocument(a.interruptionQueue, routes.filter((r) => r.target === 'interruption-queue').map((r) => a.rule(r.name)))] as [string, unknown]]
-      : []),
+    ['resource-policies/interruption-queue.json', queuePolicyDocument(a.interruptionQueue, routes.filter((r) => r.target === 'interruption-queue').map((r) => a.rule(r.name)))],
     ...routes.map((r): [string, unknown] => [`events/rules/${r.name}.json`, { name: r.name, description: r.description, target: r.target, pattern: r.pattern }]),
     ...schedules.map((s): [string, unknown] => [`events/schedules/${s.name}.json`, { name: s.name, description: s.description, expression: s.expression, target: s.target, input: scheduleInput(s) }]),
   ];

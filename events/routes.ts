@@ -26,8 +26,6 @@ export interface Schedule {
 
 export interface RouteSettings {
   bucket: string;
-  /** Off where Karpenter's own interruption handling already drains nodes. */
-  handleSpotInterruptions: boolean;
   pipelines: Array<{ name: string; retrainSchedule?: string }>;
   watchEvery?: string;
   reapEvery?: string;
@@ -38,12 +36,12 @@ export function routesFor(s: RouteSettings): Route[] {
     { name: 'job-completed', description: 'Terminal Ray job states to the completion consumer', pattern: jobCompletedPattern, target: 'completion-queue' },
     { name: 'dataset-uploaded', description: 'Dataset uploads under datasets/ start a run', pattern: datasetUploadedPattern(s.bucket), target: 'start-run' },
   ];
-  if (s.handleSpotInterruptions) {
-    routes.push(
-      { name: 'spot-interruption', description: 'Spot warnings and rebalance recommendations', pattern: spotInterruptionPattern, target: 'interruption-queue' },
-      { name: 'instance-state-change', description: 'Instances stopping or terminating', pattern: instanceStateChangePattern, target: 'interruption-queue' },
-    );
-  }
+  // Always routed, even where Karpenter drains nodes: the jobs on a reclaimed node must still be marked, so their
+  // stage fails as SpotInterrupted (retried, resumed) and not as RayJobFailed. Node handling is a handler setting.
+  routes.push(
+    { name: 'spot-interruption', description: 'Spot warnings and rebalance recommendations', pattern: spotInterruptionPattern, target: 'interruption-queue' },
+    { name: 'instance-state-change', description: 'Instances stopping or terminating', pattern: instanceStateChangePattern, target: 'interruption-queue' },
+  );
   return routes;
 }
 

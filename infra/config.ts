@@ -35,7 +35,10 @@ export interface SentinelConfig {
   region: string;
   cluster: ClusterConfig;
   pipelines: PipelineConfig[];
-  /** Off where Karpenter (or node-termination-handler) already drains interrupted nodes. */
+  /**
+   * Cordon the node and evict its Ray pods on a spot warning. Off where Karpenter (or node-termination-handler)
+   * already drains interrupted nodes; the jobs on the node are marked either way (SENTINEL_NODE_HANDLING).
+   */
   handleSpotInterruptions: boolean;
   /** A Ray cluster with no job for this long is suspended; an empty managed node group goes to zero. */
   idleTimeoutMinutes: number;
@@ -123,9 +126,8 @@ export const LAMBDA_NAMES = [
 ] as const;
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
-/** The functions a configuration deploys (no interruption consumer when spot handling is off). */
-export const deployedLambdas = (cfg: Pick<SentinelConfig, 'handleSpotInterruptions'>): LambdaName[] =>
-  LAMBDA_NAMES.filter((f) => f !== 'handle-interruption' || cfg.handleSpotInterruptions);
+/** The functions a configuration deploys: all of them (the interruption consumer marks jobs even without node handling). */
+export const deployedLambdas = (_cfg: Pick<SentinelConfig, 'handleSpotInterruptions'>): LambdaName[] => [...LAMBDA_NAMES];
 
 /** Physical names, derived once. Function names match cli/render.ts (sentinel-<stage>-<fn>). */
 export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
@@ -156,7 +158,6 @@ export type ResourceNames = ReturnType<typeof resourceNames>;
 export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSettings {
   return {
     bucket: bucketName,
-    handleSpotInterruptions: cfg.handleSpotInterruptions,
     pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
     watchEvery: cfg.watchEvery,
     reapEvery: cfg.reapEvery,

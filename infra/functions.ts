@@ -73,6 +73,7 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_SERVE_IMAGES: JSON.stringify(Object.fromEntries(specs.map((s) => [s.name, s.image]))),
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
+    SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
     POWERTOOLS_SERVICE_NAME: 'sentinel',
     POWERTOOLS_LOG_LEVEL: 'INFO',
   };

@@ -54,9 +54,7 @@ function queueWithDlq(
 export function createQueues(cfg: SentinelConfig, names: ResourceNames, arns: pulumi.Output<DeploymentArns>, routes: Route[]) {
   const to = (target: Route['target']) => routes.filter((r) => r.target === target);
   const completion = queueWithDlq('JobCompletions', names.completionQueue, names, arns, (a) => a.completionQueue, visibilityTimeoutFor('complete-stage'), to('completion-queue'));
-  const interruption = cfg.handleSpotInterruptions
-    ? queueWithDlq('Interruptions', names.interruptionQueue, names, arns, (a) => a.interruptionQueue, visibilityTimeoutFor('handle-interruption'), to('interruption-queue'))
-    : undefined;
+  const interruption = queueWithDlq('Interruptions', names.interruptionQueue, names, arns, (a) => a.interruptionQueue, visibilityTimeoutFor('handle-interruption'), to('interruption-queue'));
   // Itself a dead-letter queue (for every rule target; schedules send with their role), so it has none of its own.
   const undelivered = new sqs.Queue('UndeliveredEvents', { name: names.undeliveredQueue, messageRetentionSeconds: 14 * DAY, sqsManagedSseEnabled: true });
   const undeliveredPolicy = new sqs.QueuePolicy('UndeliveredEventsPolicy', {

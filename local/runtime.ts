@@ -157,7 +157,7 @@ export class LocalRuntime {
         await this.invoke('start-run', e);
       },
     };
-    for (const route of routesFor({ bucket: LOCAL_BUCKET, handleSpotInterruptions: true, pipelines: [] })) {
+    for (const route of routesFor({ bucket: LOCAL_BUCKET, pipelines: [] })) {
       this.bus.addRule({ name: route.name, pattern: route.pattern, target: targets[route.target] });
     }
   }

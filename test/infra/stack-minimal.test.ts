@@ -27,17 +27,18 @@ before(async () => {
 });
 const ofType = (t: string) => recorded.filter((r) => r.type === t);
 
-test('without spot handling: no interruption rules, queue, consumer or access entry', () => {
+test('without node handling (Karpenter drains): interruptions are still routed and consumed, to mark jobs; the consumer does not cordon or evict', () => {
   const routes = routesFor(routeSettings(cfg, deploymentArns(cfg, { account: ACCOUNT }).bucketName));
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'job-completed']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'instance-state-change', 'job-completed', 'spot-interruption']);
   assert.deepEqual(ofType('aws:cloudwatch/eventRule:EventRule').map((r) => r.inputs.name).sort(), routes.map((r) => names.rule(r.name)).sort());
   const queues = ofType('aws:sqs/queue:Queue').map((q) => q.inputs.name).sort();
-  assert.deepEqual(queues, [names.completionQueue, names.dlq(names.completionQueue), names.undeliveredQueue].sort());
-  assert.ok(!ofType('aws:lambda/function:Function').some((f) => f.inputs.name === names.function('handle-interruption')));
-  assert.equal(ofType('aws:lambda/eventSourceMapping:EventSourceMapping').length, 1);
-  assert.equal(ofType('aws:eks/accessEntry:AccessEntry').length, 6);
+  assert.deepEqual(queues, [names.completionQueue, names.dlq(names.completionQueue), names.interruptionQueue, names.dlq(names.interruptionQueue), names.undeliveredQueue].sort());
+  const consumer = ofType('aws:lambda/function:Function').find((f) => f.inputs.name === names.function('handle-interruption'));
+  assert.equal(consumer?.inputs.environment?.variables?.SENTINEL_NODE_HANDLING, 'false');
+  assert.equal(ofType('aws:lambda/eventSourceMapping:EventSourceMapping').length, 2);
+  assert.equal(ofType('aws:eks/accessEntry:AccessEntry').length, 7);
   // The DLQ alarms follow the queues.
-  assert.equal(ofType('aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.inputs.namespace === 'AWS/SQS').length, 2);
+  assert.equal(ofType('aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.inputs.namespace === 'AWS/SQS').length, 3);
 });
 
 test('no node groups: the reaper gets no node-group permission; no reserved concurrency; no email; no Pod Identity', () => {

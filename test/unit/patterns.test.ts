@@ -35,14 +35,13 @@ test('no AWS sample matches the job completion pattern', () => {
 });
 
 test('routes and schedules: one source for infra and the local bus', () => {
-  const settings = { bucket: 'b', handleSpotInterruptions: true, pipelines: [{ name: 'p', retrainSchedule: 'cron(0 3 * * ? *)' }, { name: 'q' }] };
+  const settings = { bucket: 'b', pipelines: [{ name: 'p', retrainSchedule: 'cron(0 3 * * ? *)' }, { name: 'q' }] };
   assert.deepEqual(routesFor(settings).map((r) => [r.name, r.target]), [
     ['job-completed', 'completion-queue'],
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
   ]);
-  assert.deepEqual(routesFor({ ...settings, handleSpotInterruptions: false }).map((r) => r.name), ['job-completed', 'dataset-uploaded']);
   assert.deepEqual(schedulesFor(settings).map((s) => [s.name, s.target, s.input]), [
     ['watch-jobs', 'watch-jobs', undefined],
     ['reap-idle', 'reap-idle', undefined],
