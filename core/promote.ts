@@ -26,7 +26,7 @@ export async function waitUntilServing(
   runId: string,
   deps: Pick<PromoteDeps, 'serving' | 'clock'>,
   timeoutMs: number,
-  pollMs = 1000,
+  pollMs = 250,
 ) {
   const deadline = deps.clock.now() + timeoutMs;
   let last = 'no status yet';

@@ -103,6 +103,9 @@ export class LocalSession {
         logFile: join(logDir, 'handlers.log'),
         ...(opts.workflow ? { workflow: opts.workflow } : {}),
       });
+      // Serve's controller and proxy come up with the head, as on a long-lived serving cluster (best effort: a
+      // failure here shows again, with its reason, when a promotion needs Serve).
+      await serving.warmUp().catch(() => undefined);
       return new LocalSession({ ...opts, home }, head, runtime, serving);
     } catch (e) {
       await head.stop();

@@ -7,6 +7,7 @@ import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { requestJson, type RayDashboard } from './http.js';
 
 interface ServeDetails {
+  proxies?: Record<string, { status?: string }>;
   applications?: Record<string, { status?: string; message?: string; deployed_app_config?: ServeApplication | null }>;
 }
 
@@ -42,6 +43,24 @@ export class RayServeServing implements ServingPort {
     const state = STATES.includes(app.status as ServeStatus['state']) ? (app.status as ServeStatus['state']) : 'UNKNOWN';
     const runId = app.deployed_app_config?.args?.run_id;
     return { state, ...(app.message ? { message: app.message } : {}), ...(runId ? { runId } : {}) };
+  }
+
+  /**
+   * Starts Serve's controller and HTTP proxy with no application, so the first promotion only starts a replica.
+   * A long-lived serving cluster (the RayService on EKS) has them running already; a fresh local head does not.
+   */
+  async warmUp(timeoutMs = 60_000) {
+    const details = await this.details();
+    if (Object.keys(details.applications ?? {}).length === 0) {
+      const res = await requestJson(this.opts.dashboard, 'PUT', '/api/serve/applications/', { http_options: this.opts.http, applications: [] }, 60_000);
+      if (res.status !== 200) throw new SentinelError(ErrorNames.PromotionFailed, `Serve did not start: HTTP ${res.status} ${res.text.slice(0, 300)}`, 'serve');
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const proxies = Object.values((await this.details()).proxies ?? {});
+      if (proxies.some((p) => p.status === 'HEALTHY')) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   endpoint(_pipeline: string, route: string) {
