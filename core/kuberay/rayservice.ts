@@ -9,7 +9,8 @@ import { stringify } from 'yaml';
 import type { ServeConfig } from '../serve-config.js';
 import { validationFailed } from '../errors.js';
 import { ANNOTATIONS, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL, RAY_API_VERSION, specHash, type KubeObject } from './meta.js';
-import { KARPENTER, podTemplate, type CapacityLabels, type PodTemplate } from './pods.js';
+import { KARPENTER, podTemplate, type CapacityLabels } from './pods.js';
+import type { RayClusterSpec } from './rayjob.js';
 
 export const SERVE_PORT = 8000;
 export const SERVE_WORKER_GROUP = 'serve';
@@ -28,18 +29,8 @@ export interface RayServiceOptions {
 export interface RayServiceSpec {
   upgradeStrategy: { type: string };
   serveConfigV2: string;
-  rayClusterConfig: {
-    enableInTreeAutoscaling: boolean;
-    headGroupSpec: { rayStartParams: Record<string, string>; template: PodTemplate };
-    workerGroupSpecs: Array<{
-      groupName: string;
-      replicas: number;
-      minReplicas: number;
-      maxReplicas: number;
-      rayStartParams: Record<string, string>;
-      template: PodTemplate;
-    }>;
-  };
+  /** The same cluster shape a RayJob's ephemeral cluster has; the serving cluster always autoscales. */
+  rayClusterConfig: RayClusterSpec & { enableInTreeAutoscaling: boolean };
 }
 
 export type RayServiceManifest = KubeObject<RayServiceSpec> & {
