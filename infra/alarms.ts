@@ -19,11 +19,19 @@ export function createAlarms(args: {
   const { cfg, names, queues, functions, stateMachine } = args;
   const topic = new sns.Topic('Alarms', { name: names.alarmTopic });
   const subscription = cfg.alarmEmail ? new sns.TopicSubscription('AlarmsEmail', { topic: topic.arn, protocol: 'email', endpoint: cfg.alarmEmail }) : undefined;
-  const notify = { alarmActions: [topic.arn], okActions: [topic.arn] };
+  // Every alarm fires on the first occurrence (any message, failure or error) and tells the topic.
+  const onAny = {
+    evaluationPeriods: 1,
+    threshold: 0,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+    alarmActions: [topic.arn],
+    okActions: [topic.arn],
+  };
 
   const dlqs: Array<[string, sqs.Queue]> = [
     ['completions', queues.completion.dlq],
-    ...(queues.interruption ? [['interruptions', queues.interruption.dlq] as [string, sqs.Queue]] : []),
+    ['interruptions', queues.interruption.dlq],
     ['undelivered-events', queues.undelivered],
   ];
   const dlqAlarms = dlqs.map(
@@ -36,11 +44,7 @@ export function createAlarms(args: {
         dimensions: { QueueName: q.name },
         statistic: 'Maximum',
         period: 60,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-        ...notify,
+        ...onAny,
       }),
   );
 
@@ -54,11 +58,7 @@ export function createAlarms(args: {
         dimensions: { StateMachineArn: stateMachine.arn },
         statistic: 'Sum',
         period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-        ...notify,
+        ...onAny,
       }),
   );
 
@@ -72,11 +72,7 @@ export function createAlarms(args: {
         dimensions: { FunctionName: d.fn.name },
         statistic: 'Sum',
         period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-        ...notify,
+        ...onAny,
       }),
   );
 

@@ -103,7 +103,7 @@ export function createFunctions(args: {
   names: ResourceNames;
   arns: pulumi.Output<DeploymentArns>;
   specs: PipelineSpecFile[];
-  queues: { completion: sqs.Queue; interruption?: sqs.Queue };
+  queues: { completion: sqs.Queue; interruption: sqs.Queue };
   code: CodeProvider;
 }): Partial<Record<LambdaName, DeployedFunction>> {
   const { cfg, names, arns } = args;
@@ -137,7 +137,6 @@ export function createFunctions(args: {
     const deployed: DeployedFunction = { name, fn, role, policy, logGroup };
     if (s.consumes) {
       const queue = s.consumes.queue === 'completion' ? args.queues.completion : args.queues.interruption;
-      if (!queue) throw new Error(`${name} consumes the ${s.consumes.queue} queue, which this configuration does not create`);
       deployed.eventSource = new lambda.EventSourceMapping(`${id}Source`, {
         eventSourceArn: queue.arn,
         functionName: fn.arn,

@@ -41,7 +41,7 @@ export function sentinel(opts: SentinelOptions) {
   const storage = createBucket(cfg, arns, specs);
   const tokens = createTokensTable(names);
   const queues = createQueues(cfg, names, arns, routes);
-  const functions = createFunctions({ cfg, names, arns, specs, queues: { completion: queues.completion.queue, ...(queues.interruption ? { interruption: queues.interruption.queue } : {}) }, code: opts.code ?? esbuildCode(opts.root) });
+  const functions = createFunctions({ cfg, names, arns, specs, queues: { completion: queues.completion.queue, interruption: queues.interruption.queue }, code: opts.code ?? esbuildCode(opts.root) });
   const pipeline = createStateMachine(cfg, names, arns, functions);
   const events = createRules({ cfg, names, arns, queues, functions });
   const eksAccess = createEksAccess({ cfg, names, arns, functions });

@@ -49,7 +49,6 @@ export function createRules(args: {
   };
   const queueArn = (q: 'completion' | 'interruption'): pulumi.Output<string> => {
     const pair = q === 'completion' ? queues.completion : queues.interruption;
-    if (!pair) throw new Error(`a route targets the ${q} queue, which this configuration does not create`);
     return pair.queue.arn;
   };
 

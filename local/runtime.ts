@@ -1,7 +1,6 @@
 // The local runtime: the state machine that deploys, run by aws-local-stepfunctions, with every Task mapped to its
 // real handler in-process; the callback pattern through LocalTaskBroker; job completions flowing
 // watcher → local EventBridge (the project's own patterns) → local SQS queue → completion consumer, as in AWS.
-import { randomUUID } from 'node:crypto';
 import { Console } from 'node:console';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -29,6 +28,7 @@ import { FileTokenStore } from './token-store.js';
 import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
+import { lambdaContext } from './lambda-context.js';
 
 /** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
 export const LOCAL_BUCKET = 'sentinel-local';
@@ -79,23 +79,6 @@ export interface LocalRuntimeOptions {
   promoteTimeoutMs?: number;
   /** Handler logs (Powertools JSON) go here instead of the terminal. */
   logFile?: string;
-}
-
-function lambdaContext(fn: string): Context {
-  return {
-    functionName: `sentinel-local-${fn}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: localFunctionArn(fn),
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/sentinel-local-${fn}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 900_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 export class LocalRuntime {
@@ -171,7 +154,7 @@ export class LocalRuntime {
     const h = this.handlers[fn];
     if (!h) throw new Error(`no local handler named ${fn}`);
     this.invocations[fn] = (this.invocations[fn] ?? 0) + 1;
-    return h(event, lambdaContext(fn));
+    return h(event, lambdaContext(`sentinel-local-${fn}`));
   }
 
   private handlerForArn(arn: unknown): string {

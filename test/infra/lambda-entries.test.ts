@@ -1,6 +1,7 @@
 // The deployable artifacts themselves: bundles built with the deploy's esbuild options, imported and invoked offline
 // on events that need no AWS call (a bad event, an ignored upload, an undecodable message). Plus the wiring the
 // entries share: environment names, lazy adapters, per-pipeline serving.
+import { lambdaContext } from '../../local/lambda-context.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,20 +20,7 @@ import type { ServingPort } from '../../core/ports.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
 type Handler = (event: unknown, context: Context) => Promise<any>;
-const context = (fn: string): Context => ({
-  functionName: fn,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`,
-  memoryLimitInMB: '512',
-  awsRequestId: 'test-request',
-  logGroupName: `/aws/lambda/${fn}`,
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
+const context = (fn: string) => lambdaContext(fn, 30_000);
 
 const handlers = new Map<string, Handler>();
 let outdir = '';

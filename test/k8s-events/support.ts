@@ -1,6 +1,7 @@
 // Fixtures for the event-flow suites on the real API server (test/k8s/harness.ts). Nothing runs controllers there,
 // so these create what a kubelet/KubeRay would: Nodes, Pods bound to nodes and Running, RayJob/PDB status.
-import type { Context, SQSEvent } from 'aws-lambda';
+import { lambdaContext as localLambdaContext } from '../../local/lambda-context.js';
+import type { SQSEvent } from 'aws-lambda';
 import type { KubeHarness } from '../k8s/harness.js';
 import { waitForAccess } from '../k8s/harness.js';
 import { conformanceRequest, newRunId } from '../k8s/conformance.js';
@@ -88,20 +89,7 @@ export class RecordingPublisher implements EventPublisher {
   }
 }
 
-export const lambdaContext = (fn: string): Context => ({
-  functionName: fn,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`,
-  memoryLimitInMB: '512',
-  awsRequestId: 'test-request',
-  logGroupName: `/aws/lambda/${fn}`,
-  logStreamName: 'test',
-  callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
+export const lambdaContext = (fn: string) => localLambdaContext(fn, 60_000);
 
 /** An EventBridge event as the interruption queue delivers it: one SQS record whose body is the event. */
 let seq = 0;
