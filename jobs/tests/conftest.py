@@ -17,7 +17,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get(
 os.environ["RAY_COLOR_PREFIX"] = "0"
 sys.path.insert(0, str(SRC))
 
-from helpers import read_result, run_module, stage_input  # noqa: E402
+from helpers import model_params, read_result, run_module, stage_input  # noqa: E402
 from sentinel_jobs.reference_data import reference_frame  # noqa: E402
 
 
@@ -50,7 +50,9 @@ def ingested(workdir: Path, reference_csv: Path) -> dict[str, Any]:
     payload = stage_input(workdir, "ingest", {
         "datasetUri": str(reference_csv),
         "target": "target",
+        "task": "binary",
         "split": {"validation": 0.2, "test": 0.2, "seed": 7},
+        "minRows": 30,
     })
     proc = run_module("ingest", payload)
     assert proc.returncode == 0, proc.stderr
@@ -59,16 +61,13 @@ def ingested(workdir: Path, reference_csv: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def trained(ray_address: str, workdir: Path, ingested: dict[str, Any]) -> dict[str, Any]:
-    payload = stage_input(workdir, "train", {
+    payload = stage_input(workdir, "train", model_params({
         "dataUri": ingested["stageUri"],
-        "target": "target",
         "metric": "roc_auc",
-        "mode": "max",
-        "numBoostRound": 12,
-        "params": {"max_depth": 3, "eta": 0.3},
+        "iterations": 12,
         "numWorkers": 2,
         "checkpointEvery": 4,
-    })
+    }, model={"max_depth": 3, "eta": 0.3}))
     proc = run_module("train", payload, ray_address)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"payload": payload, "stdout": proc.stdout, "result": read_result(payload)}

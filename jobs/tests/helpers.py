@@ -9,13 +9,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sentinel_jobs.contract import ENV_VAR
+from sentinel_sdk.contract import ENV_VAR
 
 
-def stage_input(root: Path, stage: str, params: dict[str, Any], run_id: str = "r-test") -> dict[str, Any]:
-    run_uri = root / "breast-cancer" / run_id
+RUN_IDS = {"r-test": "r000000001"}
+
+
+def run_id_of(name: str) -> str:
+    """Readable test names to run ids of the contract's shape (r + 9 hex digits)."""
+    if name not in RUN_IDS:
+        RUN_IDS[name] = f"r{len(RUN_IDS) + 1:09x}"
+    return RUN_IDS[name]
+
+
+def model_params(params: dict[str, Any], *, module: str = "sentinel_jobs.models.xgboost", model: dict[str, Any] | None = None,
+                 task: str = "binary", target: str = "target", **extra: Any) -> dict[str, Any]:
+    """Train/tune params as the control plane builds them: the model section, resources and seed filled in."""
+    out = {"target": target, "task": task, "model": {"module": module, "params": model or {}},
+           "resources": {"cpu": 1, "gpu": 0}, "seed": 0, **params, **extra}
+    if "mode" not in out:
+        from sentinel_sdk.metrics import mode_of
+        out["mode"] = mode_of(task, out["metric"])
+    return out
+
+
+def stage_input(root: Path, stage: str, params: dict[str, Any], run_id: str = "r-test", pipeline: str = "breast-cancer") -> dict[str, Any]:
+    run_id = run_id_of(run_id)
+    run_uri = root / pipeline / run_id
     return {
-        "pipeline": "breast-cancer",
+        "pipeline": pipeline,
         "runId": run_id,
         "stage": stage,
         "stageUri": str(run_uri / stage),

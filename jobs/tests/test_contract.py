@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel_jobs import storage
-from sentinel_jobs.contract import (
+from sentinel_sdk import storage
+from sentinel_sdk.contract import (
     ENV_VAR,
     InvalidInput,
     Params,
@@ -18,22 +18,56 @@ from sentinel_jobs.contract import (
     run_stage,
     write_result,
 )
-from sentinel_jobs.tune import search_space
+from sentinel_sdk.tune import search_space
+
+
+RUN = "r000000001"
+VALID: dict[str, dict[str, object]] = {
+    "ingest": {"datasetUri": "/d.csv", "target": "y", "task": "binary", "split": {"validation": 0.2, "test": 0.2, "seed": 1}},
+    "train": {"dataUri": "/d", "target": "y", "task": "binary", "metric": "roc_auc", "mode": "max",
+              "model": {"module": "sentinel_jobs.models.xgboost", "params": {}}, "iterations": 5},
+    "evaluate": {"dataUri": "/d", "target": "y", "task": "binary", "metric": "f1",
+                 "candidate": {"modelUri": "/m", "source": "train"}, "champion": None},
+}
 
 
 def _raw(tmp_path: Path, stage: str = "train", **params: object) -> str:
     return json.dumps({
-        "pipeline": "p", "runId": "r1", "stage": stage,
+        "pipeline": "p", "runId": RUN, "stage": stage,
         "stageUri": str(tmp_path / "r1" / stage), "runUri": str(tmp_path / "r1"),
-        "params": params,
+        "params": {**VALID.get(stage, {}), **params},
     })
 
 
-def test_parses_valid_input(tmp_path: Path) -> None:
-    si = parse_stage_input(_raw(tmp_path, numBoostRound=5), "train")
-    assert (si.pipeline, si.run_id, si.stage) == ("p", "r1", "train")
+def test_parses_valid_input_and_fills_defaults_from_the_contract(tmp_path: Path) -> None:
+    si = parse_stage_input(_raw(tmp_path, iterations=5), "train")
+    assert (si.pipeline, si.run_id, si.stage) == ("p", RUN, "train")
     assert si.stage_uri == str(tmp_path / "r1" / "train")
-    assert si.params.integer("numBoostRound", minimum=1) == 5
+    assert si.params.integer("iterations", minimum=1) == 5
+    # Defaults come from the generated JSON Schema, the same ones the control plane applies.
+    from sentinel_sdk.contract import schema
+    props = schema("train.input")["properties"]["params"]["properties"]
+    assert si.params.integer("checkpointEvery") == props["checkpointEvery"]["default"]
+    assert si.params.integer("numWorkers") == props["numWorkers"]["default"] == 1
+
+
+def test_tune_grace_period_default_is_the_control_planes() -> None:
+    from sentinel_sdk.contract import schema
+    assert schema("tune.input")["properties"]["params"]["properties"]["gracePeriod"]["default"] == 5
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"iterations": "ten"}, "SENTINEL_STAGE_INPUT.params.iterations"),
+        ({"task": "ranking"}, "SENTINEL_STAGE_INPUT.params.task"),
+        ({"model": {"module": "x y", "params": {}}}, "SENTINEL_STAGE_INPUT.params.model.module"),
+        ({"surprise": 1}, "SENTINEL_STAGE_INPUT.params"),
+    ],
+)
+def test_contract_violations_name_the_field(tmp_path: Path, change: dict[str, object], where: str) -> None:
+    with pytest.raises(InvalidInput, match=where.replace(".", r"\.")):
+        parse_stage_input(_raw(tmp_path, **change), "train")
 
 
 @pytest.mark.parametrize(
@@ -42,11 +76,11 @@ def test_parses_valid_input(tmp_path: Path) -> None:
         (None, "is not set"),
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
-        (json.dumps({"stage": "train", "pipeline": "p", "runId": "r", "stageUri": "/a", "runUri": "/a"}),
-         "SENTINEL_STAGE_INPUT.params is missing"),
-        (json.dumps({"stage": "train", "pipeline": "p", "runId": "r", "stageUri": "rel/dir", "runUri": "/a",
-                     "params": {}}), "stageUri must be an absolute path"),
-        (json.dumps({"stage": "ingest", "pipeline": "p", "runId": "r", "stageUri": "/a", "runUri": "/a",
+        (json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a"}),
+         "'params' is missing"),
+        (json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "rel/dir", "runUri": "/a",
+                     "params": VALID["train"]}), "stageUri must be an absolute path"),
+        (json.dumps({"stage": "ingest", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a",
                      "params": {}}), "stage is 'ingest' but this entrypoint runs 'train'"),
     ],
 )
@@ -56,31 +90,22 @@ def test_rejects_bad_input_with_clear_error(raw: str | None, message: str) -> No
 
 
 def test_accepts_s3_uris() -> None:
-    raw = json.dumps({"stage": "train", "pipeline": "p", "runId": "r", "stageUri": "s3://b/x/r/train/",
-                      "runUri": "s3://b/x/r", "params": {}})
+    raw = json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "s3://b/x/r/train/",
+                      "runUri": "s3://b/x/r", "params": VALID["train"]})
     assert parse_stage_input(raw, "train").stage_uri == "s3://b/x/r/train"
 
 
 def test_params_errors_name_the_key() -> None:
-    p = Params({"numBoostRound": "ten", "split": {"seed": -1}, "flag": True, "metric": "auc", "mode": "max"})
-    with pytest.raises(InvalidInput, match=r"params\.numBoostRound must be an integer >= 1; got \"ten\""):
-        p.integer("numBoostRound", minimum=1)
+    p = Params({"iterations": "ten", "split": {"seed": -1}, "flag": True})
+    with pytest.raises(InvalidInput, match=r"params\.iterations must be an integer >= 1; got \"ten\""):
+        p.integer("iterations", minimum=1)
     with pytest.raises(InvalidInput, match=r"params\.split\.seed must be an integer >= 0; got -1"):
         p.obj("split").integer("seed", minimum=0)
     with pytest.raises(InvalidInput, match=r"params\.flag must be an integer"):
         p.integer("flag")  # JSON true is not 1
     with pytest.raises(InvalidInput, match=r"params\.missing is missing"):
         p.raw("missing")
-    with pytest.raises(InvalidInput, match=r"params\.metric must be one of roc_auc"):
-        p.metric()
     assert p.integer("absent", default=3) == 3
-
-
-def test_mode_must_match_metric_direction() -> None:
-    assert Params({"metric": "logloss", "mode": "min"}).mode("logloss") == "min"
-    assert Params({"metric": "f1"}).mode("f1") == "max"  # defaults to the metric's direction
-    with pytest.raises(InvalidInput, match="'min' for metric 'logloss'"):
-        Params({"mode": "max"}).mode("logloss")
 
 
 def test_fraction_bounds() -> None:

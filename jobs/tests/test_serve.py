@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pytest
 import requests
 import xgboost as xgb
 
-from sentinel_jobs.serve import AppArgs, BadRequest, app, parse_rows
+from helpers import run_id_of
+from sentinel_sdk.serving import AppArgs, BadRequest, app, parse_rows
 
 FEATURES = ["a", "b"]
 
@@ -59,7 +61,7 @@ def served(ray_address: str, trained: dict[str, Any]) -> Iterator[str]:
 
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    args = {"model_uri": trained["result"]["artifacts"]["model"], "run_id": "r-test", "pipeline": "breast-cancer"}
+    args = {"model_uri": trained["result"]["artifacts"]["model"], "run_id": run_id_of("r-test"), "pipeline": "breast-cancer"}
     serve.run(app(args), name="breast-cancer", route_prefix="/breast-cancer")
     try:
         yield f"http://127.0.0.1:{port}/breast-cancer"
@@ -70,20 +72,25 @@ def served(ray_address: str, trained: dict[str, Any]) -> Iterator[str]:
 def test_serve_predicts_over_http(served: str, trained: dict[str, Any], ingested: dict[str, Any]) -> None:
     info = requests.get(served, timeout=30).json()
     features = trained["result"]["details"]["features"]
+    run_id = run_id_of("r-test")
     assert info["features"] == features
-    assert info["model"]["runId"] == "r-test" and info["model"]["pipeline"] == "breast-cancer"
+    assert info["model"] == {"runId": run_id, "pipeline": "breast-cancer"}
+    assert info["task"] == "binary" and info["request"]["required"] == ["rows"]
+    assert "modelUri" not in json.dumps(info) and trained["result"]["artifacts"]["model"] not in json.dumps(info)
+    example = requests.post(served, json=info["example"], timeout=30)  # the advertised example is a valid request
+    assert example.status_code == 200 and len(example.json()["predictions"]) == len(info["example"]["rows"])
 
     test = pd.read_parquet(Path(ingested["stageUri"]) / "test.parquet").head(20)
     rows = test.drop(columns=["target"]).to_dict(orient="records")
     resp = requests.post(served, json={"rows": rows}, timeout=30)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    expected = xgb.Booster(model_file=trained["result"]["artifacts"]["model"]).predict(
+    expected = xgb.Booster(model_file=str(Path(trained["result"]["artifacts"]["model"]) / "model.json")).predict(
         xgb.DMatrix(test[features], feature_names=features))
     assert body["probabilities"] == pytest.approx(expected.tolist(), abs=1e-6)
     assert body["predictions"] == [int(p >= 0.5) for p in expected]
     assert np.mean(np.array(body["predictions"]) == test["target"].to_numpy()) >= 0.85
-    assert body["model"] == {"runId": "r-test", "pipeline": "breast-cancer"}
+    assert body["model"] == {"runId": run_id, "pipeline": "breast-cancer"}
 
     bad = requests.post(served, json={"rows": [{k: v for k, v in rows[0].items() if k != features[3]}]}, timeout=30)
     assert bad.status_code == 400

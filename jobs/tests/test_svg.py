@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from sentinel_jobs.svg import BEST_COLOR, Curve, render_curves
+from sentinel_sdk.svg import BEST_COLOR, Curve, render_curves
 
 NS = "{http://www.w3.org/2000/svg}"
 

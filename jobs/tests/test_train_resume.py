@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers import last_stderr_line, read_result, run_module, stage_input
+from helpers import last_stderr_line, model_params, read_result, run_module, stage_input
 from sentinel_jobs.train import FAIL_ENV
 
 
 def test_rerun_resumes_from_latest_checkpoint(ray_address: str, workdir: Path, ingested: dict[str, Any]) -> None:
-    payload = stage_input(workdir, "train", {
+    payload = stage_input(workdir, "train", model_params({
         "dataUri": ingested["stageUri"],
-        "target": "target",
         "metric": "accuracy",
-        "mode": "max",
-        "numBoostRound": 20,
-        "params": {"max_depth": 2},
+        "iterations": 20,
         "numWorkers": 1,
         "checkpointEvery": 5,
-    }, run_id="r-resume")
+    }, model={"max_depth": 2}), run_id="r-resume")
     stage_dir = Path(payload["stageUri"])
     # The control plane retries with identical input and environment; the hook only fires on a fresh run.
     env = {FAIL_ENV: "12"}

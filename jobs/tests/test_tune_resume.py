@@ -11,23 +11,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import read_result, run_module, stage_input
-from sentinel_jobs.contract import ENV_VAR
+from helpers import model_params, read_result, run_module, stage_input
+from sentinel_sdk.contract import ENV_VAR
 
 
 def test_rerun_resumes_the_interrupted_search(ray_address: str, workdir: Path, ingested: dict[str, Any]) -> None:
-    payload = stage_input(workdir, "tune", {
+    payload = stage_input(workdir, "tune", model_params({
         "dataUri": ingested["stageUri"],
-        "target": "target",
         "metric": "roc_auc",
-        "mode": "max",
         "searchSpace": {"eta": {"type": "loguniform", "lower": 0.05, "upper": 0.3}, "max_depth": {"type": "randint", "lower": 2, "upper": 4}},
         "numSamples": 4,
         "maxConcurrent": 2,
-        "maxBoostRound": 40,
+        "maxIterations": 40,
         "gracePeriod": 40,  # no early stopping: every trial must reach 40 rounds, resumed or not
         "reductionFactor": 2,
-    }, run_id="r-tune-resume")
+    }), run_id="r-tune-resume")
     # Save Tune's experiment state often so the kill below lands after a snapshot.
     env = {**os.environ, ENV_VAR: json.dumps(payload), "RAY_ADDRESS": ray_address, "TUNE_GLOBAL_CHECKPOINT_S": "0.5"}
     first = subprocess.Popen([sys.executable, "-m", "sentinel_jobs.tune"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -60,4 +58,4 @@ def test_rerun_resumes_the_interrupted_search(ray_address: str, workdir: Path, i
     assert f"trial {finished_trial} iteration" not in second.stdout
     trials = json.loads((stage_dir / "trials.json").read_text())["trials"]
     assert next(t for t in trials if t["trialId"] == finished_trial)["iterations"] == 40
-    assert (stage_dir / "model.json").exists()
+    assert (stage_dir / "model" / "model.json").exists()

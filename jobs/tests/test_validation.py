@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from helpers import last_stderr_line, read_result, run_module, stage_input
-from sentinel_jobs.contract import ValidationFailed
+from sentinel_sdk.contract import ValidationFailed
 from sentinel_jobs.ingest import parse_csv, split, validate
 
 
@@ -27,7 +27,7 @@ def _csv(rows: int = 40, **overrides: Sequence[object]) -> bytes:
 
 
 def _check(data: bytes, target: str = "target", min_rows: int = 30) -> pd.DataFrame:
-    return validate(parse_csv(data), target, min_rows)
+    return validate(parse_csv(data), target, min_rows, "binary")[0]
 
 
 def test_valid_file_passes() -> None:
@@ -43,8 +43,8 @@ def test_valid_file_passes() -> None:
         (_csv(a=["x"] + [1.0] * 39), "column 'a' is not numeric: 'x' on line 2"),
         (_csv(a=[np.nan, np.nan, np.nan] + [1.0] * 37), "column 'a' has 3 NaN/empty values"),
         (_csv(b=[np.inf] + [1.0] * 39), "column 'b' has 1 infinite values"),
-        (_csv(target=[0, 1, 2, 3] * 10), "target column 'target' must be binary 0/1; found values 2, 3"),
-        (_csv(target=["yes", "no"] * 20), "target column 'target' must be 0/1; found 'yes' on line 2"),
+        (_csv(target=[0, 1, 2, 3] * 10), "target column 'target' must be binary 0/1 for task binary; found values 2, 3"),
+        (_csv(target=["yes", "no", "maybe", "no"] * 10), "target column 'target' has 3 classes ('maybe', 'no', 'yes'); task binary needs exactly 2"),
         (_csv(target=[1] * 40), "target column 'target' contains only class 1"),
         (_csv(target=[np.nan] + [0, 1] * 19 + [1]), "target column 'target' has 1 empty values"),
         (_csv(rows=10), "the file has 10 data rows but needs at least 30"),
@@ -80,7 +80,7 @@ def test_split_is_stratified_and_reproducible() -> None:
 def test_ingest_module_exits_nonzero_with_validation_failed(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_bytes(_csv(a=[np.nan, np.nan, np.nan] + [1.0] * 37))
-    payload = stage_input(tmp_path, "ingest", {"datasetUri": str(bad), "target": "target",
+    payload = stage_input(tmp_path, "ingest", {"datasetUri": str(bad), "target": "target", "task": "binary",
                                                 "split": {"validation": 0.2, "test": 0.2, "seed": 1}})
     proc = run_module("ingest", payload)
     assert proc.returncode != 0
@@ -101,3 +101,44 @@ def test_ingest_module_writes_splits_and_manifest(ingested: dict[str, Any], refe
         part = pd.read_parquet(result["artifacts"][name])
         assert len(part) == m[f"{name}_rows"]
         assert set(part["target"].unique()) == {0, 1}
+
+
+def _frame_csv(df: pd.DataFrame) -> bytes:
+    text: str = df.to_csv(index=False)
+    return text.encode()
+
+
+def test_multiclass_labels_are_encoded_in_sorted_order() -> None:
+    rng = np.random.default_rng(1)
+    labels = ["setosa", "virginica", "versicolor"] * 20
+    df = pd.DataFrame({"a": rng.normal(size=60), "species": labels})
+    clean, classes = validate(parse_csv(_frame_csv(df)), "species", 30, "multiclass")
+    assert classes == ["setosa", "versicolor", "virginica"]
+    assert clean["species"].tolist()[:3] == [0, 2, 1]
+    parts = split(clean, "species", 0.2, 0.2, seed=3, task="multiclass")
+    assert all(set(p["species"]) == {0, 1, 2} for p in parts.values())  # every split holds every class
+
+
+def test_binary_rejects_three_classes_and_names_the_fix() -> None:
+    df = pd.DataFrame({"a": range(60), "target": [0, 1, 2] * 20})
+    with pytest.raises(ValidationFailed, match=r"must be binary 0/1 for task binary; found values 2 \(for more classes use task: multiclass\)"):
+        validate(parse_csv(_frame_csv(df)), "target", 30, "binary")
+
+
+def test_regression_target_must_be_numeric_and_vary() -> None:
+    df = pd.DataFrame({"a": range(40), "y": [1.5] * 39 + ["high"]})
+    with pytest.raises(ValidationFailed, match=r"target column 'y' must be a finite number for task regression; found 'high' on line 41"):
+        validate(parse_csv(_frame_csv(df)), "y", 30, "regression")
+    with pytest.raises(ValidationFailed, match="is constant"):
+        validate(parse_csv(_frame_csv(pd.DataFrame({"a": range(40), "y": [2.0] * 40}))), "y", 30, "regression")
+    clean, classes = validate(parse_csv(_frame_csv(pd.DataFrame({"a": range(40), "y": np.linspace(0, 1, 40)}))), "y", 30, "regression")
+    assert classes is None and clean["y"].dtype == np.float64
+    parts = split(clean, "y", 0.2, 0.2, seed=1, task="regression")
+    assert sum(len(p) for p in parts.values()) == 40
+
+
+def test_rare_class_is_named_before_splitting() -> None:
+    df = pd.DataFrame({"a": range(42), "c": ["x"] * 20 + ["y"] * 20 + ["z"] * 2})
+    clean, _ = validate(parse_csv(_frame_csv(df)), "c", 30, "multiclass")
+    with pytest.raises(ValidationFailed, match="fewer than 3 rows"):
+        split(clean, "c", 0.2, 0.2, seed=1, task="multiclass")

@@ -1,58 +1,57 @@
-"""Evaluate: score the candidate (and the current champion, if any) on the same held-out test split."""
+"""Evaluate: score the candidate (and the current champion, if any) on the same held-out test split.
+
+Both models are loaded through their model folder's card, so a champion trained by another module still loads.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-import pandas as pd
+from sentinel_sdk import metrics
+from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, check_uri_param, run_stage
+from sentinel_sdk.data import load_split
+from sentinel_sdk.metrics import Task, mode_of
+from sentinel_sdk.model import load_model_folder
 
-from sentinel_jobs import metrics, storage
-from sentinel_jobs.contract import InvalidInput, StageInput, StageResult, check_uri_param, run_stage, split_uri
-from sentinel_jobs.modeling import Split, load_booster, predict
 
-
-def _scores(model_uri: str, test: pd.DataFrame, target: str) -> dict[str, float]:
-    """Every supported metric for one model; the features come from the model itself."""
-    booster = load_booster(model_uri)
-    missing = [f for f in booster.feature_names or [] if f not in test.columns]
-    if missing:
-        raise InvalidInput(f"model {model_uri} needs features the test split lacks: {', '.join(missing[:5])}")
-    split = Split(X=test[list(booster.feature_names or [])], y=test[target].to_numpy())
-    prob = predict(booster, split.X)
-    return {name: metrics.compute(name, split.y, prob) for name in metrics.METRIC_MODES}
+def scores(model_uri: str, data_uri: str, target: str, task: Task) -> dict[str, float]:
+    """Every metric of the task for one model; the features come from the model's card."""
+    model_def, model, card = load_model_folder(model_uri)
+    if card.task != task:
+        raise InvalidInput(f"model {model_uri} was trained for task {card.task!r}, not {task!r}")
+    test = load_split(data_uri, "test", target, task, card.features)
+    pred = model_def.predictions(model, test.X, card.info)
+    return metrics.all_metrics(task, test.y, pred)
 
 
 def run(stage_input: StageInput) -> StageResult:
     p = stage_input.params
     data_uri = check_uri_param(p, "dataUri")
     target = p.text("target")
-    metric = p.metric()
-    p.mode(metric)
+    task = cast(Task, p.text("task"))
+    metric = p.text("metric")
+    try:
+        mode_of(task, metric)
+    except ValueError as e:
+        raise InvalidInput(f"params.metric: {e}") from None
     candidate = p.obj("candidate")
     candidate_uri = check_uri_param(candidate, "modelUri")
     champion = p.obj("champion") if p.raw("champion", default=None) is not None else None
 
-    test_uri = split_uri(data_uri, "test")
-    try:
-        test = storage.read_parquet(test_uri)
-    except FileNotFoundError:
-        raise InvalidInput(f"the test split {test_uri} does not exist; is dataUri the ingest stage folder?") from None
-    if target not in test.columns:
-        raise InvalidInput(f"the test split {test_uri} has no target column {target!r}")
-
-    cand = _scores(candidate_uri, test, target)
-    result_metrics = {f"candidate_{metric}": cand[metric], "test_rows": len(test)}
+    cand = scores(candidate_uri, data_uri, target, task)
+    test_rows = len(load_split(data_uri, "test", target, task).y)
+    result_metrics = {f"candidate_{metric}": cand[metric], "test_rows": test_rows}
     details: dict[str, Any] = {
-        "testRows": len(test),
+        "testRows": test_rows,
         "candidate": {"modelUri": candidate_uri, "source": candidate.raw("source", default=None), "metrics": cand},
     }
     line = f"[evaluate] candidate {metric}={cand[metric]:.4f}"
     if champion is not None:
         champion_uri = check_uri_param(champion, "modelUri")
-        champ = _scores(champion_uri, test, target)
+        champ = scores(champion_uri, data_uri, target, task)
         result_metrics[f"champion_{metric}"] = champ[metric]
         details["champion"] = {"modelUri": champion_uri, "runId": champion.raw("runId", default=None), "metrics": champ}
-        details["candidateBetter"] = metrics.is_better(metric, cand[metric], champ[metric])
+        details["candidateBetter"] = metrics.is_better(task, metric, cand[metric], champ[metric])
         line += f" champion {metric}={champ[metric]:.4f}"
     print(line, flush=True)
     return StageResult(metrics=result_metrics, artifacts={}, details=details)

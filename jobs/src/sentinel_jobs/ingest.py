@@ -1,4 +1,5 @@
-"""Ingest: validate the uploaded CSV, split it stratified into train/validation/test Parquet, write a manifest."""
+"""Ingest: validate the uploaded CSV for the task, split it (stratified for classification) into
+train/validation/test Parquet, write a manifest."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import csv
 import hashlib
 import io
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from sentinel_jobs import storage
-from sentinel_jobs.contract import (
+from sentinel_sdk import storage
+from sentinel_sdk.contract import (
     StageInput,
     StageResult,
     ValidationFailed,
@@ -21,7 +23,7 @@ from sentinel_jobs.contract import (
     split_uri,
 )
 
-DEFAULT_MIN_ROWS = 30
+MAX_CLASSES = 1000
 _XGB_FORBIDDEN = set("[]<")  # XGBoost rejects feature names containing these
 _MAX_LISTED = 5
 
@@ -65,8 +67,61 @@ def _first_bad(series: pd.Series, mask: pd.Series) -> str:
     return f"{series.iloc[idx]!r} on line {idx + 2}"  # +2: 1-based and the header is line 1
 
 
-def validate(df: pd.DataFrame, target: str, min_rows: int) -> pd.DataFrame:
-    """Return a clean frame (numeric features, int target) or raise ValidationFailed listing every problem."""
+def _label(value: Any) -> Any:
+    """A class label as JSON keeps it: integral numbers as int, other numbers as float, everything else as text."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    return str(value)
+
+
+def check_target(raw: pd.Series, target: str, task: str) -> tuple[pd.Series, list[Any] | None, list[str]]:
+    """The target encoded for the task (class codes 0..k-1 in the order of `classes`, or float values), the
+    original class labels, and every problem found, each naming the column and the first offending line."""
+    problems: list[str] = []
+    empty = raw.isna()
+    if empty.any():
+        problems.append(f"target column {target!r} has {int(empty.sum())} empty values (first on line {int(np.flatnonzero(empty.to_numpy())[0]) + 2})")
+        return raw, None, problems
+    if task == "regression":
+        y = pd.to_numeric(raw, errors="coerce")
+        bad = y.isna() | ~np.isfinite(y.fillna(0.0).to_numpy(dtype=np.float64))
+        if bad.any():
+            problems.append(f"target column {target!r} must be a finite number for task regression; found {_first_bad(raw, bad)}")
+        elif y.nunique() < 2:
+            problems.append(f"target column {target!r} is constant ({y.iloc[0]!r}); a regression target must vary")
+        return y.astype(np.float64), None, problems
+    numeric = pd.to_numeric(raw, errors="coerce")
+    labels = raw if numeric.isna().any() else numeric
+    if labels is numeric and not np.all(np.isfinite(numeric.to_numpy(dtype=np.float64))):
+        problems.append(f"target column {target!r} has infinite values")
+        return raw, None, problems
+    classes = sorted({_label(v) for v in labels.tolist()}, key=lambda v: (isinstance(v, str), v))
+    if task == "binary":
+        if labels is numeric and not set(classes) <= {0, 1}:
+            problems.append(f"target column {target!r} must be binary 0/1 for task binary; found values {_listed([repr(c) for c in classes if c not in (0, 1)])} (for more classes use task: multiclass)")
+        elif len(classes) > 2:
+            problems.append(f"target column {target!r} has {len(classes)} classes ({_listed([repr(c) for c in classes])}); task binary needs exactly 2 (use task: multiclass)")
+        elif len(classes) < 2:
+            problems.append(f"target column {target!r} contains only class {classes[0]!r}; both classes are needed")
+        if labels is numeric:
+            classes = [0, 1]
+    elif len(classes) < 2:
+        problems.append(f"target column {target!r} contains only class {classes[0]!r}; at least 2 classes are needed")
+    elif len(classes) > MAX_CLASSES:
+        problems.append(f"target column {target!r} has {len(classes)} distinct values; task multiclass allows at most {MAX_CLASSES} (is it a regression target?)")
+    if problems:
+        return raw, None, problems
+    codes = {c: i for i, c in enumerate(classes)}
+    return labels.map(lambda v: codes[_label(v)]).astype(np.int64), classes, problems
+
+
+def validate(df: pd.DataFrame, target: str, min_rows: int, task: str = "binary") -> tuple[pd.DataFrame, list[Any] | None]:
+    """Return a clean frame (numeric features, encoded target) and the class labels, or raise ValidationFailed
+    listing every problem."""
     if target not in df.columns:
         raise ValidationFailed(f"target column {target!r} is missing; columns are: {_listed(list(map(str, df.columns)))}")
     features = [c for c in df.columns if c != target]
@@ -76,20 +131,8 @@ def validate(df: pd.DataFrame, target: str, min_rows: int) -> pd.DataFrame:
     if len(df) < min_rows:
         problems.append(f"the file has {len(df)} data rows but needs at least {min_rows}")
 
-    y = pd.to_numeric(df[target], errors="coerce")
-    if y.isna().any():
-        raw_missing = df[target].isna()
-        if raw_missing.any():
-            problems.append(f"target column {target!r} has {int(raw_missing.sum())} empty values")
-        else:
-            problems.append(f"target column {target!r} must be 0/1; found {_first_bad(df[target], y.isna())}")
-    else:
-        odd = ~y.isin([0, 1])
-        if odd.any():
-            values = sorted({repr(v) for v in df[target][odd].tolist()})
-            problems.append(f"target column {target!r} must be binary 0/1; found values {_listed(values)}")
-        elif y.nunique() < 2:
-            problems.append(f"target column {target!r} contains only class {int(y.iloc[0])}; both 0 and 1 are needed")
+    y, classes, target_problems = check_target(df[target], target, task)
+    problems.extend(target_problems)
 
     clean = pd.DataFrame(index=df.index)
     for col in features:
@@ -110,23 +153,31 @@ def validate(df: pd.DataFrame, target: str, min_rows: int) -> pd.DataFrame:
         clean[col] = s
     if problems:
         raise ValidationFailed("; ".join(problems))
-    clean[target] = y.astype(np.int64)
-    return clean
+    clean[target] = y
+    return clean, classes
 
 
-def split(df: pd.DataFrame, target: str, validation: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
-    """Stratified split; every part must hold both classes or its metrics are meaningless."""
+def split(df: pd.DataFrame, target: str, validation: float, test: float, seed: int, task: str = "binary") -> dict[str, pd.DataFrame]:
+    """Classification: stratified, and every part must hold every class or its metrics are meaningless.
+    Regression: a seeded random split."""
+    classify = task != "regression"
+    if classify:
+        counts = df[target].value_counts()
+        rare = counts[counts < 3]
+        if len(rare):
+            raise ValidationFailed(f"class(es) with codes {_listed([str(c) for c in rare.index.tolist()])} have fewer than 3 rows; a stratified train/validation/test split needs at least 3 per class")
     try:
-        rest, test_df = train_test_split(df, test_size=test, stratify=df[target], random_state=seed)
+        rest, test_df = train_test_split(df, test_size=test, stratify=df[target] if classify else None, random_state=seed)
         train_df, valid_df = train_test_split(
-            rest, test_size=validation / (1.0 - test), stratify=rest[target], random_state=seed
+            rest, test_size=validation / (1.0 - test), stratify=rest[target] if classify else None, random_state=seed
         )
     except ValueError as e:
-        raise ValidationFailed(f"cannot split stratified with these fractions: {e}") from None
+        raise ValidationFailed(f"cannot split {'stratified ' if classify else ''}with these fractions: {e}") from None
     parts = {"train": train_df, "validation": valid_df, "test": test_df}
+    n_classes = df[target].nunique()
     for name, part in parts.items():
-        if part[target].nunique() < 2:
-            raise ValidationFailed(f"the {name} split would contain a single class; upload more rows of the minority class")
+        if classify and part[target].nunique() < n_classes:
+            raise ValidationFailed(f"the {name} split would miss a class; upload more rows of the rarest classes")
     return {name: part.reset_index(drop=True) for name, part in parts.items()}
 
 
@@ -134,11 +185,12 @@ def run(stage_input: StageInput) -> StageResult:
     p = stage_input.params
     dataset_uri = check_uri_param(p, "datasetUri")
     target = p.text("target")
+    task = p.text("task")
     sp = p.obj("split")
     validation = sp.number("validation", low=0.0, high=1.0)
     test = sp.number("test", low=0.0, high=1.0)
     seed = sp.integer("seed", minimum=0)
-    min_rows = p.integer("minRows", minimum=3, default=DEFAULT_MIN_ROWS)
+    min_rows = p.integer("minRows", minimum=3)
     if validation + test >= 1.0:
         raise ValidationFailed(f"split.validation + split.test must be < 1; got {validation} + {test}")
 
@@ -147,9 +199,10 @@ def run(stage_input: StageInput) -> StageResult:
     except FileNotFoundError:
         raise ValidationFailed(f"dataset {dataset_uri} does not exist") from None
     digest = hashlib.sha256(data).hexdigest()
-    df = validate(parse_csv(data), target, min_rows)
-    parts = split(df, target, validation, test, seed)
-    print(f"[ingest] {len(df)} rows, {df.shape[1] - 1} features, sha256 {digest[:12]}", flush=True)
+    df, classes = validate(parse_csv(data), target, min_rows, task)
+    parts = split(df, target, validation, test, seed, task)
+    kinds = f", {len(classes)} classes" if classes is not None else ""
+    print(f"[ingest] {task}: {len(df)} rows, {df.shape[1] - 1} features{kinds}, sha256 {digest[:12]}", flush=True)
 
     artifacts: dict[str, str] = {}
     for name, part in parts.items():
@@ -159,10 +212,15 @@ def run(stage_input: StageInput) -> StageResult:
     manifest = {
         "source": {"uri": dataset_uri, "sha256": digest, "bytes": len(data)},
         "target": target,
+        "task": task,
+        "classes": classes,
         "features": features,
         "schema": {c: str(df[c].dtype) for c in df.columns},
         "rows": {"total": len(df), **{name: len(part) for name, part in parts.items()}},
-        "classCounts": {n: {str(k): int(v) for k, v in p[target].value_counts().sort_index().items()} for n, p in parts.items()},
+        "classCounts": (
+            {n: {str(k): int(v) for k, v in p[target].value_counts().sort_index().items()} for n, p in parts.items()}
+            if classes is not None else None
+        ),
         "split": {"validation": validation, "test": test, "seed": seed},
         "splits": {name: artifacts[name] for name in parts},
     }
@@ -173,9 +231,10 @@ def run(stage_input: StageInput) -> StageResult:
             "rows": len(df),
             "features": len(features),
             **{f"{name}_rows": len(part) for name, part in parts.items()},
+            **({"classes": len(classes)} if classes is not None else {}),
         },
         artifacts=artifacts,
-        details={"sha256": digest, "target": target, "features": features},
+        details={"sha256": digest, "target": target, "task": task, "features": features, "classes": classes},
     )
 
 

@@ -98,3 +98,26 @@ def fs_path_to_uri(fs_path: str, like_uri: str) -> str:
         scheme = like_uri.split("://", 1)[0]
         return f"{scheme}://{fs_path.lstrip('/')}"
     return fs_path
+
+
+def put_folder(local_dir: str, uri: str, exclude: tuple[str, ...] = ()) -> None:
+    """Copies a local folder's files (recursively) to `uri`, a local folder or an object-store prefix."""
+    for root, _dirs, files in os.walk(local_dir):
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(root, name), local_dir)
+            if rel in exclude:
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                write_bytes(join(uri, *rel.split(os.sep)), f.read())
+
+
+def get_folder(uri: str, local_dir: str) -> None:
+    """Copies every object under `uri` into a local folder."""
+    fs, path = _fs(uri)
+    base = path.rstrip("/")
+    for found in fs.find(base):
+        rel = str(found)[len(base):].lstrip("/")
+        dest = os.path.join(local_dir, *rel.split("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "wb") as f:
+            f.write(bytes(fs.cat_file(found)))

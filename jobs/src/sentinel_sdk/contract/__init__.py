@@ -1,4 +1,9 @@
-"""The stage contract (docs/stage-contract.md): input from SENTINEL_STAGE_INPUT, result.json out, one-line errors."""
+"""The stage contract (docs/stage-contract.md): input from SENTINEL_STAGE_INPUT, result.json out, one-line errors.
+
+The shapes are not defined here: they are the JSON Schema files beside this module, generated from the control
+plane's zod schemas (`npm run contract`). Every stage input is validated against its stage's schema, with the
+schema's defaults filled in, and every result.json against `result.schema.json`, so the two sides cannot drift.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,18 @@ import re
 import sys
 import traceback
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any, NoReturn
 from collections.abc import Callable, Mapping
 
-from sentinel_jobs import storage
-from sentinel_jobs.metrics import METRIC_MODES, Mode
+import jsonschema
+
+from sentinel_sdk import storage
 
 ENV_VAR = "SENTINEL_STAGE_INPUT"
+SCHEMA_DIR = Path(__file__).resolve().parent
+STAGES = ("ingest", "train", "tune", "evaluate")
 _MISSING: Any = object()
 
 
@@ -47,8 +57,70 @@ def one_line(text: str, limit: int = 1000) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """A generated schema: `<stage>.input`, `result`, or `vocabulary`."""
+    path = SCHEMA_DIR / (f"{name}.json" if name == "vocabulary" else f"{name}.schema.json")
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageError(f"contract file {path.name} is missing from the sentinel_sdk package (run `npm run contract`)") from None
+    return loaded
+
+
+def _where(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def check(instance: Any, schema_name: str, where: str) -> None:
+    """Validates against a generated schema; the error names the field (`SENTINEL_STAGE_INPUT.params.target`)."""
+    validator = jsonschema.Draft202012Validator(schema(schema_name))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        shown = "; ".join(f"{where}{_where(e.absolute_path)}: {_message(e)}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InvalidInput(shown + more)
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return one_line(error.message.replace(" is a required property", " is missing"), 200)
+    return one_line(error.message, 200)
+
+
+def _with_defaults(instance: Any, node: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Fills `default`s from the schema into objects (recursively), the only place defaults come from."""
+    if "$ref" in node:
+        ref = str(node["$ref"])
+        if ref.startswith("#/"):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _with_defaults(instance, target, root)
+    for key in ("anyOf", "oneOf"):
+        if key in node and isinstance(instance, dict):
+            for option in node[key]:
+                if isinstance(option, Mapping) and option.get("type") == "object":
+                    instance = _with_defaults(instance, option, root)
+                    break
+    if isinstance(instance, dict) and isinstance(node.get("properties"), Mapping):
+        out = dict(instance)
+        for name, prop in node["properties"].items():
+            if not isinstance(prop, Mapping):
+                continue
+            if name not in out and "default" in prop:
+                out[name] = json.loads(json.dumps(prop["default"]))
+            if name in out:
+                out[name] = _with_defaults(out[name], prop, root)
+        return out
+    return instance
+
+
 class Params:
-    """Typed, validated access to a JSON object; errors name the full key path (e.g. params.split.seed)."""
+    """Read access to a validated JSON object; errors name the full key path (e.g. params.split.seed)."""
 
     def __init__(self, data: Mapping[str, Any], where: str = "params") -> None:
         self._data = data
@@ -105,21 +177,6 @@ class Params:
             self._fail(key, "an object", value)
         return dict(value)
 
-    def metric(self) -> str:
-        value = self.text("metric")
-        if value not in METRIC_MODES:
-            self._fail("metric", f"one of {', '.join(METRIC_MODES)}", value)
-        return value
-
-    def mode(self, metric: str) -> Mode:
-        """Mode is checked against the metric: maximising logloss would silently pick the worst model."""
-        value = self.text("mode", default=METRIC_MODES[metric])
-        if value not in ("max", "min"):
-            self._fail("mode", "'max' or 'min'", value)
-        if value != METRIC_MODES[metric]:
-            self._fail("mode", f"{METRIC_MODES[metric]!r} for metric {metric!r}", value)
-        return value
-
 
 @dataclass(frozen=True)
 class StageInput:
@@ -154,22 +211,25 @@ def parse_stage_input(raw: str | None, expected_stage: str) -> StageInput:
         raise InvalidInput(f"{ENV_VAR} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{ENV_VAR} must be a JSON object")
-    top = Params(data, ENV_VAR)
-    stage = top.text("stage")
-    if stage != expected_stage:
+    stage = data.get("stage")
+    if isinstance(stage, str) and stage in STAGES and stage != expected_stage:
         raise InvalidInput(f"{ENV_VAR}.stage is {stage!r} but this entrypoint runs {expected_stage!r}")
+    name = f"{expected_stage}.input"
+    check(data, name, ENV_VAR)
+    data = _with_defaults(data, schema(name), schema(name))
+    top = Params(data, ENV_VAR)
     return StageInput(
         pipeline=top.text("pipeline"),
         run_id=top.text("runId"),
-        stage=stage,
+        stage=top.text("stage"),
         stage_uri=_check_uri(top.text("stageUri"), f"{ENV_VAR}.stageUri"),
         run_uri=_check_uri(top.text("runUri"), f"{ENV_VAR}.runUri"),
-        params=top.obj("params"),
+        params=Params(top.mapping("params"), "params"),
     )
 
 
 def check_uri_param(params: Params, key: str) -> str:
-    return _check_uri(params.text(key), f"params.{key}")
+    return _check_uri(params.text(key), f"{params.where}.{key}")
 
 
 def split_uri(data_uri: str, split: str) -> str:
@@ -185,10 +245,15 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
     uri = storage.join(stage_input.stage_uri, "result.json")
     body = {
         "stage": stage_input.stage,
-        "metrics": result.metrics,
+        "metrics": {k: float(v) if isinstance(v, float) else v for k, v in result.metrics.items()},
         "artifacts": result.artifacts,
         "details": result.details,
     }
+    body = json.loads(storage.dumps(body))  # exactly what the reader will parse
+    try:
+        check(body, "result", "result.json")
+    except InvalidInput as e:
+        raise StageError(f"this stage produced a result that breaks the contract: {e}") from None
     storage.write_json(uri, body, atomic=True)
     return uri
 

@@ -1,0 +1,1 @@
+"""Deterministic stand-ins for public datasets, generated locally (nothing is downloaded)."""
