@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { runCommand } from './run.js';
 import { render } from './render.js';
 import { simulateCommand } from './simulate.js';
+import { initPipeline, moduleNameFor, TEMPLATES } from './init.js';
 import { loadSpecOrExplain } from './run.js';
 import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
 
@@ -21,6 +22,10 @@ Usage:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
         spot    an EC2 spot interruption warning while --stage (default train) runs: retried, resumed from checkpoint
         idle    --minutes pass with no job: the reaper's decisions (never the serving cluster)
+  sentinel init NAME --template xgboost|sklearn|lightning [--dir PARENT]
+      Scaffolds PARENT/NAME (default ./NAME): pipeline.yaml, NAME_model.py (your model, on sentinel_sdk),
+      test_NAME_model.py and a data.csv to start from. Then: sentinel run --spec NAME/pipeline.yaml.
+      Guide: docs/bring-your-own-model.md.
   sentinel render --out DIR [--spec FILE] [--run-id ID] [--namespace NS] [--region R] [--account A] [--stage S]
       Writes every deployable artifact, offline: the state machine ASL (+ its graph), EventBridge patterns, rules and
       schedules, IAM and resource policies (aws/), and the RayJobs, RayService and RBAC a run would create (kubernetes/).
@@ -94,6 +99,23 @@ async function main(argv: string[]): Promise<number> {
       idleMinutes: int('idle-minutes', values['idle-minutes'], 1),
       json: values.json,
     });
+  }
+  if (command === 'init') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { template: { type: 'string' }, dir: { type: 'string', default: '.' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    const name = positionals[0];
+    if (!name || positionals.length > 1) throw new Error(`init needs exactly one NAME; see sentinel --help`);
+    if (!values.template) throw new Error(`init needs --template ${TEMPLATES.join('|')}`);
+    const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
+    const files = await initPipeline({ repoRoot, name, template: values.template, parent: resolve(values.dir), pythonEnv });
+    for (const f of files) process.stdout.write(`  wrote ${f}\n`);
+    const dir = join(values.dir, name);
+    process.stdout.write(`\nNext:\n  ./sentinel run --spec ${join(dir, 'pipeline.yaml')}\n  .venv/bin/python -m pytest ${dir}\nEdit ${join(dir, `${moduleNameFor(name)}.py`)} to make the model yours (docs/bring-your-own-model.md).\n`);
+    return 0;
   }
   if (command === 'render') {
     const { values } = parseArgs({

@@ -60,6 +60,7 @@ export function jobRequestsForRun(spec: PipelineSpec, runId: string, artifactRoo
       identity,
       module: stageSpec.module,
       input: { ...buildStageInput(run, stage, placeholderSummaries(run, stage)) },
+      ...(spec.code ? { pythonPath: spec.code } : {}),
       resources: stageSpec.resources,
       timeoutSeconds: stageSpec.timeoutSeconds,
       image: spec.image,

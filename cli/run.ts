@@ -1,7 +1,7 @@
 // `sentinel run`: one full local pipeline run, the same state machine that deploys, on a Ray head started here.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { parseSpec, type PipelineSpec } from '../core/spec.js';
+import type { PipelineSpec } from '../core/spec.js';
+import { loadSpecFile } from '../local/spec-file.js';
 import { preflightCsv } from '../local/dataset.js';
 import { bold, dim, red } from './format.js';
 import { followRun, out, withSession } from './session-command.js';
@@ -21,7 +21,7 @@ export interface RunCommandOptions {
 /** Reads and validates a spec; a bad spec costs a second, not a Ray head. */
 export function loadSpecOrExplain(specPath: string): PipelineSpec | undefined {
   try {
-    return parseSpec(readFileSync(specPath, 'utf8'), specPath);
+    return loadSpecFile(specPath);
   } catch (e) {
     process.stderr.write(`${red('✖ spec rejected')}: ${(e as Error).message}\n`);
     return undefined;

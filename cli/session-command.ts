@@ -6,7 +6,7 @@ import type { PipelineSpec } from '../core/spec.js';
 import type { LocalExecution } from '../local/runtime.js';
 import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
-import { postJson, sampleRows } from './predict.js';
+import { compact, firstCall, sampleRows } from './predict.js';
 
 export const out = (s = '') => process.stdout.write(`${s}\n`);
 
@@ -87,14 +87,12 @@ async function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSess
     out(`  ${s.stage.padEnd(9)} ${duration(s.jobSeconds).padStart(7)}  ${metricsText(s.metrics)}${notes ? yellow(` (${notes})`) : ''}`);
   }
   if (r.gate) out(`  ${bold('gate')}      ${r.gate.promote ? green('PROMOTE') : yellow('KEEP CHAMPION')} — ${r.gate.reason}`);
-  if (r.promotion) out(`  ${bold('endpoint')}  ${r.promotion.endpoint}  ${dim(`(POST {"rows": [{feature: value, …}]})`)}`);
+  if (r.promotion) out(`  ${bold('endpoint')}  ${r.promotion.endpoint}  ${dim('(GET it for the request schema and an example)')}`);
   if (ok) {
     const url = session.endpoint(spec);
     try {
-      const rows = sampleRows(datasetUri, spec.dataset.target, 3);
-      const res = await postJson(url, { rows });
-      const body = res.body as { predictions?: number[]; probabilities?: number[]; model?: { runId?: string } };
-      out(`  ${bold('predict')}   POST ${rows.length} rows → HTTP ${res.status} predictions ${JSON.stringify(body.predictions)} probabilities ${JSON.stringify(body.probabilities?.map((p) => Number(p.toFixed(3))))} ${dim(`(model of run ${body.model?.runId})`)}`);
+      const res = await firstCall(url, () => ({ rows: sampleRows(datasetUri, spec.dataset.target, 3) }));
+      out(`  ${bold('predict')}   POST ${spec.serve.route} ${dim(compact(res.request, 80))} → HTTP ${res.status} ${compact(res.body)}`);
     } catch (e) {
       out(`  ${bold('predict')}   ${red(`no answer from ${url}: ${(e as Error).message}`)}`);
     }

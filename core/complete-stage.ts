@@ -2,11 +2,13 @@
 // result.json, or SendTaskFailure with a named error, the job's message and the tail of its log.
 // At-least-once safe: without a parked token (already completed, or not ours) the event is a no-op.
 import type { ComputePort, ObjectStore, TaskCallbacks, TokenStore, CallbackResult } from './ports.js';
-import type { StageResult, StageSummary } from './model.js';
+import type { StageSummary } from './model.js';
 import { jobSeconds, stageOutcome, type JobStatus } from './job-status.js';
 import type { JobIdentity } from './names.js';
 import { resultUri } from './artifacts.js';
 import { ErrorNames } from './errors.js';
+import { StageResultSchema, type StageResult } from './contract.js';
+import { formatIssues } from './validation.js';
 
 export interface CompleteDeps {
   compute: ComputePort;
@@ -35,11 +37,12 @@ export async function completeStage(
   let completion: Completion;
   if (outcome.kind === 'succeeded') {
     const uri = resultUri(job.artifactRoot, identity.pipeline, identity.runId, identity.stage);
-    const stage = await deps.store.getJson<StageResult>(uri);
-    if (!stage) {
-      result = await deps.callbacks.failure(token, ErrorNames.RayJobFailed, `job ${status.jobId} succeeded but wrote no result at ${uri}`);
+    const read = await readResult(deps.store, uri, identity.stage);
+    if (!read.ok) {
+      result = await deps.callbacks.failure(token, ErrorNames.RayJobFailed, `job ${status.jobId} succeeded but ${read.problem}`);
       completion = 'failed';
     } else {
+      const stage = read.result;
       const summary: StageSummary = {
         stage: identity.stage,
         jobId: status.jobId,
@@ -61,4 +64,21 @@ export async function completeStage(
   }
   await deps.tokens.delete(status.jobId);
   return result === 'gone' ? 'task-gone' : completion;
+}
+
+/** Reads and checks a stage's result.json against the contract; says what is wrong when it does not match. */
+async function readResult(store: ObjectStore, uri: string, expected: StageResult['stage']): Promise<{ ok: true; result: StageResult } | { ok: false; problem: string }> {
+  // Read errors (the store being briefly unavailable) propagate and the event is redelivered; bad content fails.
+  const text = await store.getText(uri);
+  if (text === undefined) return { ok: false, problem: `wrote no result at ${uri}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, problem: `its result is not JSON (${(e as Error).message}): ${uri}` };
+  }
+  const parsed = StageResultSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, problem: `its result breaks the stage contract: ${formatIssues(parsed.error.issues, uri)}` };
+  if (parsed.data.stage !== expected) return { ok: false, problem: `its result is for stage "${parsed.data.stage}", not "${expected}": ${uri}` };
+  return { ok: true, result: parsed.data };
 }

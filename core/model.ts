@@ -39,13 +39,8 @@ export interface RunState {
   stages?: StageSummaries;
 }
 
-/** What a job writes to <stageUri>/result.json (docs/stage-contract.md). */
-export interface StageResult {
-  stage: Stage;
-  metrics: Record<string, number>;
-  artifacts: Record<string, string>;
-  details?: Record<string, unknown>;
-}
+/** What a job writes to <stageUri>/result.json (docs/stage-contract.md; the schema is in contract.ts). */
+export type { StageResult } from './contract.js';
 
 export interface Champion {
   runId: string;

@@ -15,6 +15,8 @@ export interface JobRequest {
   module: string;
   /** The stage input, passed to the job as data (env SENTINEL_STAGE_INPUT), never as shell text. */
   input: Record<string, unknown>;
+  /** The pipeline's own Python modules (spec.code), put on the job's PYTHONPATH (and its Ray workers'). */
+  pythonPath?: string;
   resources: StageSpec['resources'];
   timeoutSeconds: number;
   image: string;

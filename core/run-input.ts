@@ -34,7 +34,12 @@ export const RunContextSchema = z
     requestedAt: z.string().min(1),
   })
   .strict()
-  .refine((r) => r.pipeline === r.spec.name, { message: 'must equal spec.name', path: ['pipeline'] });
+  .refine((r) => r.pipeline === r.spec.name, { message: 'must equal spec.name', path: ['pipeline'] })
+  // A spec file's relative `code` is resolved by the local CLI; a run (on KubeRay: a path inside the image) needs it absolute.
+  .refine((r) => r.spec.code === undefined || r.spec.code.startsWith('/'), {
+    message: 'must be an absolute path when a run starts (on KubeRay: a folder inside the image)',
+    path: ['spec', 'code'],
+  });
 
 export function parseRunContext(raw: unknown, where = 'run'): RunContext {
   const r = RunContextSchema.safeParse(raw);

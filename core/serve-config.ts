@@ -2,15 +2,17 @@
 // on Kubernetes it becomes the RayService's serveConfigV2. Same schema (Ray's ServeDeploySchema), same content.
 import type { PipelineSpec } from './spec.js';
 
-export const SERVE_IMPORT_PATH = 'sentinel_jobs.serve:app';
-/** The deployment name defined in jobs/sentinel_jobs/serve.py. */
+/** The deployment name every Sentinel Serve app has (sentinel_sdk.serving.build_app keeps it for a user's app). */
 export const SERVE_DEPLOYMENT = 'ModelServer';
 
 export interface ServeApplication {
   name: string;
   route_prefix: string;
+  /** The spec's serve.app (`module:attr`), default sentinel_sdk.serving:app. */
   import_path: string;
   args: { model_uri: string; run_id: string; pipeline: string };
+  /** With spec.code: the pipeline's modules on the replicas' PYTHONPATH. */
+  runtime_env?: { env_vars: Record<string, string> };
   deployments: Array<{
     name: string;
     autoscaling_config: { min_replicas: number; max_replicas: number; target_ongoing_requests: number };
@@ -27,8 +29,9 @@ export function serveApplicationFor(spec: PipelineSpec, model: { modelUri: strin
   return {
     name: spec.name,
     route_prefix: spec.serve.route,
-    import_path: SERVE_IMPORT_PATH,
+    import_path: spec.serve.app,
     args: { model_uri: model.modelUri, run_id: model.runId, pipeline: spec.name },
+    ...(spec.code ? { runtime_env: { env_vars: { PYTHONPATH: spec.code } } } : {}),
     deployments: [
       {
         name: SERVE_DEPLOYMENT,

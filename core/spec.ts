@@ -4,66 +4,91 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { validationFailed } from './errors.js';
 import { formatIssues } from './validation.js';
+import { defaultMetric, isMetricOf, isTask, metricMode, metricsFor, type Metric } from './tasks.js';
+import {
+  CheckpointEverySchema,
+  CpuSchema,
+  DEFAULT_SPLIT,
+  GpuSchema,
+  GracePeriodSchema,
+  IterationsSchema,
+  MaxConcurrentSchema,
+  MinRowsSchema,
+  ModeSchema,
+  ModelSchema,
+  NumSamplesSchema,
+  NumWorkersSchema,
+  ReductionFactorSchema,
+  SearchSpaceSchema,
+  SplitSchema,
+  TargetSchema,
+  TaskSchema,
+} from './contract.js';
+import type { Stage } from './stages.js';
+
+export type { Metric, Task, Mode } from './tasks.js';
 
 /** DNS-1123 label, short enough that derived Kubernetes names stay valid (see names.ts). */
-const pipelineName = z
-  .string()
-  .regex(/^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$/, 'must be 1-24 chars of a-z, 0-9 and "-", starting with a letter');
+export const PIPELINE_NAME_PATTERN = /^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$/;
+const pipelineName = z.string().regex(PIPELINE_NAME_PATTERN, 'must be 1-24 chars of a-z, 0-9 and "-", starting with a letter');
 
 /** A Python module path. The job runs `python -m <module>`; a module name cannot carry shell syntax. */
 const pythonModule = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be a Python module path like pkg.module');
+
+/** A Ray Serve application builder, `module:attr`. */
+export const SERVE_APP_PATTERN = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$/;
+export const DEFAULT_SERVE_APP = 'sentinel_sdk.serving:app';
 
 /** Kubernetes resource quantity (a subset: plain, decimal SI and binary SI suffixes). */
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity like 2Gi or 500m');
 
 const resources = z
   .object({
-    cpu: z.number().positive().max(256).default(1),
+    cpu: CpuSchema,
     memory: quantity.default('2Gi'),
-    gpu: z.number().int().min(0).max(16).default(0),
+    gpu: GpuSchema,
     /** Run workers on spot capacity. The head always runs on on-demand capacity. */
     spot: z.boolean().default(false),
   })
   .strict();
 
-const stageBase = {
-  module: pythonModule,
-  resources: resources.default({ cpu: 1, memory: '2Gi', gpu: 0, spot: false }),
+const stageBase = (stage: Stage) => ({
+  /** The job's entrypoint, `python -m <module>`. */
+  module: pythonModule.default(`sentinel_jobs.${stage}`),
+  resources: resources.prefault({}),
   /** Upper bound on the Ray job's run time (RayJob activeDeadlineSeconds). */
   timeoutSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(3600),
-};
+});
 
-const numericRange = z
-  .object({ type: z.enum(['uniform', 'loguniform', 'randint']), lower: z.number(), upper: z.number() })
-  .strict()
-  .refine((r) => r.lower < r.upper, { message: 'lower must be < upper', path: ['lower'] })
-  .refine((r) => r.type !== 'loguniform' || r.lower > 0, { message: 'loguniform needs lower > 0', path: ['lower'] });
-const choice = z.object({ type: z.literal('choice'), values: z.array(z.union([z.number(), z.string()])).min(1) }).strict();
-const searchDimension = z.union([numericRange, choice]);
+/** A field of spec v1, kept only to say where it went: present, it is an error at its own path. */
+const moved = (to: string) => z.never({ error: `removed in spec v2: use ${to}` }).optional();
 
-const xgbParamValue = z.union([z.number(), z.string(), z.boolean()]);
+/** The folder of the pipeline's own Python modules, put on PYTHONPATH (so no ':' inside). */
+const codeFolder = z
+  .string()
+  .min(1)
+  .regex(/^[^:\n\r\0]+$/, 'must be a folder path without ":" (it goes on PYTHONPATH)');
 
-export const MetricSchema = z.enum(['roc_auc', 'accuracy', 'logloss', 'f1']);
-export type Metric = z.infer<typeof MetricSchema>;
-
-export const PipelineSpecSchema = z
+const SpecObject = z
   .object({
     name: pipelineName,
     /** Container image with the jobs installed (KubeRay); ignored by the local runtime. */
     image: z.string().min(1).default('sentinel-jobs:local'),
+    /** What the model predicts: the metrics and the gate follow from it. */
+    task: TaskSchema.default('binary'),
+    /**
+     * The folder holding the pipeline's Python modules, on PYTHONPATH of its jobs and Serve replicas. In a spec file
+     * it may be relative to the file (the local loader resolves it); on KubeRay an absolute path inside the image.
+     */
+    code: codeFolder.optional(),
+    /** The model: a Python module (optionally `:Attr`) and its params, checked against the module's own schema. */
+    model: ModelSchema,
     dataset: z
       .object({
-        /** CSV location: s3://bucket/key, a local path, or relative to the spec file. A trigger may override it. */
+        /** CSV location: s3://bucket/key, an absolute path, ./ or ../ relative to the spec file, or a key in the bucket. */
         uri: z.string().min(1),
-        target: z.string().min(1).default('target'),
-        split: z
-          .object({
-            validation: z.number().gt(0).lt(0.5).default(0.15),
-            test: z.number().gt(0).lt(0.5).default(0.15),
-            seed: z.number().int().min(0).default(42),
-          })
-          .strict()
-          .default({ validation: 0.15, test: 0.15, seed: 42 }),
+        target: TargetSchema,
+        split: SplitSchema.default(DEFAULT_SPLIT),
       })
       .strict(),
     /** Where stages run on KubeRay: a fresh cluster per job, or an existing one picked by labels. */
@@ -82,35 +107,39 @@ export const PipelineSpecSchema = z
       .default({ mode: 'ephemeral' }),
     stages: z
       .object({
-        ingest: z.object({ ...stageBase }).strict(),
+        ingest: z.object({ ...stageBase('ingest'), minRows: MinRowsSchema }).strict().prefault({}),
         train: z
           .object({
-            ...stageBase,
-            numBoostRound: z.number().int().min(1).max(10_000),
-            checkpointEvery: z.number().int().min(1).default(10),
-            numWorkers: z.number().int().min(1).max(64).default(1),
-            params: z.record(z.string(), xgbParamValue).default({}),
+            ...stageBase('train'),
+            iterations: IterationsSchema,
+            checkpointEvery: CheckpointEverySchema,
+            numWorkers: NumWorkersSchema,
+            numBoostRound: moved('stages.train.iterations (boosting rounds, epochs or growth steps)'),
+            params: moved('model.params (the model module checks them)'),
           })
           .strict(),
         tune: z
           .object({
-            ...stageBase,
-            searchSpace: z.record(z.string(), searchDimension).refine((s) => Object.keys(s).length > 0, 'needs at least one dimension'),
-            numSamples: z.number().int().min(1).max(1000),
-            maxConcurrent: z.number().int().min(1).max(64).default(2),
-            maxBoostRound: z.number().int().min(1).max(10_000),
-            gracePeriod: z.number().int().min(1).default(5),
-            reductionFactor: z.number().int().min(2).default(3),
+            ...stageBase('tune'),
+            searchSpace: SearchSpaceSchema,
+            numSamples: NumSamplesSchema,
+            maxConcurrent: MaxConcurrentSchema,
+            maxIterations: IterationsSchema,
+            gracePeriod: GracePeriodSchema,
+            reductionFactor: ReductionFactorSchema,
+            maxBoostRound: moved('stages.tune.maxIterations'),
           })
           .strict()
-          .refine((t) => t.gracePeriod <= t.maxBoostRound, { message: 'must be ≤ maxBoostRound', path: ['gracePeriod'] }),
-        evaluate: z.object({ ...stageBase }).strict(),
+          .refine((t) => t.gracePeriod <= t.maxIterations, { message: 'must be ≤ maxIterations', path: ['gracePeriod'] }),
+        evaluate: z.object({ ...stageBase('evaluate') }).strict().prefault({}),
       })
       .strict(),
     gate: z
       .object({
-        metric: MetricSchema,
-        mode: z.enum(['max', 'min']),
+        /** A metric of the spec's task (core/tasks.ts). */
+        metric: z.string().min(1),
+        /** Defaults to the metric's direction; an explicit mode must agree with it. */
+        mode: ModeSchema.optional(),
         /** The candidate must beat the champion by at least this much (in metric units). */
         minImprovement: z.number().min(0).default(0),
         /** With no champion yet, the candidate must reach this absolute value. */
@@ -120,6 +149,8 @@ export const PipelineSpecSchema = z
     serve: z
       .object({
         route: z.string().regex(/^\/[a-z0-9/_-]*$/, 'must be a path like /predict'),
+        /** The Ray Serve application builder (`module:attr`); a user's app keeps the deployment name ModelServer. */
+        app: z.string().regex(SERVE_APP_PATTERN, 'must be a Ray Serve import path like pkg.module:app').default(DEFAULT_SERVE_APP),
         replicas: z
           .object({ min: z.number().int().min(1), max: z.number().int().min(1) })
           .strict()
@@ -132,7 +163,41 @@ export const PipelineSpecSchema = z
   })
   .strict();
 
-export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
+type SpecObjectOut = z.output<typeof SpecObject>;
+
+/** The gate's metric must be one of the task's, and an explicit mode must be the metric's direction. */
+function checkGate(v: unknown, ctx: z.core.$RefinementCtx<SpecObjectOut>) {
+  if (v === null || typeof v !== 'object') return;
+  const spec = v as { task?: unknown; gate?: { metric?: unknown; mode?: unknown } };
+  const task = spec.task ?? 'binary';
+  const { metric, mode } = spec.gate ?? {};
+  if (!isTask(task) || typeof metric !== 'string' || !metric) return; // reported by the fields themselves
+  if (!isMetricOf(task, metric)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gate', 'metric'],
+      message: `"${metric}" is not a metric of task ${task}; use one of ${metricsFor(task).join(', ')} (usually ${defaultMetric(task)})`,
+      input: metric,
+    });
+    return;
+  }
+  const direction = metricMode(metric);
+  if ((mode === 'max' || mode === 'min') && mode !== direction) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['gate', 'mode'],
+      message: `${metric} is ${direction === 'max' ? 'maximised' : 'minimised'}: mode must be ${direction} (or left out)`,
+      input: mode,
+    });
+  }
+}
+
+export const PipelineSpecSchema = SpecObject.superRefine(checkGate, { when: () => true }).transform((s) => {
+  const metric = s.gate.metric as Metric;
+  return { ...s, gate: { ...s.gate, metric, mode: s.gate.mode ?? metricMode(metric) } };
+});
+
+export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
 
 /** Validates an already-parsed spec object. `where` prefixes field paths (e.g. the file name). */
@@ -142,8 +207,8 @@ export function validateSpec(raw: unknown, where = 'spec'): PipelineSpec {
   return result.data;
 }
 
-/** Parses YAML or JSON text (JSON is YAML) and validates it. */
-export function parseSpec(text: string, where = 'spec'): PipelineSpec {
+/** Parses YAML or JSON text (JSON is YAML) into a plain object, without validating it. */
+export function parseSpecText(text: string, where = 'spec'): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -151,5 +216,10 @@ export function parseSpec(text: string, where = 'spec'): PipelineSpec {
     throw validationFailed(`not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`, where);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed('must be a mapping (YAML object)', where);
-  return validateSpec(raw, where);
+  return raw as Record<string, unknown>;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) and validates it. */
+export function parseSpec(text: string, where = 'spec'): PipelineSpec {
+  return validateSpec(parseSpecText(text, where), where);
 }

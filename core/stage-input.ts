@@ -1,9 +1,13 @@
-// What each stage's job receives (docs/stage-contract.md): built from the spec and earlier stages' summaries.
+// What each stage's job receives (docs/stage-contract.md): built from the spec and earlier stages' summaries, and
+// parsed through the contract's schemas (core/contract.ts), so a job never gets an input its Python side would
+// refuse, and every default in it is the contract's.
 import type { RunContext, StageSummaries, ChampionRecord } from './model.js';
 import type { Stage } from './stages.js';
 import { runUri, stageUri } from './artifacts.js';
 import { pickCandidate } from './gate.js';
 import { validationFailed } from './errors.js';
+import { formatIssues } from './validation.js';
+import { StageInputSchemas, type StageInputOf } from './contract.js';
 
 /** The environment variable that carries a stage's input to its job, as data (docs/stage-contract.md). */
 export const STAGE_INPUT_ENV = 'SENTINEL_STAGE_INPUT';
@@ -22,49 +26,55 @@ function need<T>(value: T | undefined, where: string): T {
   return value;
 }
 
-export function buildStageInput(run: RunContext, stage: Stage, stages: StageSummaries = {}, champion?: ChampionRecord): StageInput {
+/** The params of one stage, before the contract's schema fills defaults and checks them. */
+function paramsFor(run: RunContext, stage: Stage, stages: StageSummaries, champion?: ChampionRecord): Record<string, unknown> {
   const { spec } = run;
-  const base = {
-    pipeline: run.pipeline,
-    runId: run.runId,
-    stage,
-    stageUri: stageUri(run.artifactRoot, run.pipeline, run.runId, stage),
-    runUri: runUri(run.artifactRoot, run.pipeline, run.runId),
-  };
+  const { task } = spec;
   const target = spec.dataset.target;
-  const metric = spec.gate.metric;
-  const mode = spec.gate.mode;
+  const { metric, mode } = spec.gate;
+  const seed = spec.dataset.split.seed;
+  const model = { module: spec.model.module, params: spec.model.params };
   const dataUri = () => stageUri(run.artifactRoot, run.pipeline, run.runId, need(stages.ingest, 'stages.ingest').stage);
+  const resources = (s: 'train' | 'tune') => ({ cpu: spec.stages[s].resources.cpu, gpu: spec.stages[s].resources.gpu });
   switch (stage) {
     case 'ingest':
-      return { ...base, params: { datasetUri: run.datasetUri, target, split: spec.dataset.split } };
+      return { datasetUri: run.datasetUri, target, task, split: spec.dataset.split, minRows: spec.stages.ingest.minRows };
     case 'train': {
       const t = spec.stages.train;
       return {
-        ...base,
-        params: { dataUri: dataUri(), target, metric, mode, numBoostRound: t.numBoostRound, params: t.params, numWorkers: t.numWorkers, checkpointEvery: t.checkpointEvery },
+        dataUri: dataUri(), target, task, metric, mode, model,
+        iterations: t.iterations, checkpointEvery: t.checkpointEvery, numWorkers: t.numWorkers, resources: resources('train'), seed,
       };
     }
     case 'tune': {
       const t = spec.stages.tune;
       return {
-        ...base,
-        params: {
-          dataUri: dataUri(), target, metric, mode, searchSpace: t.searchSpace, numSamples: t.numSamples, maxConcurrent: t.maxConcurrent,
-          maxBoostRound: t.maxBoostRound, gracePeriod: t.gracePeriod, reductionFactor: t.reductionFactor,
-        },
+        dataUri: dataUri(), target, task, metric, mode, model,
+        searchSpace: t.searchSpace, numSamples: t.numSamples, maxConcurrent: t.maxConcurrent,
+        maxIterations: t.maxIterations, gracePeriod: t.gracePeriod, reductionFactor: t.reductionFactor, resources: resources('tune'), seed,
       };
     }
     case 'evaluate': {
       const candidate = pickCandidate(spec.gate, need(stages.train, 'stages.train'), need(stages.tune, 'stages.tune'));
       return {
-        ...base,
-        params: {
-          dataUri: dataUri(), target, metric,
-          candidate: { modelUri: candidate.modelUri, source: candidate.source },
-          champion: champion ? { modelUri: champion.current.modelUri, runId: champion.current.runId } : null,
-        },
+        dataUri: dataUri(), target, task, metric,
+        candidate: { modelUri: candidate.modelUri, source: candidate.source },
+        champion: champion ? { modelUri: champion.current.modelUri, runId: champion.current.runId } : null,
       };
     }
   }
+}
+
+export function buildStageInput<S extends Stage>(run: RunContext, stage: S, stages: StageSummaries = {}, champion?: ChampionRecord): StageInputOf<S> & StageInput {
+  const raw = {
+    pipeline: run.pipeline,
+    runId: run.runId,
+    stage,
+    stageUri: stageUri(run.artifactRoot, run.pipeline, run.runId, stage),
+    runUri: runUri(run.artifactRoot, run.pipeline, run.runId),
+    params: paramsFor(run, stage, stages, champion),
+  };
+  const parsed = StageInputSchemas[stage].safeParse(raw);
+  if (!parsed.success) throw validationFailed(formatIssues(parsed.error.issues, `${stage} input`));
+  return parsed.data as StageInputOf<S> & StageInput;
 }

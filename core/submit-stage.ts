@@ -48,6 +48,7 @@ export async function submitStage(
       identity,
       module: spec.module,
       input: { ...input },
+      ...(run.spec.code ? { pythonPath: run.spec.code } : {}),
       resources: spec.resources,
       timeoutSeconds: spec.timeoutSeconds,
       image: run.spec.image,

@@ -42,8 +42,17 @@ export async function uploadDataset(bucket: string, spec: PipelineSpec, file: st
 export const specDatasetPath = (bucket: string, spec: PipelineSpec) =>
   isAbsolute(spec.dataset.uri) ? spec.dataset.uri : join(bucket, spec.dataset.uri);
 
-/** Writes scikit-learn's breast-cancer data as the CSV a user would upload (no download: it ships with sklearn). */
-export async function writeReferenceDataset(pythonEnv: string, dest: string) {
+/** The reference pipelines' dataset keys and the generator that writes each (nothing is downloaded). */
+export const REFERENCE_DATASETS: Record<string, string> = {
+  'datasets/breast-cancer/breast-cancer.csv': 'breast-cancer',
+  'datasets/iris/iris.csv': 'iris',
+  'datasets/diabetes/diabetes.csv': 'diabetes',
+  'datasets/movielens/ratings.csv': 'movielens',
+};
+
+/** Writes a reference dataset as the CSV a user would upload: scikit-learn's bundled data, or MovieLens-shaped
+ * ratings generated deterministically. */
+export async function writeReferenceDataset(pythonEnv: string, dest: string, name = 'breast-cancer') {
   await mkdir(resolve(dest, '..'), { recursive: true });
-  await run(join(pythonEnv, 'bin', 'python'), ['-m', 'sentinel_jobs.reference_data', dest], { timeout: 120_000 });
+  await run(join(pythonEnv, 'bin', 'python'), ['-m', 'sentinel_jobs.reference_data', name, dest], { timeout: 120_000 });
 }

@@ -1,8 +1,8 @@
 // A local Sentinel "deployment" for one command: a Ray head on 127.0.0.1, the runtime wired to it, and the bucket
 // folder. `sentinel run`, the end-to-end test and the benchmark all go through here.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseSpec, type PipelineSpec } from '../core/spec.js';
+import type { PipelineSpec } from '../core/spec.js';
 import { restoreChampion } from '../core/promote.js';
 import { systemClock } from '../core/ports.js';
 import { startRun } from '../core/start-run.js';
@@ -17,7 +17,10 @@ import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { startRayHead, stopStaleHead, type RayHead } from './ray-head.js';
 import { readFileSync as readFile, rmSync, writeFileSync } from 'node:fs';
 import { LocalRuntime, type LocalRuntimeOptions, type ExecutionOutcome, type LocalExecution } from './runtime.js';
-import { specDatasetPath, uploadDataset, writeReferenceDataset, preflightCsv } from './dataset.js';
+import { specDatasetPath, uploadDataset, writeReferenceDataset, preflightCsv, REFERENCE_DATASETS } from './dataset.js';
+import { loadSpecFile } from './spec-file.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { existsSync } from 'node:fs';
 
 export interface SessionOptions {
   /** Local state: bucket/, tokens/, logs/. */
@@ -114,20 +117,15 @@ export class LocalSession {
   }
 
   loadSpec(specPath: string): PipelineSpec {
-    let text: string;
-    try {
-      text = readFileSync(specPath, 'utf8');
-    } catch (e) {
-      throw new Error(`cannot read spec ${specPath}: ${(e as Error).message}`);
-    }
-    return parseSpec(text, specPath);
+    return loadSpecFile(specPath);
   }
 
   /** Puts the spec where a deployment keeps it (<bucket>/pipelines/<name>.yaml), so uploads and schedules find it. */
-  async deploySpec(specPath: string, spec: PipelineSpec) {
+  async deploySpec(_specPath: string, spec: PipelineSpec) {
     const dest = pipelineSpecUri(this.bucket, spec.name);
     mkdirSync(join(this.bucket, 'pipelines'), { recursive: true });
-    writeFileSync(dest, readFileSync(specPath));
+    // The resolved spec (absolute code and dataset paths): uploads and schedules read it without the spec's folder.
+    writeFileSync(dest, stringifyYaml(spec));
     return dest;
   }
 
@@ -138,8 +136,9 @@ export class LocalSession {
     try {
       await preflightCsv(path, spec);
     } catch (e) {
-      if (spec.dataset.uri !== 'datasets/breast-cancer/breast-cancer.csv') throw e;
-      await writeReferenceDataset(this.opts.pythonEnv, path);
+      const reference = REFERENCE_DATASETS[spec.dataset.uri];
+      if (!reference || existsSync(path)) throw e;
+      await writeReferenceDataset(this.opts.pythonEnv, path, reference);
     }
     return path;
   }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite and prints one plain "N passed, N failed" line per suite; exits non-zero if anything failed.
+#   typecheck   tsc --noEmit over the TypeScript
+#   py-quality  ruff check and mypy (strict) over the SDK, the jobs and their tests
 #   unit   core, handlers, patterns, ASL (node:test)
 #   paths  the state machine's paths on the local interpreter with the real handlers (node:test)
 #   jobs   the Python Ray workloads (pytest, real Ray)
@@ -18,7 +20,7 @@ out="$(mktemp -d)"
 status=0
 summary=()
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(typecheck unit paths infra k8s jobs e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(typecheck py-quality unit paths infra k8s jobs e2e)
 
 node_suite() {
   local name=$1; shift
@@ -41,6 +43,13 @@ for suite in "${suites[@]}"; do
     typecheck)
       echo "=== typecheck"
       if "$node" node_modules/typescript/bin/tsc --noEmit -p .; then summary+=("typecheck: ok"); else summary+=("typecheck: FAILED"); status=1; fi ;;
+    py-quality)
+      echo "=== py-quality"
+      pass=0; fail=0
+      if "$root/.venv/bin/ruff" check jobs; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+      if (cd jobs && "$root/.venv/bin/mypy"); then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+      [ "$fail" -eq 0 ] || status=1
+      summary+=("py-quality: $pass passed, $fail failed"); echo "py-quality: $pass passed, $fail failed" ;;
     unit) node_suite unit test/unit/*.test.ts ;;
     paths) node_suite paths test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;

@@ -21,8 +21,20 @@ interface RayJobDetails {
 
 const SPEC_HASH_KEY = 'sentinel.dev/spec-hash';
 
-/** What makes two submissions "the same job": entrypoint and input. */
-const specHash = (entrypoint: string, input: unknown) => createHash('sha256').update(entrypoint).update('\0').update(JSON.stringify(input)).digest('hex').slice(0, 16);
+/** What makes two submissions "the same job": entrypoint, input and the job's own PYTHONPATH. */
+const specHash = (entrypoint: string, input: unknown, pythonPath?: string) => {
+  const h = createHash('sha256').update(entrypoint).update('\0').update(JSON.stringify(input));
+  if (pythonPath) h.update('\0').update(pythonPath); // absent: the same hash as before pythonPath existed
+  return h.digest('hex').slice(0, 16);
+};
+
+/** The job's environment: the adapter's own, the pipeline's code folder first on PYTHONPATH, and the input. */
+export function jobEnvVars(base: Record<string, string> | undefined, req: Pick<JobRequest, 'input' | 'pythonPath'>): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  if (req.pythonPath) env.PYTHONPATH = env.PYTHONPATH ? `${req.pythonPath}:${env.PYTHONPATH}` : req.pythonPath;
+  env[STAGE_INPUT_ENV] = JSON.stringify(req.input);
+  return env;
+}
 
 export const entrypointFor = (module: string) => `python -m ${module}`;
 
@@ -57,12 +69,12 @@ export class RayJobsCompute implements ComputePort {
 
   async submit(req: JobRequest) {
     const entrypoint = entrypointFor(req.module);
-    const hash = specHash(entrypoint, req.input);
+    const hash = specHash(entrypoint, req.input, req.pythonPath);
     const body = {
       submission_id: req.jobId,
       entrypoint,
       // The input travels as data in the environment; the entrypoint above is fixed text.
-      runtime_env: { env_vars: { ...this.opts.env, [STAGE_INPUT_ENV]: JSON.stringify(req.input) } },
+      runtime_env: { env_vars: jobEnvVars(this.opts.env, req) },
       metadata: { ...req.labels, [SPEC_HASH_KEY]: hash },
     };
     const same = (d: RayJobDetails) => {

@@ -61,7 +61,15 @@ export const entrypointFor = (module: string) => {
 
 /** What makes two submissions the same job: everything requested except the name it is stored under. */
 export const requestHash = (req: JobRequest) =>
-  specHash({ module: req.module, input: req.input, resources: req.resources, timeoutSeconds: req.timeoutSeconds, image: req.image, cluster: req.cluster, labels: req.labels });
+  specHash({
+    module: req.module, input: req.input, pythonPath: req.pythonPath, resources: req.resources, timeoutSeconds: req.timeoutSeconds,
+    image: req.image, cluster: req.cluster, labels: req.labels,
+  });
+
+/** The job's runtime env: the stage input as data and, with spec.code, the pipeline's modules on PYTHONPATH. */
+export function runtimeEnvFor(req: Pick<JobRequest, 'input' | 'pythonPath'>): { env_vars: Record<string, string> } {
+  return { env_vars: { ...(req.pythonPath ? { PYTHONPATH: req.pythonPath } : {}), [STAGE_INPUT_ENV]: JSON.stringify(req.input) } };
+}
 
 /** Ray workers for the stage's parallelism: train's numWorkers, tune's maxConcurrent trials, else one. */
 function workerCount(req: JobRequest): number {
@@ -98,7 +106,7 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels): RayClusterSpec 
 export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest {
   const entrypoint = entrypointFor(req.module);
   // JSON is YAML; KubeRay parses runtimeEnvYAML and the operator sends it to Ray as a JSON object.
-  const runtimeEnvYAML = JSON.stringify({ env_vars: { [STAGE_INPUT_ENV]: JSON.stringify(req.input) } });
+  const runtimeEnvYAML = JSON.stringify(runtimeEnvFor(req));
   const common = {
     entrypoint,
     // The Ray submission id is the RayJob name, as on the Ray Jobs backend.

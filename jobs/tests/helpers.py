@@ -11,7 +11,6 @@ from typing import Any
 
 from sentinel_sdk.contract import ENV_VAR
 
-
 RUN_IDS = {"r-test": "r000000001"}
 
 

@@ -20,7 +20,6 @@ from sentinel_sdk.contract import (
 )
 from sentinel_sdk.tune import search_space
 
-
 RUN = "r000000001"
 VALID: dict[str, dict[str, object]] = {
     "ingest": {"datasetUri": "/d.csv", "target": "y", "task": "binary", "split": {"validation": 0.2, "test": 0.2, "seed": 1}},
@@ -67,7 +66,7 @@ def test_tune_grace_period_default_is_the_control_planes() -> None:
 )
 def test_contract_violations_name_the_field(tmp_path: Path, change: dict[str, object], where: str) -> None:
     with pytest.raises(InvalidInput, match=where.replace(".", r"\.")):
-        parse_stage_input(_raw(tmp_path, **change), "train")
+        parse_stage_input(_raw(tmp_path, "train", **change), "train")
 
 
 @pytest.mark.parametrize(

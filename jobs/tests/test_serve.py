@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
-from typing import Any
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ def test_serve_predicts_over_http(served: str, trained: dict[str, Any], ingested
     assert example.status_code == 200 and len(example.json()["predictions"]) == len(info["example"]["rows"])
 
     test = pd.read_parquet(Path(ingested["stageUri"]) / "test.parquet").head(20)
-    rows = test.drop(columns=["target"]).to_dict(orient="records")
+    rows = cast("list[dict[str, Any]]", test.drop(columns=["target"]).to_dict(orient="records"))  # column names are str
     resp = requests.post(served, json={"rows": rows}, timeout=30)
     assert resp.status_code == 200, resp.text
     body = resp.json()

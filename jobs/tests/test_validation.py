@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from helpers import last_stderr_line, read_result, run_module, stage_input
-from sentinel_sdk.contract import ValidationFailed
 from sentinel_jobs.ingest import parse_csv, split, validate
+from sentinel_sdk.contract import ValidationFailed
 
 
-def _csv(rows: int = 40, **overrides: Sequence[object]) -> bytes:
+def _csv(rows: int = 40, **overrides: Sequence[str | float]) -> bytes:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.integers(0, 9, size=rows), "target": [0, 1] * (rows // 2)})
     for col, values in overrides.items():

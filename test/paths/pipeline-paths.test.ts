@@ -25,7 +25,7 @@ test('happy path: every stage runs once, the candidate clears the floor and is p
     assert.equal(out.gate.candidateSource, 'tune'); // tune's validation metric (0.97) beat train's (0.95)
     assert.equal(out.promotion.endpoint, 'http://127.0.0.1:8000/predict');
     // The serve config points at the tuned model.
-    assert.match(serving.applied[0]!.applications[0]!.args.model_uri, /\/tune\/model\.json$/);
+    assert.match(serving.applied[0]!.applications[0]!.args.model_uri, /\/tune\/model$/);
     const champion = readJson<ChampionRecord>(join(h.artifactRoot, 'breast-cancer', 'champion.json'));
     assert.equal(champion.current.runId, r.runId);
     const record = readJson<RunRecord>(join(h.artifactRoot, 'breast-cancer', r.runId, 'run.json'));

@@ -87,8 +87,8 @@ export function fakeResult(stage: Stage, stageUri: string, metrics: Record<strin
   };
   const artifacts: Record<Stage, Record<string, string>> = {
     ingest: { train: `${stageUri}/train.parquet`, validation: `${stageUri}/validation.parquet`, test: `${stageUri}/test.parquet`, manifest: `${stageUri}/manifest.json` },
-    train: { model: `${stageUri}/model.json`, checkpoint: `${stageUri}/checkpoints` },
-    tune: { model: `${stageUri}/model.json`, curves: `${stageUri}/curves.svg`, trials: `${stageUri}/trials.json` },
+    train: { model: `${stageUri}/model`, checkpoint: `${stageUri}/checkpoints` },
+    tune: { model: `${stageUri}/model`, curves: `${stageUri}/curves.svg`, trials: `${stageUri}/trials.json` },
     evaluate: {},
   };
   return { stage, metrics: { ...base[stage], ...metrics }, artifacts: artifacts[stage], details: {} };

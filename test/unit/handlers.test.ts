@@ -67,6 +67,17 @@ test('submit-stage: the input reaches the job as data, and a redelivery does not
   const req = compute.jobs.get(a.jobId)!.req;
   assert.equal(req.module, 'sentinel_jobs.ingest');
   assert.deepEqual((req.input as { params: { datasetUri: string } }).params.datasetUri, join(root, 'd.csv'));
+  assert.equal(req.pythonPath, undefined, 'no spec.code, no PYTHONPATH of its own');
+});
+
+test('submit-stage: spec.code reaches the job request as its PYTHONPATH', async () => {
+  const root = dir();
+  const compute = new FakeCompute({}, 60_000);
+  const h = createSubmitStageHandler({ compute, tokens: new FileTokenStore(join(root, 't')), store: new LocalObjectStore() });
+  const r = run(root);
+  const withCode = { ...r, spec: { ...r.spec, code: '/opt/pipelines/churn' } };
+  const a = (await h({ taskToken: 'tok', stage: 'ingest', run: withCode }, ctx)) as { jobId: string };
+  assert.equal(compute.jobs.get(a.jobId)!.req.pythonPath, '/opt/pipelines/churn');
 });
 
 test('complete-stage: success reads result.json; duplicates and garbage are acknowledged; a missing result fails the task', async () => {
@@ -99,6 +110,31 @@ test('complete-stage: success reads result.json; duplicates and garbage are ackn
   await h(msg(JSON.stringify(ev2)) as never, ctx);
   assert.deepEqual(callbacks.calls[1]!.slice(0, 3), ['failure', 'tok2', 'RayJobFailed']);
   assert.match(String(callbacks.calls[1]![3]), /succeeded but wrote no result at .*tune\/result\.json/);
+});
+
+test('complete-stage: a result.json that breaks the contract (or is for another stage) fails the task naming what is wrong', async () => {
+  const root = dir();
+  const tokens = new FileTokenStore(join(root, 't'));
+  const callbacks = new RecordingCallbacks();
+  const h = createCompleteStageHandler({ compute: new FakeCompute(), tokens, callbacks, store: new LocalObjectStore() });
+  const cases: Array<[string, string, RegExp]> = [
+    ['train', JSON.stringify({ stage: 'train', metrics: { validation_roc_auc: 'high' }, artifacts: {} }), /breaks the stage contract: .*train\/result\.json\.metrics\.validation_roc_auc: /],
+    ['tune', JSON.stringify({ stage: 'tune', metrics: {}, artifacts: {}, surprise: 1 }), /breaks the stage contract: .*unknown field\(s\) "surprise"/],
+    ['evaluate', JSON.stringify({ stage: 'train', metrics: {}, artifacts: {} }), /is for stage "train", not "evaluate"/],
+    ['ingest', '{"stage": "ingest", "metrics": {"rows": NaN}', /is not JSON/],
+  ];
+  for (const [stage, body, why] of cases) {
+    const jobId = `breast-cancer-r012345678-${stage}-1`;
+    const stageDir = join(root, 'breast-cancer', 'r012345678', stage);
+    mkdirSync(stageDir, { recursive: true });
+    writeFileSync(join(stageDir, 'result.json'), body);
+    await tokens.put(jobId, `tok-${stage}`);
+    const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
+    assert.deepEqual(await h({ Records: [{ messageId: stage, body: JSON.stringify(ev) }] } as never, ctx), { batchItemFailures: [] });
+    const call = callbacks.calls.at(-1)!;
+    assert.deepEqual(call.slice(0, 3), ['failure', `tok-${stage}`, 'RayJobFailed'], stage);
+    assert.match(String(call[3]), why);
+  }
 });
 
 test('complete-stage: a consumer error is reported as a partial batch failure for that message only', async () => {

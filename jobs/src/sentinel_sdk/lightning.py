@@ -51,6 +51,8 @@ _META_ATTR = "_sentinel_lightning_meta"
 
 # Lightning's per-run chatter ("GPU available: ...", "Seed set to ...") on every worker and trial.
 _QUIET_LOGGERS = (
+    "pytorch_lightning",
+    "lightning_fabric",
     "pytorch_lightning.utilities.rank_zero",
     "pytorch_lightning.accelerators.cuda",
     "lightning_fabric.utilities.seed",
@@ -152,8 +154,8 @@ class LightningModel(Model[pl.LightningModule]):
             # DDP needs the same number of batches on every rank: trim the (at most one row) longer shards.
             train = train.head(int(reduce_across_ranks(len(train), "min")))
         loader = self.dataloader(train, params, train=True)
-        trainer = self._trainer(run, run.iterations - offset, [_ReportEachEpoch(run, offset)])
         with _quiet():
+            trainer = self._trainer(run, run.iterations - offset, [_ReportEachEpoch(run, offset)])
             trainer.fit(module, train_dataloaders=loader, ckpt_path=ckpt_path)
         return module
 
@@ -210,8 +212,10 @@ class LightningModel(Model[pl.LightningModule]):
             return pl.Trainer(devices=1, **common)
         from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
 
-        trainer = pl.Trainer(devices="auto", strategy=RayDDPStrategy(), plugins=[RayLightningEnvironment()], **common)
-        return prepare_trainer(trainer)
+        strategy = RayDDPStrategy()  # type: ignore[no-untyped-call]
+        environment = RayLightningEnvironment()  # type: ignore[no-untyped-call]
+        trainer: pl.Trainer = prepare_trainer(pl.Trainer(devices="auto", strategy=strategy, plugins=[environment], **common))
+        return trainer
 
 
 class EpochShuffle(Sampler[int]):
@@ -239,7 +243,8 @@ class _ReportEachEpoch(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         def write_checkpoint(folder: str) -> None:
-            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # collective: rank 0 writes the file
+            # With the optimizer and loop state; a collective under DDP (rank 0 writes the file).
+            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE), weights_only=False)
             _write_meta(folder, pl_module)
 
         self._run.report(self._offset + trainer.current_epoch + 1, pl_module, write_checkpoint=write_checkpoint)
@@ -269,7 +274,7 @@ def torch_threads() -> int:
         import ray
 
         if ray.is_initialized():
-            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")  # type: ignore[no-untyped-call]
             if cpus:
                 return max(1, int(cpus))
     except Exception:  # noqa: BLE001 - no Ray context is the common case outside workers
@@ -344,6 +349,8 @@ def _quiet() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            # torch 2.15 deprecates a pytree check pytorch-lightning 2.6 still makes; not the user's to fix.
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
             yield
     finally:
         for logger, level in saved:

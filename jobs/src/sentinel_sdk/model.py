@@ -150,7 +150,7 @@ def params_errors(error: ValidationError, where: str) -> str:
 class Sink(Protocol):
     """Where a FitRun's reports go: Ray Train, Ray Tune, or a list (tests)."""
 
-    def __call__(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None: ...
+    def __call__(self, metrics: dict[str, Any], checkpoint_dir: str | None, /) -> None: ...
 
 
 @dataclass

@@ -162,7 +162,7 @@ def build_app() -> Callable[[dict[str, Any]], Application]:
 
     def builder(args: dict[str, Any]) -> Application:
         parsed = AppArgs.model_validate(args)
-        return Deployment.bind(parsed.model_uri, parsed.run_id, parsed.pipeline)  # type: ignore[attr-defined,no-any-return]
+        return Deployment.bind(parsed.model_uri, parsed.run_id, parsed.pipeline)
 
     return builder
 

@@ -49,7 +49,7 @@ def model_stage(si: StageInput) -> ModelStage:
     params = model_def.parse_params(base, "params.model.params")
     resources = p.obj("resources")
     return ModelStage(
-        task=task, target=p.text("target"), metric=metric, mode=cast(Mode, mode), data_uri=check_uri_param(p, "dataUri"),
+        task=task, target=p.text("target"), metric=metric, mode=mode, data_uri=check_uri_param(p, "dataUri"),
         module=module, model_def=model_def, base_params=base, params=params,
         cpu=resources.number("cpu", low=0.0), gpu=resources.integer("gpu", minimum=0), seed=p.integer("seed", minimum=0),
     )

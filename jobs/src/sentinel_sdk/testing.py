@@ -15,7 +15,7 @@ import pandas as pd
 
 from sentinel_sdk.data import Data, frame_to_data
 from sentinel_sdk.metrics import Task
-from sentinel_sdk.model import FitRun, Model, checkpoint_iteration, save_model_folder, ModelCard, example_rows
+from sentinel_sdk.model import FitRun, Model, ModelCard, checkpoint_iteration, example_rows, save_model_folder
 
 
 @dataclass

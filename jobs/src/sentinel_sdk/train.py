@@ -19,7 +19,15 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from sentinel_sdk import metrics, storage
 from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, TrainingFailed, init_ray, one_line
 from sentinel_sdk.data import Data
-from sentinel_sdk.model import FitRun, example_rows, ModelCard, checkpoint_iteration, load_model_def, progress_line, save_model_folder
+from sentinel_sdk.model import (
+    FitRun,
+    ModelCard,
+    checkpoint_iteration,
+    example_rows,
+    load_model_def,
+    progress_line,
+    save_model_folder,
+)
 from sentinel_sdk.stage_common import data_for, model_stage
 
 # Test hook: a fresh (non-resumed) run raises after this iteration, like a pod killed midway.

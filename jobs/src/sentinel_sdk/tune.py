@@ -26,13 +26,13 @@ from sentinel_sdk import metrics, storage
 from sentinel_sdk.contract import InvalidInput, Params, StageInput, StageResult, TrainingFailed, init_ray, one_line
 from sentinel_sdk.data import Data
 from sentinel_sdk.model import (
-    example_rows,
     CHECKPOINT_MARKER,
     FitRun,
     ModelCard,
     checkpoint_iteration,
-    param_names,
+    example_rows,
     load_model_def,
+    param_names,
     progress_line,
     save_model_folder,
 )
@@ -89,6 +89,7 @@ def latest_checkpoint(checkpoint: tune.Checkpoint) -> tuple[str, int] | None:
     """The restored checkpoint as a local folder with its iteration, or, when a hard kill raced Tune's cleanup
     (num_to_keep deleted the one its last snapshot names), the newest complete checkpoint left in the trial's folder."""
     fs = checkpoint.filesystem
+    assert fs is not None  # Checkpoint() resolves a filesystem from its path when given none
     parent = checkpoint.path.rstrip("/").rsplit("/", 1)[0]
     infos = fs.get_file_info(pyarrow.fs.FileSelector(parent, allow_not_found=True))
     candidates = sorted((i.path for i in infos if i.base_name.startswith("checkpoint_")), reverse=True)

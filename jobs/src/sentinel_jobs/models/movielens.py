@@ -26,7 +26,6 @@ from torch import nn
 from sentinel_sdk.data import Data, DataInfo
 from sentinel_sdk.lightning import LightningModel, reduce_across_ranks
 from sentinel_sdk.model import ModelCard, Params
-from sentinel_sdk.serving import build_app
 
 USER_COLUMN = "user_id"
 ITEM_COLUMN = "movie_id"
@@ -81,7 +80,8 @@ class MatrixFactorization(pl.LightningModule):
         qi = self.item_factors(i) * known_i
         bu = (self.user_bias(u) * known_u).squeeze(1)
         bi = (self.item_bias(i) * known_i).squeeze(1)
-        return self.global_bias + bu + bi + (pu * qi).sum(dim=1)
+        rating: torch.Tensor = self.global_bias + bu + bi + (pu * qi).sum(dim=1)
+        return rating
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         ids, rating = batch
@@ -103,6 +103,9 @@ class Model(LightningModel):
         X, y = data.train.X, data.train.y
         _check_columns(X)
         users, items = _ids(X, USER_COLUMN), _ids(X, ITEM_COLUMN)
+        for column, ids in ((USER_COLUMN, users), (ITEM_COLUMN, items)):
+            if len(ids) and int(ids.min()) < 0:
+                raise ValueError(f"the training data has a negative {column} ({int(ids.min())}); ids must be >= 0")
         # Every rank has its own shard: agree on the sizes (DDP needs identical shapes) and on the mean.
         seen_users = int(reduce_across_ranks(int(users.max()) + 1 if len(users) else 0, "max"))
         seen_items = int(reduce_across_ranks(int(items.max()) + 1 if len(items) else 0, "max"))
@@ -161,6 +164,10 @@ def _ids(X: pd.DataFrame, column: str) -> np.ndarray[Any, np.dtype[np.int64]]:
     return X[column].to_numpy(dtype=np.int64)
 
 
-# The Ray Serve application for `serve.app: sentinel_jobs.models.movielens:app` (the default
-# `sentinel_sdk.serving:app` serves this model just as well, through its card).
-app = build_app()
+def app(args: dict[str, Any]) -> Any:
+    """The Ray Serve application builder for `serve.app: sentinel_jobs.models.movielens:app` (the default
+    `sentinel_sdk.serving:app` serves this model just as well, through its card). Ray Serve is imported only here,
+    so training workers that import this module do not pay for it."""
+    from sentinel_sdk.serving import build_app
+
+    return build_app()(args)

@@ -13,11 +13,11 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
-from collections.abc import Callable, Mapping
 
 import jsonschema
 
