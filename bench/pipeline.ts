@@ -29,7 +29,7 @@ async function main() {
       { label: 'reference', spec: base },
       {
         label: '2x training rounds',
-        spec: { ...base, stages: { ...base.stages, train: { ...base.stages.train, numBoostRound: base.stages.train.numBoostRound * 2 }, tune: { ...base.stages.tune, maxBoostRound: base.stages.tune.maxBoostRound * 2 } } },
+        spec: { ...base, stages: { ...base.stages, train: { ...base.stages.train, iterations: base.stages.train.iterations * 2 }, tune: { ...base.stages.tune, maxIterations: base.stages.tune.maxIterations * 2 } } },
       },
     ];
     for (const [i, v] of variants.entries()) {
@@ -54,7 +54,7 @@ async function main() {
       results.push({ label: v.label, transitions: r.transitions, overhead, wall: r.wallSeconds });
       rows.push([
         v.label,
-        `${spec.stages.train.numBoostRound}/${spec.stages.tune.maxBoostRound}`,
+        `${spec.stages.train.iterations}/${spec.stages.tune.maxIterations}`,
         r.wallSeconds.toFixed(1),
         r.rayJobSeconds.toFixed(1),
         promoteSeconds.toFixed(1),

@@ -19,9 +19,9 @@ const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
 
 function smallSpec(mutate: (s: any) => void = () => undefined): PipelineSpecInput {
   const s = referenceSpec() as any;
-  s.stages.train.numBoostRound = 20;
+  s.stages.train.iterations = 20;
   s.stages.train.checkpointEvery = 5;
-  Object.assign(s.stages.tune, { numSamples: 3, maxConcurrent: 2, maxBoostRound: 12, gracePeriod: 3 });
+  Object.assign(s.stages.tune, { numSamples: 3, maxConcurrent: 2, maxIterations: 12, gracePeriod: 3 });
   mutate(s);
   return s;
 }
@@ -96,19 +96,21 @@ describe('local pipeline on real Ray', () => {
     assert.equal(r.record?.status, 'FAILED');
   });
 
-  test('a failing Ray job fails the run with RayJobFailed and the tail of its log', async () => {
-    const spec = writeSpec('bad-params.yaml', smallSpec((s) => (s.stages.train.params = { max_depth: -5 })));
+  test('a failing Ray job fails the run with its named error and the tail of its log', async () => {
+    // Past the CLI's precheck (the session starts the run directly): the train job itself refuses the params.
+    const spec = writeSpec('bad-params.yaml', smallSpec((s) => (s.model.params = { max_depth: -5 })));
     const dataset = await session.prepareDataset(spec);
     const r = await session.report(await session.start(spec, dataset, 'e2e-bad-job'), spec);
     assert.equal(r.outcome.status, 'FAILED');
-    assert.equal(r.outcome.error, 'RayJobFailed');
+    assert.equal(r.outcome.error, 'ValidationFailed');
+    assert.match(r.outcome.cause!, /params\.model\.params\.max_depth/);
     assert.match(r.outcome.cause!, /train job .*-train-1 FAILED/);
     assert.match(r.outcome.cause!, /last 30 log lines/);
     assert.match(r.outcome.cause!, /max_depth/);
   });
 
   test('a spot interruption during train: the job is marked and evicted, the stage retried, and it resumes from its checkpoint', async () => {
-    const spec = writeSpec('spot.yaml', smallSpec((s) => Object.assign(s.stages.train, { numBoostRound: 60, checkpointEvery: 5 })));
+    const spec = writeSpec('spot.yaml', smallSpec((s) => Object.assign(s.stages.train, { iterations: 60, checkpointEvery: 5 })));
     const dataset = await session.prepareDataset(spec);
     const started = await session.start(spec, dataset, 'e2e-spot');
     const dir = stageUri(session.artifactRoot, spec.name, started.runId, 'train');
