@@ -67,6 +67,7 @@ export async function firstCall(url: string, fallback: () => unknown): Promise<{
 
 /** A compact one-line rendering of a JSON answer, at most `max` characters. */
 export function compact(body: unknown, max = 160): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(3)) : v));
+  const json = typeof body === 'string' ? undefined : JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(3)) : v));
+  const text = (typeof body === 'string' ? body.replace(/\s+/g, ' ').trim() : json) || '(empty body)';
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

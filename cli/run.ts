@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { PipelineSpec } from '../core/spec.js';
 import { loadSpecFile } from '../local/spec-file.js';
 import { preflightCsv } from '../local/dataset.js';
+import { checkModel } from '../local/model-check.js';
+import { isSentinelError } from '../core/errors.js';
 import { bold, dim, red } from './format.js';
-import { followRun, out, withSession } from './session-command.js';
+import { followRun, jsonOutput, out, pythonEnvFor, withSession } from './session-command.js';
 
 export interface RunCommandOptions {
   repoRoot: string;
@@ -28,7 +30,27 @@ export function loadSpecOrExplain(specPath: string): PipelineSpec | undefined {
   }
 }
 
+/**
+ * The model checks its own params (and search space, workers, GPUs, task) before any compute: a typo in
+ * model.params costs seconds, not a Ray head. Returns the exit code to stop with, or undefined to go on.
+ */
+export async function checkModelOrExplain(spec: PipelineSpec, specPath: string, repoRoot: string): Promise<number | undefined> {
+  try {
+    const checked = await checkModel(spec, { pythonEnv: pythonEnvFor(repoRoot), where: specPath });
+    out(dim(`  model ${spec.model.module} (${checked.framework}): params checked`));
+    return undefined;
+  } catch (e) {
+    if (isSentinelError(e, 'ValidationFailed')) {
+      process.stderr.write(`${red('✖ spec rejected')}: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`${red('✖ model check failed')}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 export async function runCommand(o: RunCommandOptions): Promise<number> {
+  jsonOutput(o.json);
   const spec = loadSpecOrExplain(o.specPath);
   if (!spec) return 2;
   if (o.datasetPath) {
@@ -40,6 +62,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     }
   }
   out(`${bold('Sentinel')} local run of ${bold(spec.name)}  ${dim(`(spec ${o.specPath})`)}`);
+  const refused = await checkModelOrExplain(spec, o.specPath, o.repoRoot);
+  if (refused !== undefined) return refused;
   return withSession(o, async (session, interrupted) => {
     await session.deploySpec(o.specPath, spec);
     const datasetUri = await session.prepareDataset(spec, o.datasetPath);

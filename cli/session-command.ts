@@ -8,7 +8,15 @@ import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { compact, firstCall, sampleRows } from './predict.js';
 
-export const out = (s = '') => process.stdout.write(`${s}\n`);
+let humanStream: NodeJS.WritableStream = process.stdout;
+/** With --json, stdout carries only the JSON report; the lines meant for people go to stderr. */
+export function jsonOutput(on: boolean) {
+  humanStream = on ? process.stderr : process.stdout;
+}
+export const out = (s = '') => void humanStream.write(`${s}\n`);
+
+/** The Python environment with Ray, sentinel_sdk and the jobs (the project's .venv unless SENTINEL_PYTHON_ENV). */
+export const pythonEnvFor = (repoRoot: string) => process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
 
 export interface SessionCommandOptions {
   repoRoot: string;
@@ -17,7 +25,7 @@ export interface SessionCommandOptions {
 }
 
 export async function withSession(o: SessionCommandOptions, fn: (session: LocalSession, interrupted: () => boolean) => Promise<number>): Promise<number> {
-  const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(o.repoRoot, '.venv');
+  const pythonEnv = pythonEnvFor(o.repoRoot);
   const t0 = Date.now();
   out(dim('  starting Ray head on 127.0.0.1 …'));
   let session: LocalSession | undefined;
@@ -64,9 +72,28 @@ export async function followRun(session: LocalSession, started: Started, spec: P
   view?.start();
   const report = await session.report(started, spec);
   view?.stop();
-  if (json) out(JSON.stringify(report, null, 2));
-  else await printSummary(report, spec, session, datasetUri);
+  const prediction = report.outcome.status === 'SUCCEEDED' ? await firstPrediction(session, spec, datasetUri) : undefined;
+  if (json) process.stdout.write(`${JSON.stringify({ ...report, ...(prediction ? { firstCall: prediction } : {}) }, null, 2)}\n`);
+  else printSummary(report, spec, session, prediction);
   return report;
+}
+
+export type FirstCall =
+  | { route: string; url: string; status: number; request: unknown; body: unknown }
+  | { route: string; url: string; error: string };
+
+/** The first call against what now serves the route: its advertised example (GET), else rows from the dataset. */
+async function firstPrediction(session: LocalSession, spec: PipelineSpec, datasetUri: string): Promise<FirstCall> {
+  const url = session.endpoint(spec);
+  const route = spec.serve.route;
+  const serving = await session.serving.status(spec.name).catch(() => undefined);
+  if (serving && serving.state !== 'RUNNING') return { route, url, error: `nothing serves ${route} (Serve application ${serving.state.toLowerCase()})` };
+  try {
+    const res = await firstCall(url, () => ({ rows: sampleRows(datasetUri, spec.dataset.target, 3) }));
+    return { route, url, status: res.status, request: res.request, body: res.body };
+  } catch (e) {
+    return { route, url, error: `no answer from ${url}: ${(e as Error).message}` };
+  }
 }
 
 export function followExecution(session: LocalSession, execution: LocalExecution): Started {
@@ -74,7 +101,7 @@ export function followExecution(session: LocalSession, execution: LocalExecution
   return { runId: input.run.runId, executionName: execution.name, alreadyStarted: false, execution, startedAt: Date.now() };
 }
 
-async function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, datasetUri: string) {
+function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, prediction: FirstCall | undefined) {
   out();
   const ok = r.outcome.status === 'SUCCEEDED';
   out(`${ok ? green('✔') : red('✖')} ${bold(`Run ${r.runId} ${r.outcome.status}`)} in ${duration(r.wallSeconds)}`);
@@ -88,14 +115,10 @@ async function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSess
   }
   if (r.gate) out(`  ${bold('gate')}      ${r.gate.promote ? green('PROMOTE') : yellow('KEEP CHAMPION')} — ${r.gate.reason}`);
   if (r.promotion) out(`  ${bold('endpoint')}  ${r.promotion.endpoint}  ${dim('(GET it for the request schema and an example)')}`);
-  if (ok) {
-    const url = session.endpoint(spec);
-    try {
-      const res = await firstCall(url, () => ({ rows: sampleRows(datasetUri, spec.dataset.target, 3) }));
-      out(`  ${bold('predict')}   POST ${spec.serve.route} ${dim(compact(res.request, 80))} → HTTP ${res.status} ${compact(res.body)}`);
-    } catch (e) {
-      out(`  ${bold('predict')}   ${red(`no answer from ${url}: ${(e as Error).message}`)}`);
-    }
+  if (prediction && 'error' in prediction) out(`  ${bold('predict')}   ${red(prediction.error)}`);
+  else if (prediction) {
+    const good = prediction.status >= 200 && prediction.status < 300;
+    out(`  ${bold('predict')}   POST ${prediction.route} → HTTP ${good ? prediction.status : red(String(prediction.status))} ${compact(prediction.body)}`);
   }
   const share = r.wallSeconds > 0 ? (100 * r.rayJobSeconds) / r.wallSeconds : 0;
   out(`  ${bold('time')}      wall ${duration(r.wallSeconds)}, inside Ray jobs ${duration(r.rayJobSeconds)} (${share.toFixed(0)}%), ${r.transitions} state transitions`);

@@ -13,8 +13,8 @@ import { LOCAL_BUCKET } from '../local/runtime.js';
 import { LOCAL_INSTANCE_ID, LocalReaper, noNodeGroups } from '../local/local-cluster.js';
 import { reapIdle } from '../core/reaper.js';
 import { bold, dim, green, red, yellow } from './format.js';
-import { followExecution, followRun, out, withSession, type SessionCommandOptions } from './session-command.js';
-import { loadSpecOrExplain } from './run.js';
+import { followExecution, followRun, jsonOutput, out, withSession, type SessionCommandOptions } from './session-command.js';
+import { checkModelOrExplain, loadSpecOrExplain } from './run.js';
 
 export interface SimulateOptions extends SessionCommandOptions {
   specPath: string;
@@ -55,13 +55,14 @@ export const spotWarning = (instanceId: string) => ({
 /**
  * True once the stage has a checkpoint it can resume from: Ray Train's controller registers checkpoints in
  * checkpoint_manager_snapshot.json (Tune in its experiment state) a moment after the worker writes the folder,
- * and only registered checkpoints are restored.
+ * and only registered checkpoints are restored. Every Sentinel checkpoint holds sentinel-checkpoint.json beside the
+ * model's own files (whatever its framework saves).
  */
 export function hasCheckpoint(dir: string): boolean {
   if (!existsSync(dir)) return false;
   const files = readdirSync(dir, { recursive: true }) as string[];
   const registered = files.some((p) => /(^|\/)(checkpoint_manager_snapshot\.json|experiment_state-[^/]*\.json)$/.test(p));
-  return registered && files.some((p) => /(^|\/)checkpoint_[^/]+\/model\.json$/.test(p));
+  return registered && files.some((p) => /(^|\/)checkpoint_[^/]+\/sentinel-checkpoint\.json$/.test(p));
 }
 
 async function prepare(session: LocalSession, o: SimulateOptions, spec: PipelineSpec) {
@@ -80,9 +81,13 @@ export async function simulateCommand(kind: string, o: SimulateOptions): Promise
     process.stderr.write(`simulate spot: --stage must be one of ingest, train, tune, evaluate\n`);
     return 2;
   }
+  jsonOutput(o.json);
   const spec = loadSpecOrExplain(o.specPath);
   if (!spec) return 2;
   out(`${bold('Sentinel')} simulate ${bold(kind)} for ${bold(spec.name)}`);
+  // upload and spot run the pipeline: its model checks its params first (idle runs nothing).
+  const refused = kind === 'idle' ? undefined : await checkModelOrExplain(spec, o.specPath, o.repoRoot);
+  if (refused !== undefined) return refused;
   return withSession(o, async (session) => {
     const datasetUri = await prepare(session, o, spec);
     const bus = session.runtime.bus;

@@ -19,6 +19,8 @@ import { readFileSync as readFile, rmSync, writeFileSync } from 'node:fs';
 import { LocalRuntime, type LocalRuntimeOptions, type ExecutionOutcome, type LocalExecution } from './runtime.js';
 import { specDatasetPath, uploadDataset, writeReferenceDataset, preflightCsv, REFERENCE_DATASETS } from './dataset.js';
 import { loadSpecFile } from './spec-file.js';
+import { checkModel } from './model-check.js';
+import type { ModelCheckResult } from '../core/model-check.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { existsSync } from 'node:fs';
 
@@ -118,6 +120,11 @@ export class LocalSession {
 
   loadSpec(specPath: string): PipelineSpec {
     return loadSpecFile(specPath);
+  }
+
+  /** The model precheck the CLI runs before a Ray head starts (ValidationFailed naming the spec's fields). */
+  checkModel(spec: PipelineSpec, where: string = spec.name): Promise<ModelCheckResult> {
+    return checkModel(spec, { pythonEnv: this.opts.pythonEnv, where });
   }
 
   /** Puts the spec where a deployment keeps it (<bucket>/pipelines/<name>.yaml), so uploads and schedules find it. */
