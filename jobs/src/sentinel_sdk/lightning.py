@@ -84,13 +84,13 @@ class LightningModel(Model[pl.LightningModule]):
     def features_tensor(self, X: pd.DataFrame) -> torch.Tensor:
         """The module's input for these rows (training batches and predictions). Default: float32, one column per
         feature in the frame's order."""
-        return torch.as_tensor(X.to_numpy(dtype=np.float32))
+        return torch.from_numpy(X.to_numpy(dtype=np.float32, copy=True))
 
     def dataloader(self, split: Split, params: BaseModel, train: bool) -> DataLoader[Any]:
         """The training loader. Default: `(features_tensor(X), y)` batches of `params.batch_size` (256 when the
         params have none), shuffled every epoch when `train`, in an order fixed by (`self.seed`, epoch), so a
         resumed run sees the same batches as an uninterrupted one."""
-        y = torch.as_tensor(split.y, dtype=torch.int64 if np.issubdtype(split.y.dtype, np.integer) else torch.float32)
+        y = torch.tensor(split.y, dtype=torch.int64 if np.issubdtype(split.y.dtype, np.integer) else torch.float32)
         dataset = TensorDataset(self.features_tensor(split.X), y)
         batch_size = int(getattr(params, "batch_size", None) or DEFAULT_BATCH_SIZE)
         sampler = EpochShuffle(len(dataset), self.seed) if train else None
@@ -113,11 +113,11 @@ class LightningModel(Model[pl.LightningModule]):
         (n,))."""
         out = out.detach().float()
         if task == "regression":
-            return _numpy(out.reshape(len(out), -1)[:, 0] if out.ndim > 1 else out)
+            return _numpy(out.flatten(1)[:, 0] if out.ndim > 1 else out)
         if task == "binary":
             if out.ndim > 1 and out.shape[1] == 2:
                 return _numpy((torch.softmax(out, dim=1) if self.outputs == "logits" else out)[:, 1])
-            flat = out.reshape(len(out), -1)[:, 0] if out.ndim > 1 else out
+            flat = out.flatten(1)[:, 0] if out.ndim > 1 else out
             return _numpy(torch.sigmoid(flat) if self.outputs == "logits" else flat)
         return _numpy(torch.softmax(out, dim=1) if self.outputs == "logits" else out)
 

@@ -146,7 +146,7 @@ class Model(LightningModel):
         rating = np.clip(self.predict(model, X), RATING_MIN, RATING_MAX)
         return {
             "user_id": req.user_id,
-            "ratings": [{"movie_id": m, "rating": round(float(r), 4)} for m, r in zip(req.movie_ids, rating)],
+            "ratings": [{"movie_id": m, "rating": round(float(r), 4)} for m, r in zip(req.movie_ids, rating, strict=True)],
         }
 
     def example(self, card: ModelCard) -> dict[str, Any] | None:
