@@ -23,7 +23,7 @@ function request(i: number): JobRequest {
     jobId: jobNameFor('breast-cancer', runId, stage, 1),
     identity,
     module: `sentinel_jobs.${stage}`,
-    input: { pipeline: 'breast-cancer', runId, stage, stageUri: `s3://bucket/artifacts/breast-cancer/${runId}/${stage}`, runUri: `s3://bucket/artifacts/breast-cancer/${runId}`, params: { target: 'target', metric: 'roc_auc', numBoostRound: 60 } },
+    input: { pipeline: 'breast-cancer', runId, stage, stageUri: `s3://bucket/artifacts/breast-cancer/${runId}/${stage}`, runUri: `s3://bucket/artifacts/breast-cancer/${runId}`, params: { target: 'target', task: 'binary', metric: 'roc_auc', iterations: 60 } },
     resources: { cpu: 1, memory: '4Gi', gpu: 0, spot: stage === 'train' || stage === 'tune' },
     timeoutSeconds: 3600,
     image: 'ghcr.io/sentinel-dev/sentinel-jobs:0.1.0',

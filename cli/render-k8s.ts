@@ -33,7 +33,7 @@ function placeholderSummaries(run: RunContext, stage: Stage): StageSummaries {
       attempt: 1,
       resultUri: `${uri}/result.json`,
       metrics: { [`validation_${run.spec.gate.metric}`]: 0 },
-      artifacts: { model: `${uri}/model.json` },
+      artifacts: { model: `${uri}/model` },
       jobSeconds: 0,
     };
     summaries[s] = summary;
@@ -78,7 +78,7 @@ export async function renderKubernetes(out: string, spec: PipelineSpec, runId: s
     stringify(rayJobFor(req, { namespace })),
   ]);
   // The RayService as this run's promotion would set it (its model is the tuned one in the run's folder).
-  const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model.json`;
+  const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model`; // a model folder (docs/stage-contract.md)
   const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] } });
   files.push([join(dir, 'rayservice.yaml'), stringify(service)]);
   files.push([join(dir, 'rbac.yaml'), [...lambdaRbac(namespace), ...spotHandlerRbac()].map((o) => stringify(o)).join('---\n')]);

@@ -18,7 +18,7 @@ import { KubeClient } from '../../adapters/kuberay/client.js';
 import { DEFAULT_RETRY, kubeFailure, type RetryPolicy } from '../../adapters/kuberay/retry.js';
 
 const spec = parseSpec(readFileSync(join(repoRoot, 'pipelines', 'breast-cancer.yaml'), 'utf8'));
-const config = (runId: string) => ({ applications: [serveApplicationFor(spec, { modelUri: `s3://b/a/${spec.name}/${runId}/tune/model.json`, runId })] });
+const config = (runId: string) => ({ applications: [serveApplicationFor(spec, { modelUri: `s3://b/a/${spec.name}/${runId}/tune/model`, runId })] });
 
 let kube: KubeHarness;
 let ns: string;

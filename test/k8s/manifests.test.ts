@@ -160,7 +160,7 @@ describe('RayJob manifests', () => {
 
 describe('RayService and RBAC manifests', () => {
   test('the pipeline\'s RayService: accepted, KubeRay-valid, serveConfigV2 is the serve config', async () => {
-    const app = serveApplicationFor(spec, { modelUri: 's3://b/a/breast-cancer/r0a1b2c3d4/tune/model.json', runId: RUN });
+    const app = serveApplicationFor(spec, { modelUri: 's3://b/a/breast-cancer/r0a1b2c3d4/tune/model', runId: RUN });
     const m = rayServiceFor({ pipeline: spec.name, namespace: ns, image: spec.image, config: { applications: [app] } });
     assert.deepEqual(rayServiceProblems(m), []);
     await createAndCompare(m, 'rayservices');
@@ -268,7 +268,7 @@ describe('status: KubeRay\'s /status mapped to core\'s JobStatus and stage outco
 describe('serving: RayService status mapped to ServeStatus with the serving run', () => {
   const now = new Date().toISOString();
   const cond = (type: string, status: string, reason: string) => ({ type, status, reason, message: reason, lastTransitionTime: now });
-  const config = (runId: string) => ({ applications: [serveApplicationFor(spec, { modelUri: `s3://b/a/breast-cancer/${runId}/tune/model.json`, runId })] });
+  const config = (runId: string) => ({ applications: [serveApplicationFor(spec, { modelUri: `s3://b/a/breast-cancer/${runId}/tune/model`, runId })] });
   const app = (status: string, message = '') => ({ [spec.name]: { status, ...(message ? { message } : {}) } });
 
   test('create, upgrade blue/green, fail, switch: status says what is serving', async () => {
