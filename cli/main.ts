@@ -15,20 +15,30 @@ const usage = `sentinel — ML pipelines on KubeRay, run locally with the same s
 Usage:
   sentinel run [--spec FILE] [--dataset CSV] [--request-id ID] [--port N] [--serve|--no-serve] [--json] [--home DIR]
       One full local run: ingest → train → tune → evaluate → promote-to-Serve on a local Ray head.
-      Defaults: the reference spec (pipelines/breast-cancer.yaml) and its dataset; home .sentinel/.
+      Defaults: the reference spec (pipelines/breast-cancer.yaml) and its dataset; home .sentinel/. Other reference
+      specs: pipelines/iris.yaml (multiclass), diabetes.yaml (regression), movielens.yaml (PyTorch recommender).
+      Before the Ray head starts, the spec is validated and its model checks model.params (and the search space).
+      The summary ends with a first call: the route's own example (GET <route>) POSTed to it.
       --serve keeps the model serving after the run until Ctrl-C (default when the terminal is interactive).
+      --json prints the run report (with the first call) as JSON on stdout; progress goes to stderr.
   sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
       Injects an AWS event into the local runtime and follows what it causes:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
         spot    an EC2 spot interruption warning while --stage (default train) runs: retried, resumed from checkpoint
         idle    --minutes pass with no job: the reaper's decisions (never the serving cluster)
   sentinel init NAME --template xgboost|sklearn|lightning [--dir PARENT]
-      Scaffolds PARENT/NAME (default ./NAME): pipeline.yaml, NAME_model.py (your model, on sentinel_sdk),
-      test_NAME_model.py and a data.csv to start from. Then: sentinel run --spec NAME/pipeline.yaml.
+      Scaffolds PARENT/NAME (default ./NAME): pipeline.yaml, NAME_model.py (your model, on sentinel_sdk; "-" in
+      NAME becomes "_"), test_NAME_model.py and a data.csv to start from. Then:
+        ./sentinel run --spec NAME/pipeline.yaml      .venv/bin/python -m pytest NAME
       Guide: docs/bring-your-own-model.md.
   sentinel render --out DIR [--spec FILE] [--run-id ID] [--namespace NS] [--region R] [--account A] [--stage S]
       Writes every deployable artifact, offline: the state machine ASL (+ its graph), EventBridge patterns, rules and
       schedules, IAM and resource policies (aws/), and the RayJobs, RayService and RBAC a run would create (kubernetes/).
+
+The spec (README.md, "The pipeline spec"): name, task (binary|multiclass|regression), model {module, params},
+code (a folder of your modules, relative to the spec file), dataset {uri, target, split}, stages (train
+iterations, tune searchSpace/maxIterations), gate {metric of the task, floor, minImprovement}, serve {route, app}.
+Paths in a spec file (code, a dataset uri starting with ./ or ../) are relative to the file.
 `;
 
 async function main(argv: string[]): Promise<number> {
