@@ -171,7 +171,8 @@ def _trial_records(grid: ResultGrid, names: list[str], key: str, max_t: int) -> 
             iterations = found[1] if found is not None else iterations
         records.append({
             "trialId": str(last.get("trial_id", os.path.basename(result.path))),
-            "config": {k: result.config[k] for k in names} if result.config else {},
+            # A trial restored before it ever ran can come back without its sampled config.
+            "config": {k: result.config[k] for k in names if k in result.config} if result.config else {},
             "metric": last.get(key),
             "iterations": iterations,
             "stoppedEarly": result.error is None and iterations < max_t,  # ASHA is the only early stop
@@ -258,7 +259,8 @@ def run(si: StageInput) -> StageResult:
     found = latest_checkpoint(best.checkpoint) if best.checkpoint is not None else None
     if found is None:
         raise TrainingFailed(f"best trial {best_id} has no readable checkpoint")
-    best_config = {k: (best.config or {})[k] for k in space}
+    best_record = next((t for t in trials if t["trialId"] == best_id), None)
+    best_config = {k: v for k, v in (best.config or {}).items() if k in space} or dict(best_record["config"] if best_record else {})
     model = st.model_def.load_checkpoint(found[0])
     value = metrics.compute(st.task, st.metric, data.validation.y, st.model_def.predictions(model, data.validation.X, data.info))
     for t in trials:
