@@ -10,15 +10,40 @@ export interface ServeApplication {
   route_prefix: string;
   /** The spec's serve.app (`module:attr`), default sentinel_sdk.serving:app. */
   import_path: string;
-  args: { model_uri: string; run_id: string; pipeline: string };
+  /** sentinel_sdk.serving.AppArgs: the model, its run and pipeline, and the rows one tabular request may carry. */
+  args: { model_uri: string; run_id: string; pipeline: string; max_rows: number };
   /** With spec.code: the pipeline's modules on the replicas' PYTHONPATH. */
   runtime_env?: { env_vars: Record<string, string> };
-  deployments: Array<{
-    name: string;
-    autoscaling_config: { min_replicas: number; max_replicas: number; target_ongoing_requests: number };
-    ray_actor_options: { num_cpus: number };
-  }>;
+  deployments: ServeDeployment[];
 }
+
+/** Ray Serve's AutoscalingConfig, as far as Sentinel sets it. */
+export interface ServeAutoscaling {
+  min_replicas: number;
+  max_replicas: number;
+  /** Start at the floor; a new config does not inherit the previous application's replica count. */
+  initial_replicas: number;
+  target_ongoing_requests: number;
+  upscale_delay_s: number;
+  downscale_delay_s: number;
+  /** Serve averages ongoing requests over this window before deciding; kept short so decisions follow the load. */
+  look_back_period_s: number;
+  /** Replicas and the proxy report their load this often. */
+  metrics_interval_s: number;
+}
+
+export interface ServeDeployment {
+  name: string;
+  /** Requests one replica takes at once; beyond it Serve's proxy holds requests and retries with backoff. */
+  max_ongoing_requests: number;
+  autoscaling_config: ServeAutoscaling;
+  ray_actor_options: { num_cpus: number };
+}
+
+/** The averaging window behind every autoscaling decision (Serve's default is 30 s, which hides a 1 s upscale delay). */
+export const AUTOSCALING_LOOK_BACK_S = 5;
+/** How often replicas and the proxy report ongoing requests to the controller (Serve's default: 10 s). */
+export const AUTOSCALING_METRICS_INTERVAL_S = 1;
 
 export interface ServeConfig {
   http_options?: { host: string; port: number };
@@ -30,15 +55,21 @@ export function serveApplicationFor(spec: PipelineSpec, model: { modelUri: strin
     name: spec.name,
     route_prefix: spec.serve.route,
     import_path: spec.serve.app,
-    args: { model_uri: model.modelUri, run_id: model.runId, pipeline: spec.name },
+    args: { model_uri: model.modelUri, run_id: model.runId, pipeline: spec.name, max_rows: spec.serve.maxRowsPerRequest },
     ...(spec.code ? { runtime_env: { env_vars: { PYTHONPATH: spec.code } } } : {}),
     deployments: [
       {
         name: SERVE_DEPLOYMENT,
+        max_ongoing_requests: spec.serve.maxOngoingRequests,
         autoscaling_config: {
           min_replicas: spec.serve.replicas.min,
           max_replicas: spec.serve.replicas.max,
+          initial_replicas: spec.serve.replicas.min,
           target_ongoing_requests: spec.serve.targetOngoingRequests,
+          upscale_delay_s: spec.serve.upscaleDelaySeconds,
+          downscale_delay_s: spec.serve.downscaleDelaySeconds,
+          look_back_period_s: AUTOSCALING_LOOK_BACK_S,
+          metrics_interval_s: AUTOSCALING_METRICS_INTERVAL_S,
         },
         ray_actor_options: { num_cpus: spec.serve.cpusPerReplica },
       },

@@ -151,15 +151,32 @@ const SpecObject = z
         route: z.string().regex(/^\/[a-z0-9/_-]*$/, 'must be a path like /predict'),
         /** The Ray Serve application builder (`module:attr`); a user's app keeps the deployment name ModelServer. */
         app: z.string().regex(SERVE_APP_PATTERN, 'must be a Ray Serve import path like pkg.module:app').default(DEFAULT_SERVE_APP),
+        /** Autoscaling range (Serve's min_replicas / max_replicas). */
         replicas: z
           .object({ min: z.number().int().min(1), max: z.number().int().min(1) })
           .strict()
-          .refine((r) => r.min <= r.max, { message: 'min must be ≤ max', path: ['min'] }),
-        /** Autoscaling target: ongoing requests per replica. */
-        targetOngoingRequests: z.number().positive().default(2),
+          .refine((r) => r.min <= r.max, { message: 'min must be ≤ max', path: ['min'] })
+          .default({ min: 1, max: 5 }),
+        /** Autoscaling target: ongoing requests (running and queued) per replica. */
+        targetOngoingRequests: z.number().positive().default(5),
+        /** Load above the target for this long adds replicas. */
+        upscaleDelaySeconds: z.number().min(0).max(3600).default(1),
+        /** Load below the target for this long removes replicas. */
+        downscaleDelaySeconds: z.number().min(0).max(86_400).default(30),
+        /**
+         * Requests one replica takes at once (Serve's max_ongoing_requests); more wait in Serve's proxy, which retries
+         * with a growing backoff, so this sits well above the target. Tabular requests in a replica are batched.
+         */
+        maxOngoingRequests: z.number().int().min(1).max(10_000).default(32),
+        /** Rows one tabular request may carry; more get HTTP 400 naming the limit. */
+        maxRowsPerRequest: z.number().int().min(1).max(100_000).default(1000),
         cpusPerReplica: z.number().positive().max(64).default(0.5),
       })
-      .strict(),
+      .strict()
+      .refine((s) => s.maxOngoingRequests >= s.targetOngoingRequests, {
+        message: 'must be ≥ targetOngoingRequests (a replica could never reach its target)',
+        path: ['maxOngoingRequests'],
+      }),
   })
   .strict();
 

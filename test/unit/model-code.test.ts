@@ -101,7 +101,7 @@ test('Serve: import_path is spec.serve.app, args and deployment stay; spec.code 
   const model = { modelUri: 's3://b/a/breast-cancer/r0a1b2c3d4/tune/model', runId: 'r0a1b2c3d4' };
   const plain = serveApplicationFor(base, model);
   assert.equal(plain.import_path, DEFAULT_SERVE_APP);
-  assert.deepEqual(plain.args, { model_uri: model.modelUri, run_id: model.runId, pipeline: 'breast-cancer' });
+  assert.deepEqual(plain.args, { model_uri: model.modelUri, run_id: model.runId, pipeline: 'breast-cancer', max_rows: 1000 });
   assert.equal(plain.deployments[0]!.name, SERVE_DEPLOYMENT);
   assert.equal('runtime_env' in plain, false);
 
