@@ -133,6 +133,22 @@ export const STAGE_PARAMS = {
   evaluate: EvaluateParamsSchema,
 } as const;
 
+/**
+ * Where a stage logs to MLflow (docs/stage-contract.md, "Experiment tracking"): the server, the pipeline's experiment
+ * and the pipeline run's own MLflow run (created by the control plane when the run is prepared), under which the
+ * stage opens its nested run. `tags` are lineage tags the stage copies onto its run. Absent: tracking is off, and
+ * the stage does not even import the MLflow client.
+ */
+export const TrackingInputSchema = z
+  .object({
+    uri: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL of an MLflow tracking server'),
+    experimentId: z.string().min(1),
+    parentRunId: z.string().min(1),
+    tags: z.record(z.string().min(1), z.string()).default({}),
+  })
+  .strict();
+export type TrackingInput = z.output<typeof TrackingInputSchema>;
+
 const envelope = <S extends Stage, P extends z.ZodType>(stage: S, params: P) =>
   z
     .object({
@@ -143,6 +159,7 @@ const envelope = <S extends Stage, P extends z.ZodType>(stage: S, params: P) =>
       stageUri: uri,
       runUri: uri,
       params,
+      tracking: TrackingInputSchema.optional(),
     })
     .strict();
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sentinel_sdk import metrics
+from sentinel_sdk import metrics, tracking
 from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, check_uri_param, run_stage
 from sentinel_sdk.data import load_split
 from sentinel_sdk.metrics import Task, mode_of
@@ -54,6 +54,11 @@ def run(stage_input: StageInput) -> StageResult:
         details["candidateBetter"] = metrics.is_better(task, metric, cand[metric], champ[metric])
         line += f" champion {metric}={champ[metric]:.4f}"
     print(line, flush=True)
+    # Every metric of the task for both models, not only the gate's: the MLflow run compares them all.
+    tracking.current().log_metrics({
+        **{f"candidate_{k}": v for k, v in cand.items()},
+        **{f"champion_{k}": v for k, v in details.get("champion", {}).get("metrics", {}).items()},
+    })
     return StageResult(metrics=result_metrics, artifacts={}, details=details)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from sentinel_sdk import storage
+from sentinel_sdk import storage, tracking
 from sentinel_sdk.contract import (
     StageInput,
     StageResult,
@@ -226,6 +226,9 @@ def run(stage_input: StageInput) -> StageResult:
     }
     artifacts["manifest"] = storage.join(stage_input.stage_uri, "manifest.json")
     storage.write_json(artifacts["manifest"], manifest)
+    tracker = tracking.current()
+    tracker.tag_pipeline({"sentinel.dataset.sha256": digest, "sentinel.dataset.rows": len(df)})
+    tracker.log_dataset(uri=dataset_uri, sha256=digest, rows=len(df), features=features, target=target, task=task)
     return StageResult(
         metrics={
             "rows": len(df),

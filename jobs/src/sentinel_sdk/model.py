@@ -196,9 +196,12 @@ class FitRun(Generic[M]):
     def restored_model(self) -> M | None:
         return None if self.restored_dir is None else self.model_def.load_checkpoint(self.restored_dir)
 
-    def report(self, iteration: int, model: M, write_checkpoint: Callable[[str], None] | None = None) -> None:
+    def report(self, iteration: int, model: M, write_checkpoint: Callable[[str], None] | None = None,
+               extra: Mapping[str, float] | None = None) -> None:
         """Call once per iteration on every rank (a barrier under Ray Train). Scores the validation split, prints
-        progress, checkpoints when due (every `checkpoint_every` and at the last iteration) and reports."""
+        progress, checkpoints when due (every `checkpoint_every` and at the last iteration) and reports. `extra`:
+        anything else of this iteration worth a curve (a training loss); with tracking on, every reported metric is
+        logged to MLflow at step = iteration."""
         now = time.perf_counter()
         self.timing.user += now - self._mark
         value = metrics.compute(
@@ -214,6 +217,7 @@ class FitRun(Generic[M]):
             if iteration % step == 0 or due:
                 self.progress(f"[{self.label}] iteration {iteration}/{self.iterations} {self.metric_key}={value:.4f}")
         record = {
+            **{str(k): float(v) for k, v in (extra or {}).items()},
             self.metric_key: value,
             "iteration": iteration,
             "resumed_from_iteration": self.start_iteration,

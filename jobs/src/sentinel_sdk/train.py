@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 import ray
 import ray.train
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
-from sentinel_sdk import metrics, storage
+from sentinel_sdk import metrics, storage, tracking
 from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, TrainingFailed, init_ray, one_line
 from sentinel_sdk.data import Data
 from sentinel_sdk.model import (
@@ -54,6 +54,25 @@ class _TrainSink:
         iteration = int(record["iteration"])
         if self._fail_after is not None and self._fresh and iteration >= self._fail_after:
             raise RuntimeError(f"injected failure after iteration {iteration} ({FAIL_ENV})")
+
+
+class _TrackIterations(ray.train.UserCallback):
+    """Runs in the Ray Train controller: every `FitRun.report` of rank 0 becomes MLflow metrics at step = iteration
+    (the validation metric and whatever else the model reported). Buffered; flushed at the last iteration."""
+
+    def __init__(self, steps: tracking.StepLogger, iterations: int) -> None:
+        self._steps, self._iterations = steps, iterations
+
+    def after_report(self, run_context: Any, metrics: list[dict[str, Any]], checkpoint: Any) -> None:
+        if not metrics:
+            return
+        iteration = int(metrics[0].get("iteration", 0))
+        self._steps.log(iteration, metrics[0])
+        if iteration >= self._iterations or checkpoint is not None:
+            self._steps.flush()
+
+    def after_exception(self, run_context: Any, worker_exceptions: dict[int, Exception]) -> None:
+        self._steps.flush()
 
 
 def _worker(config: dict[str, Any]) -> None:
@@ -134,6 +153,7 @@ def run(si: StageInput) -> StageResult:
     checkpoints_uri = storage.join(si.stage_uri, "checkpoints")
     use_gpu = st.gpu > 0
     trainer_cls = _trainer_class(st.model_def.trainer)
+    steps = tracking.current().step_logger()
     trainer = trainer_cls(
         _worker,
         train_loop_config={
@@ -148,6 +168,8 @@ def run(si: StageInput) -> StageResult:
             storage_path=storage.ray_storage_path(checkpoints_uri),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             failure_config=FailureConfig(max_failures=0),  # a retry is the control plane's decision
+            # ray.train's RunConfig is V2's (UserCallback) at run time; its static type is V1's.
+            callbacks=cast(Any, [_TrackIterations(steps, iterations)]) if steps is not None else None,
         ),
     )
     progress_line(

@@ -22,7 +22,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.sample import Domain
 
-from sentinel_sdk import metrics, storage
+from sentinel_sdk import metrics, storage, tracking
 from sentinel_sdk.contract import InvalidInput, Params, StageInput, StageResult, TrainingFailed, init_ray, one_line
 from sentinel_sdk.data import Data
 from sentinel_sdk.model import (
@@ -151,6 +151,74 @@ class _Progress(tune.Callback):
         print(f"[tune] trial {trial.trial_id} failed", flush=True)
 
 
+# What Ray Tune adds to every reported result; the rest (the model's own metrics) goes to MLflow.
+_TUNE_FIELDS = frozenset({
+    "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s", "time_total_s",
+    "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "should_checkpoint", "iteration",
+    "resumed_from_iteration",
+})
+
+
+class _TrackTrials(tune.Callback):
+    """Each trial as an MLflow run nested under the tune run: its sampled config as params, its metric after every
+    iteration (the trial's curve), how it ended. Runs in the driver, so the trials never import the MLflow client.
+    Holds no client itself (Tune pickles callbacks into the experiment state): calls go through the stage's tracker."""
+
+    def __init__(self, key: str, max_t: int, names: list[str]) -> None:
+        self._key, self._max_t, self._names = key, max_t, names
+        self._runs: dict[str, tracking.StepLogger] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"key": self._key, "max_t": self._max_t, "names": self._names}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["key"], state["max_t"], state["names"])  # type: ignore[misc]
+
+    def _steps(self, trial: Trial) -> tracking.StepLogger | None:
+        steps = self._runs.get(trial.trial_id)
+        if steps is None:
+            tracker = tracking.current()
+            config = trial.config or {}
+            run_id = tracker.child_run(
+                f"trial {trial.trial_id}", {"sentinel.trialId": str(trial.trial_id)},
+                params={k: config[k] for k in self._names if k in config},
+            )
+            steps = tracker.step_logger(run_id) if run_id else None
+            if steps is not None:
+                self._runs[trial.trial_id] = steps
+        return steps
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._steps(trial)
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
+        steps = self._steps(trial)
+        if steps is not None:
+            steps.log(int(result.get("iteration", 0)), {k: v for k, v in result.items() if k not in _TUNE_FIELDS})
+
+    def _end(self, trial: Trial, status: str) -> None:
+        steps = self._runs.pop(trial.trial_id, None)
+        if steps is None:
+            return
+        steps.flush()
+        last = trial.last_result or {}
+        it = int(last.get("iteration", 0))
+        tracker = tracking.current()
+        tracker.set_tags({"sentinel.iterations": it, "sentinel.stoppedEarly": str(status == "FINISHED" and it < self._max_t).lower()},
+                         run_id=steps.run_id)
+        tracker.end_run(steps.run_id, status)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._end(trial, "FINISHED")
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._end(trial, "FAILED")
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        for steps in self._runs.values():
+            steps.flush()
+
+
 def _history(df: pd.DataFrame | None, key: str) -> list[float]:
     """The metric after each iteration; a resumed trial may have reported an iteration twice: keep the last."""
     if df is None or key not in df.columns or "iteration" not in df.columns:
@@ -236,7 +304,7 @@ def run(si: StageInput) -> StageResult:
                 name=RUN_NAME,
                 storage_path=storage_path,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=[_Progress(key, max_t)],
+                callbacks=[_Progress(key, max_t), *([_TrackTrials(key, max_t, list(space))] if tracking.current().enabled else [])],
                 verbose=0,  # our [tune] lines replace Tune's status tables in the job log
             ),
         )
@@ -266,6 +334,11 @@ def run(si: StageInput) -> StageResult:
     for t in trials:
         t["best"] = t["trialId"] == best_id
     curves = [Curve(t["trialId"], t["history"], best=t["best"]) for t in trials]
+    tracker = tracking.current()
+    if tracker.enabled:
+        best_run = tracker.child_run(f"trial {best_id}", {"sentinel.trialId": best_id}, create=False)
+        if best_run:
+            tracker.set_tags({"sentinel.best": "true"}, run_id=best_run)
 
     params = st.model_def.parse_params({**st.base_params, **best_config}, "params.model.params")
     model_uri = storage.join(si.stage_uri, "model")
@@ -286,6 +359,7 @@ def run(si: StageInput) -> StageResult:
     title = f"{si.pipeline} {si.run_id}: validation {st.metric} per iteration"
     storage.write_bytes(artifacts["curves"], render_curves(curves, st.metric, max_t, title).encode("utf-8"))
     stopped = sum(1 for t in trials if t["stoppedEarly"])
+    tracking.current().log_params({"best": best_config, "bestTrialId": best_id})
     t_end = time.perf_counter()
     user = sum(t["userSeconds"] for t in trials)
     evaluation = sum(t["evaluationSeconds"] for t in trials)

@@ -143,6 +143,9 @@ class Params:
     def keys(self) -> list[str]:
         return list(self._data)
 
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._data)
+
     def text(self, key: str, default: Any = _MISSING) -> str:
         value = self.raw(key, default)
         if not isinstance(value, str) or not value:
@@ -186,6 +189,8 @@ class StageInput:
     stage_uri: str
     run_uri: str
     params: Params
+    #: Where to log to MLflow (`uri`, `experimentId`, `parentRunId`, `tags`), or None: tracking off.
+    tracking: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -225,6 +230,7 @@ def parse_stage_input(raw: str | None, expected_stage: str) -> StageInput:
         stage_uri=_check_uri(top.text("stageUri"), f"{ENV_VAR}.stageUri"),
         run_uri=_check_uri(top.text("runUri"), f"{ENV_VAR}.runUri"),
         params=Params(top.mapping("params"), "params"),
+        tracking=data.get("tracking"),
     )
 
 
@@ -260,18 +266,29 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
 
 def run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
     """Shared `main`: parse input, run the stage, write result.json; on failure, exit non-zero with one line."""
+    from sentinel_sdk import tracking  # here, not at the top: tracking imports this module
+
+    tracker: tracking.StageTracker | None = None
     try:
         stage_input = parse_stage_input(os.environ.get(ENV_VAR), stage)
+        # Best effort from here on: a tracking server that errors is reported once and never fails the stage.
+        tracker = tracking.start_stage(stage_input)
         result = body(stage_input)
+        tracker.finish(result)
         uri = write_result(stage_input, result)
     except StageError as e:
+        if tracker is not None:
+            tracker.fail(e.line())
         _stop_log_forwarding()
         print(e.line(), file=sys.stderr, flush=True)
         return 1
     except Exception as e:  # unexpected: keep the traceback for debugging, but end with the one-line reason
         traceback.print_exc()
+        line = one_line(f"StageFailed: {type(e).__name__}: {e}")
+        if tracker is not None:
+            tracker.fail(line)
         _stop_log_forwarding()
-        print(one_line(f"StageFailed: {type(e).__name__}: {e}"), file=sys.stderr, flush=True)
+        print(line, file=sys.stderr, flush=True)
         return 1
     print(f"[{stage}] wrote {uri}", flush=True)
     return 0
