@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { runCommand } from './run.js';
+import { mlflowCommand } from './mlflow.js';
 import { render } from './render.js';
 import { simulateCommand } from './simulate.js';
 import { initPipeline, moduleNameFor, TEMPLATES } from './init.js';
@@ -14,7 +15,11 @@ const usage = `sentinel — ML pipelines on KubeRay, run locally with the same s
 
 Usage:
   sentinel run [--spec FILE] [--dataset CSV] [--request-id ID] [--port N] [--serve|--no-serve] [--json] [--home DIR]
+              [--tracking-uri URL | --no-tracking]
       One full local run: ingest → train → tune → evaluate → promote-to-Serve on a local Ray head.
+      Tracked in MLflow: a server starts beside the Ray head (SQLite in <home>/mlflow, artifacts in the bucket) and
+      stops after; the summary prints the run's MLflow URL and the registry's champion version.
+      --tracking-uri URL tracks on an existing MLflow server instead (none is started); --no-tracking: no tracking.
       Defaults: the reference spec (pipelines/breast-cancer.yaml) and its dataset; home .sentinel/. Other reference
       specs: pipelines/iris.yaml (multiclass), diabetes.yaml (regression), movielens.yaml (PyTorch recommender).
       Before the Ray head starts, the spec is validated and its model checks model.params (and the search space).
@@ -31,6 +36,8 @@ Usage:
       NAME becomes "_"), test_NAME_model.py and a data.csv to start from. Then:
         ./sentinel run --spec NAME/pipeline.yaml      .venv/bin/python -m pytest NAME
       Guide: docs/bring-your-own-model.md.
+  sentinel mlflow [--port N] [--home DIR]
+      The MLflow UI over the runs tracked so far (the same SQLite and artifacts \`run\` uses), until Ctrl-C.
   sentinel render --out DIR [--spec FILE] [--run-id ID] [--namespace NS] [--region R] [--account A] [--stage S]
       Writes every deployable artifact, offline: the state machine ASL (+ its graph), EventBridge patterns, rules and
       schedules, IAM and resource policies (aws/), and the RayJobs, RayService and RBAC a run would create (kubernetes/).
@@ -59,10 +66,15 @@ async function main(argv: string[]): Promise<number> {
         'no-serve': { type: 'boolean' },
         json: { type: 'boolean', default: false },
         home: { type: 'string', default: resolve('.sentinel') },
+        'tracking-uri': { type: 'string' },
+        'no-tracking': { type: 'boolean', default: false },
       },
       strict: true,
     });
     const port = Number(values.port);
+    const trackingUri = values['tracking-uri'];
+    if (trackingUri !== undefined && !/^https?:\/\/\S+$/.test(trackingUri)) throw new Error(`--tracking-uri: ${trackingUri} is not an http(s) URL of an MLflow server`);
+    if (trackingUri !== undefined && values['no-tracking']) throw new Error('--tracking-uri and --no-tracking exclude each other');
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`);
     return runCommand({
       repoRoot,
@@ -73,7 +85,18 @@ async function main(argv: string[]): Promise<number> {
       servePort: port,
       serve: values['no-serve'] ? false : (values.serve ?? (!!process.stdout.isTTY && !process.env.CI)),
       json: values.json,
+      tracking: values['no-tracking'] ? 'off' : trackingUri ? { uri: trackingUri } : 'local',
     });
+  }
+  if (command === 'mlflow') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { port: { type: 'string', default: '5000' }, home: { type: 'string', default: resolve('.sentinel') } },
+      strict: true,
+    });
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`);
+    return mlflowCommand({ repoRoot, home: resolve(values.home), port });
   }
   if (command === 'simulate') {
     const [kind, ...args] = rest;

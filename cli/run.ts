@@ -18,6 +18,8 @@ export interface RunCommandOptions {
   /** Keep serving after the run until Ctrl-C. */
   serve: boolean;
   json: boolean;
+  /** 'local' (default): an MLflow server started beside the Ray head; { uri }: a team's server; 'off': none. */
+  tracking: 'local' | 'off' | { uri: string };
 }
 
 /** Reads and validates a spec; a bad spec costs a second, not a Ray head. */
@@ -64,7 +66,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   out(`${bold('Sentinel')} local run of ${bold(spec.name)}  ${dim(`(spec ${o.specPath})`)}`);
   const refused = await checkModelOrExplain(spec, o.specPath, o.repoRoot);
   if (refused !== undefined) return refused;
-  return withSession(o, async (session, interrupted) => {
+  const { tracking, ...rest } = o;
+  return withSession({ ...rest, ...(tracking !== 'off' ? { tracking } : {}) }, async (session, interrupted) => {
     await session.deploySpec(o.specPath, spec);
     const datasetUri = await session.prepareDataset(spec, o.datasetPath);
     out(dim(`  dataset ${datasetUri}`));

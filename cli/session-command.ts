@@ -7,6 +7,7 @@ import type { LocalExecution } from '../local/runtime.js';
 import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { compact, firstCall, sampleRows } from './predict.js';
+import { modelUrl, runUrl } from '../core/tracking.js';
 
 let humanStream: NodeJS.WritableStream = process.stdout;
 /** With --json, stdout carries only the JSON report; the lines meant for people go to stderr. */
@@ -22,6 +23,8 @@ export interface SessionCommandOptions {
   repoRoot: string;
   home: string;
   servePort: number;
+  /** 'local': start an MLflow server beside the Ray head; { uri }: a team's server; absent: tracking off. */
+  tracking?: 'local' | { uri: string };
 }
 
 export async function withSession(o: SessionCommandOptions, fn: (session: LocalSession, interrupted: () => boolean) => Promise<number>): Promise<number> {
@@ -43,8 +46,11 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort });
+    if (o.tracking === 'local') out(dim('  starting an MLflow tracking server on 127.0.0.1 beside it …'));
+    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, ...(o.tracking ? { tracking: o.tracking } : {}) });
     out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}, processes under ${session.head.tempDir}`));
+    if (session.tracking) out(dim(`  MLflow ${session.tracking.uri}${session.tracking.server ? ' (started here: SQLite in <home>/mlflow, artifacts in the bucket; stopped at the end)' : ' (existing server)'}`));
+    else out(dim('  tracking off (--no-tracking)'));
     const code = await fn(session, () => interrupted);
     if (interrupted) {
       await closing; // exits 130 once everything is stopped
@@ -69,6 +75,8 @@ export type Started = Awaited<ReturnType<LocalSession['start']>>;
 export async function followRun(session: LocalSession, started: Started, spec: PipelineSpec, datasetUri: string, json: boolean): Promise<RunReport> {
   if (started.alreadyStarted) out(yellow(`  run ${started.runId} was already started by this trigger; following it`));
   const view = json ? undefined : new ProgressView(started.runId, started.execution, session.runtime.compute);
+  // While the run goes: where Ray's own view of it is (jobs, logs, metrics), and its MLflow run.
+  out(dim(`  Ray dashboard ${session.head.dashboard.url} (while this command runs)`));
   view?.start();
   const report = await session.report(started, spec);
   view?.stop();
@@ -122,6 +130,24 @@ function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, p
   }
   const share = r.wallSeconds > 0 ? (100 * r.rayJobSeconds) / r.wallSeconds : 0;
   out(`  ${bold('time')}      wall ${duration(r.wallSeconds)}, inside Ray jobs ${duration(r.rayJobSeconds)} (${share.toFixed(0)}%), ${r.transitions} state transitions`);
+  for (const line of trackingLines(r, spec, session)) out(line);
   out(`  ${bold('artifacts')} ${r.artifactsDir}${r.stages.some((s) => s.stage === 'tune') ? dim('  (tuning curves: tune/curves.svg)') : ''}`);
   out(`  ${bold('logs')}      ${session.logDir}`);
+}
+
+/** The run's MLflow run and the registry's champion, or why the run was not tracked. */
+export function trackingLines(r: RunReport, spec: PipelineSpec, session: LocalSession): string[] {
+  const t = session.tracking;
+  if (!t) return [`  ${bold('tracking')}  ${dim('off (--no-tracking); `sentinel run` starts an MLflow server by default, --tracking-uri URL names one')}`];
+  const stage = r.stages.map((s) => (s.details as { tracking?: { experimentId?: string; parentRunId?: string; error?: string } } | undefined)?.tracking).find((x) => x?.parentRunId);
+  const lines = [
+    stage?.experimentId && stage.parentRunId
+      ? `  ${bold('tracking')}  ${runUrl(t.uri, stage.experimentId, stage.parentRunId)}  ${dim(`(MLflow: experiment ${spec.name}, stages and tune trials nested)`)}`
+      : `  ${bold('tracking')}  ${yellow(`not tracked on ${t.uri}`)}${stage?.error ? ` (${stage.error})` : ''}`,
+  ];
+  const version = r.promotion?.registry?.version ?? r.gate?.championVersion;
+  if (version) lines.push(`  ${bold('registry')}  ${spec.name} v${version} @champion  ${dim(modelUrl(t.uri, spec.name, version))}`);
+  if (r.promotion?.registryError) lines.push(`  ${bold('registry')}  ${yellow(`not updated: ${r.promotion.registryError}`)} ${dim('(set from champion.json by the next run)')}`);
+  if (t.server) lines.push(`  ${dim(`MLflow UI at ${t.uri} while this command runs; afterwards \`./sentinel mlflow\` serves the same store again`)}`);
+  return lines;
 }

@@ -1,17 +1,29 @@
 // After the evaluate job: compare the candidate with the serving champion on the same held-out split and decide.
-import type { ObjectStore } from './ports.js';
+import type { ObjectStore, TrackingPort } from './ports.js';
 import type { ChampionRecord, RunContext, StageSummaries } from './model.js';
 import { decide, pickCandidate, type GateDecision } from './gate.js';
 import { championUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
+import { notePipelineRun, readChampion, type ChampionView } from './tracking.js';
 
 export interface GateResult extends GateDecision {
   candidateModelUri: string;
   candidateSource: 'train' | 'tune';
   championRunId?: string;
+  /** Where the champion was read: the model registry (tracking on) or champion.json; its registry version. */
+  championSource?: ChampionView['source'];
+  championVersion?: string;
+  /** Anything worth knowing about how the champion was read (the registry was unreachable, or set from champion.json). */
+  championNote?: string;
 }
 
-export async function evaluateGate(req: { run: RunContext; stages: StageSummaries }, deps: { store: ObjectStore }): Promise<GateResult> {
+export interface GateDeps {
+  store: ObjectStore;
+  /** The model registry: the gate reads the champion there (champion.json when absent). */
+  tracking?: TrackingPort;
+}
+
+export async function evaluateGate(req: { run: RunContext; stages: StageSummaries }, deps: GateDeps): Promise<GateResult> {
   const { run, stages } = req;
   const { gate } = run.spec;
   const evaluated = stages.evaluate;
@@ -20,14 +32,30 @@ export async function evaluateGate(req: { run: RunContext; stages: StageSummarie
   const candidateValue = evaluated.metrics[`candidate_${gate.metric}`];
   if (candidateValue === undefined) throw validationFailed(`no candidate_${gate.metric} in evaluate metrics`, 'stages.evaluate.metrics');
 
-  const champion = await deps.store.getJson<ChampionRecord>(championUri(run.artifactRoot, run.pipeline));
-  // The evaluate job scores the champion on this run's test split; fall back to its recorded value if it could not.
-  const championValue = champion ? (evaluated.metrics[`champion_${gate.metric}`] ?? champion.current.value) : undefined;
+  const record = await deps.store.getJson<ChampionRecord>(championUri(run.artifactRoot, run.pipeline));
+  const champion = await readChampion(record, deps.tracking, run.pipeline);
+  // The evaluate job scores the champion it was given (champion.json's) on this run's test split; when that is the
+  // champion read here, its fresh score counts, else the value recorded when it was promoted.
+  const scored = (stages.evaluate?.details as { champion?: { runId?: string } } | undefined)?.champion?.runId;
+  const fresh = evaluated.metrics[`champion_${gate.metric}`];
+  const championValue = champion ? (fresh !== undefined && (scored === undefined || scored === champion.runId) ? fresh : champion.value) : undefined;
   const decision = decide(gate, candidateValue, championValue);
+  if (deps.tracking) {
+    // Best effort: the outcome on the pipeline run; a kept champion ends it here (a promotion ends it after serving).
+    const tags = { 'sentinel.gate': decision.promote ? 'PROMOTE' : 'KEEP', 'sentinel.gate.reason': decision.reason };
+    await notePipelineRun(deps.tracking, run, tags, decision.promote ? undefined : 'FINISHED').catch(() => undefined);
+  }
   return {
     ...decision,
     candidateModelUri: candidate.modelUri,
     candidateSource: candidate.source,
-    ...(champion ? { championRunId: champion.current.runId } : {}),
+    ...(champion
+      ? {
+          championRunId: champion.runId,
+          championSource: champion.source,
+          ...(champion.version ? { championVersion: champion.version } : {}),
+          ...(champion.note ? { championNote: champion.note } : {}),
+        }
+      : {}),
   };
 }

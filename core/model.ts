@@ -16,7 +16,12 @@ export interface RunContext {
   datasetEtag?: string;
   spec: PipelineSpec;
   requestedAt: string;
+  /** Set when the run is prepared: its MLflow run (core/tracking.ts), or why it is not tracked. */
+  tracking?: RunTracking;
 }
+
+/** A run's experiment tracking: the pipeline run's MLflow run, or a note saying why there is none. */
+export type RunTracking = { uri: string; experimentId: string; parentRunId: string; url: string } | { off: string };
 
 /** What a finished stage hands to the next states (the SendTaskSuccess output). */
 export interface StageSummary {
@@ -52,6 +57,8 @@ export interface Champion {
   serveConfig: unknown;
   /** The dataset the champion was trained on (a scheduled retrain skips when it is unchanged). */
   dataset?: { uri: string; etag: string };
+  /** Its version in the model registry (MLflow), when tracking is on; the alias `champion` points at it. */
+  registry?: { model: string; version: string };
 }
 
 export interface ChampionRecord {
@@ -74,4 +81,6 @@ export interface RunRecord {
   /** For SUCCEEDED: promoted or not, and why. For FAILED: the error name and cause. */
   outcome?: { promoted: boolean; reason: string } | { error: string; cause: string; stage?: string };
   stages?: StageSummaries;
+  /** The run's MLflow run, or why it has none (tracking off). */
+  tracking?: RunTracking;
 }

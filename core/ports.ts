@@ -173,3 +173,45 @@ export interface NodeGroupsPort {
   desiredSize(nodeGroup: string): Promise<number>;
   scaleToZero(nodeGroup: string): Promise<void>;
 }
+
+/** An MLflow run, as far as the control plane reads it. */
+export interface TrackingRun {
+  runId: string;
+  name: string;
+  status: string;
+  tags: Record<string, string>;
+}
+
+/** A version of a registered model. */
+export interface ModelVersionInfo {
+  model: string;
+  version: string;
+  source: string;
+  runId?: string;
+  tags: Record<string, string>;
+  aliases: string[];
+}
+
+/**
+ * Experiment tracking and the model registry (MLflow's REST API; adapters/mlflow). The control plane opens the
+ * pipeline run's MLflow run and keeps the registry's `champion` alias in step with champion.json (core/tracking.ts);
+ * the stages log to MLflow themselves, through the SDK. Absent from a handler's deps: tracking is off.
+ */
+export interface TrackingPort {
+  /** The tracking server's base URL (its UI is there too). */
+  readonly uri: string;
+  /** The experiment's id, created when missing. */
+  experimentId(name: string): Promise<string>;
+  /** Runs of an experiment matching an MLflow filter string, oldest first. */
+  findRuns(experimentId: string, filter: string, maxResults?: number): Promise<TrackingRun[]>;
+  createRun(experimentId: string, name: string, tags: Record<string, string>): Promise<string>;
+  log(runId: string, data: { params?: Record<string, string>; metrics?: Record<string, number>; tags?: Record<string, string> }): Promise<void>;
+  endRun(runId: string, status: 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void>;
+  /** Creates the registered model when missing. */
+  ensureModel(name: string, description: string): Promise<void>;
+  versions(model: string): Promise<ModelVersionInfo[]>;
+  createVersion(req: { model: string; source: string; runId: string; tags: Record<string, string>; description?: string }): Promise<ModelVersionInfo>;
+  setAlias(model: string, alias: string, version: string): Promise<void>;
+  /** The version an alias points at, or undefined when the model or the alias does not exist. */
+  byAlias(model: string, alias: string): Promise<ModelVersionInfo | undefined>;
+}

@@ -1,17 +1,36 @@
 // First state of a run: re-validate the input, check the dataset is there, and record the run as RUNNING.
 // Fails with ValidationFailed before any compute is asked for.
-import type { ObjectStore } from './ports.js';
+import type { ObjectStore, TrackingPort } from './ports.js';
 import type { RunContext, RunRecord } from './model.js';
 import { parseRunContext } from './run-input.js';
 import { runRecordUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
+import { isTracked, openPipelineRun, TRACKING_OFF_NOTE } from './tracking.js';
 
-export async function prepareRun(raw: unknown, deps: { store: ObjectStore; now: () => Date }): Promise<RunContext> {
+export interface PrepareDeps {
+  store: ObjectStore;
+  now: () => Date;
+  /** The deployment's MLflow server; absent: runs are not tracked (a note says so, it is not an error). */
+  tracking?: TrackingPort;
+}
+
+export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunContext> {
   const run = { ...parseRunContext(raw) };
   const head = await deps.store.head(run.datasetUri);
   if (!head) throw validationFailed(`dataset not found at ${run.datasetUri}`, 'run.datasetUri');
   if (head.size === 0) throw validationFailed(`dataset at ${run.datasetUri} is empty (0 bytes)`, 'run.datasetUri');
   run.datasetEtag = head.etag;
+  // The pipeline run's MLflow run; a tracking server that errors leaves the run untracked, with the reason.
+  if (!isTracked(run.tracking)) {
+    if (!deps.tracking) run.tracking = { off: TRACKING_OFF_NOTE };
+    else {
+      try {
+        run.tracking = await openPipelineRun(deps.tracking, run);
+      } catch (e) {
+        run.tracking = { off: `tracking off for this run: the MLflow server at ${deps.tracking.uri} failed (${(e as Error).message})` };
+      }
+    }
+  }
 
   const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
   const existing = await deps.store.getJson<RunRecord>(uri);
@@ -24,6 +43,7 @@ export async function prepareRun(raw: unknown, deps: { store: ObjectStore; now: 
       trigger: run.trigger,
       datasetUri: run.datasetUri,
       startedAt: deps.now().toISOString(),
+      ...(run.tracking ? { tracking: run.tracking } : {}),
     };
     await deps.store.putJson(uri, record);
   }

@@ -1,16 +1,19 @@
 // Promotion: put the candidate behind the pipeline's route (zero-downtime: Serve rolls replicas over), wait until it
 // answers, then record it as champion and keep the previous one for rollback.
-import type { Clock, ObjectStore, ServeStatus, ServingPort } from './ports.js';
+import type { Clock, ObjectStore, ServeStatus, ServingPort, TrackingPort } from './ports.js';
 import type { Champion, ChampionRecord, RunContext } from './model.js';
 import { serveApplicationFor, type ServeApplication } from './serve-config.js';
 import { championUri } from './artifacts.js';
 import { ErrorNames, SentinelError } from './errors.js';
+import { notePipelineRun, registerChampion } from './tracking.js';
 
 export interface PromoteDeps {
   serving: ServingPort;
   store: ObjectStore;
   clock: Clock;
   now: () => Date;
+  /** The model registry: each champion is a version there and the alias `champion` follows champion.json. */
+  tracking?: TrackingPort;
 }
 
 export interface Promotion {
@@ -18,6 +21,24 @@ export interface Promotion {
   championRunId: string;
   previousRunId?: string;
   modelUri: string;
+  /** The registered model version now aliased `champion` (tracking on). */
+  registry?: { model: string; version: string };
+  /** Why the registry was not updated (its server failed); serving and champion.json are unaffected. */
+  registryError?: string;
+}
+
+/**
+ * Puts the registry's `champion` alias on this champion. Best effort: serving already switched and champion.json is
+ * the serving record, so a registry that fails is reported (and set from champion.json by the next reader), never
+ * the cause of a failed promotion.
+ */
+async function syncRegistry(deps: Pick<PromoteDeps, 'tracking'>, pipeline: string, champion: Champion): Promise<{ registry?: Champion['registry']; registryError?: string }> {
+  if (!deps.tracking) return {};
+  try {
+    return { registry: await registerChampion(deps.tracking, pipeline, champion) };
+  } catch (e) {
+    return { registryError: (e as Error).message };
+  }
 }
 
 /** Waits for the serve application to be RUNNING; bounded, with a timeout error that says what it last saw. */
@@ -66,12 +87,20 @@ export async function promote(
   };
   // A redelivered promote of the same run must not push the real previous champion out of the record.
   const previous = before?.current.runId === run.runId ? before.previous : before?.current;
+  // Registry first, then the record: champion.json carries the version the alias now points at.
+  const synced = await syncRegistry(deps, run.pipeline, current);
+  if (synced.registry) current.registry = synced.registry;
   await deps.store.putJson(uri, { pipeline: run.pipeline, current, ...(previous ? { previous } : {}) } satisfies ChampionRecord);
+  if (deps.tracking) {
+    const tags: Record<string, string> = { 'sentinel.promoted': 'true', ...(synced.registry ? { 'sentinel.registry.version': synced.registry.version } : {}) };
+    await notePipelineRun(deps.tracking, run, tags, 'FINISHED').catch(() => undefined);
+  }
   return {
     endpoint: deps.serving.endpoint(run.pipeline, run.spec.serve.route),
     championRunId: run.runId,
     ...(previous ? { previousRunId: previous.runId } : {}),
     modelUri: req.modelUri,
+    ...synced,
   };
 }
 
@@ -86,8 +115,11 @@ export async function rollback(
   if (!record?.previous) throw new SentinelError(ErrorNames.ValidationFailed, 'no previous champion to roll back to', req.pipeline);
   await deps.serving.apply(req.pipeline, { applications: [record.previous.serveConfig as ServeApplication] });
   await waitUntilServing(req.pipeline, record.previous.runId, deps, timeoutMs);
-  await deps.store.putJson(uri, { pipeline: req.pipeline, current: record.previous, previous: record.current } satisfies ChampionRecord);
-  return record.previous;
+  const current: Champion = { ...record.previous };
+  const synced = await syncRegistry(deps, req.pipeline, current); // the alias moves back to the previous version
+  if (synced.registry) current.registry = synced.registry;
+  await deps.store.putJson(uri, { pipeline: req.pipeline, current, previous: record.current } satisfies ChampionRecord);
+  return current;
 }
 
 /** Re-applies the recorded champion (e.g. on a fresh local Ray head) so it serves before a new run starts. */
@@ -96,5 +128,10 @@ export async function restoreChampion(req: { artifactRoot: string; pipeline: str
   if (!record) return undefined;
   await deps.serving.apply(req.pipeline, { applications: [record.current.serveConfig as ServeApplication] });
   await waitUntilServing(req.pipeline, record.current.runId, deps, timeoutMs);
-  return record.current;
+  // The registry follows the record (a champion promoted while tracking was off or its server was down).
+  const synced = await syncRegistry(deps, req.pipeline, record.current);
+  if (synced.registry && synced.registry.version !== record.current.registry?.version) {
+    await deps.store.putJson(championUri(req.artifactRoot, req.pipeline), { ...record, current: { ...record.current, registry: synced.registry } } satisfies ChampionRecord);
+  }
+  return { ...record.current, ...(synced.registry ? { registry: synced.registry } : {}) };
 }

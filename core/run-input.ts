@@ -32,6 +32,12 @@ export const RunContextSchema = z
     datasetEtag: z.string().optional(),
     spec: PipelineSpecSchema,
     requestedAt: z.string().min(1),
+    tracking: z
+      .union([
+        z.object({ uri: z.string().min(1), experimentId: z.string().min(1), parentRunId: z.string().min(1), url: z.string().min(1) }).strict(),
+        z.object({ off: z.string() }).strict(),
+      ])
+      .optional(),
   })
   .strict()
   .refine((r) => r.pipeline === r.spec.name, { message: 'must equal spec.name', path: ['pipeline'] })

@@ -8,6 +8,7 @@ import { pickCandidate } from './gate.js';
 import { validationFailed } from './errors.js';
 import { formatIssues } from './validation.js';
 import { StageInputSchemas, type StageInputOf } from './contract.js';
+import { isTracked, lineageTags } from './tracking.js';
 
 /** The environment variable that carries a stage's input to its job, as data (docs/stage-contract.md). */
 export const STAGE_INPUT_ENV = 'SENTINEL_STAGE_INPUT';
@@ -73,6 +74,10 @@ export function buildStageInput<S extends Stage>(run: RunContext, stage: S, stag
     stageUri: stageUri(run.artifactRoot, run.pipeline, run.runId, stage),
     runUri: runUri(run.artifactRoot, run.pipeline, run.runId),
     params: paramsFor(run, stage, stages, champion),
+    // The stage nests its MLflow run under the pipeline run's (absent: tracking off, the stage imports no client).
+    ...(isTracked(run.tracking)
+      ? { tracking: { uri: run.tracking.uri, experimentId: run.tracking.experimentId, parentRunId: run.tracking.parentRunId, tags: lineageTags(run) } }
+      : {}),
   };
   const parsed = StageInputSchemas[stage].safeParse(raw);
   if (!parsed.success) throw validationFailed(formatIssues(parsed.error.issues, `${stage} input`));

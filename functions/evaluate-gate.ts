@@ -1,10 +1,9 @@
 import { handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
 import { EvaluateGateEvent } from './schemas.js';
-import { evaluateGate } from '../core/evaluate-gate.js';
-import type { ObjectStore } from '../core/ports.js';
+import { evaluateGate, type GateDeps } from '../core/evaluate-gate.js';
 
-export const createEvaluateGateHandler = (deps: { store: ObjectStore }) =>
+export const createEvaluateGateHandler = (deps: GateDeps) =>
   handlerFor('evaluate-gate', EvaluateGateEvent, async (event) => {
     const decision = await evaluateGate(event, deps);
     logger.info('gate decided', { runId: event.run.runId, promote: decision.promote, reason: decision.reason });

@@ -29,6 +29,7 @@ import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
 import { lambdaContext } from './lambda-context.js';
+import type { TrackingPort } from '../core/ports.js';
 
 /** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
 export const LOCAL_BUCKET = 'sentinel-local';
@@ -79,6 +80,8 @@ export interface LocalRuntimeOptions {
   promoteTimeoutMs?: number;
   /** Handler logs (Powertools JSON) go here instead of the terminal. */
   logFile?: string;
+  /** The MLflow server runs are tracked on and whose registry holds the champion; absent: tracking off. */
+  tracking?: TrackingPort;
 }
 
 export class LocalRuntime {
@@ -119,10 +122,10 @@ export class LocalRuntime {
     this.cluster = new LocalCluster(compute);
     const now = () => new Date();
     this.handlers = {
-      'prepare-run': createPrepareRunHandler({ store }),
+      'prepare-run': createPrepareRunHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
       'submit-stage': createSubmitStageHandler({ compute, tokens, store }),
-      'evaluate-gate': createEvaluateGateHandler({ store }),
-      promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
+      'evaluate-gate': createEvaluateGateHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
+      promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, ...(opts.tracking ? { tracking: opts.tracking } : {}), ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
       'finish-run': createFinishRunHandler({ store, compute, tokens, now }),
       'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,

@@ -23,6 +23,9 @@ import { checkModel } from './model-check.js';
 import type { ModelCheckResult } from '../core/model-check.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { existsSync } from 'node:fs';
+import { startMlflowServer, stopStaleMlflow, type MlflowServer } from './mlflow-server.js';
+import { MlflowRest } from '../adapters/mlflow/rest.js';
+import type { TrackingPort } from '../core/ports.js';
 
 export interface SessionOptions {
   /** Local state: bucket/, tokens/, logs/. */
@@ -32,6 +35,18 @@ export interface SessionOptions {
   servePort?: number;
   numCpus?: number;
   workflow?: LocalRuntimeOptions['workflow'];
+  /**
+   * Experiment tracking: 'local' starts an MLflow server beside the Ray head (SQLite in <home>/mlflow, artifacts in
+   * <bucket>/mlflow) and stops it with the session; { uri } uses an existing server; absent: tracking off.
+   */
+  tracking?: 'local' | { uri: string };
+}
+
+/** The session's MLflow server: the one it started (server), or a team's (uri only). */
+export interface SessionTracking {
+  uri: string;
+  port: TrackingPort;
+  server?: MlflowServer;
 }
 
 export interface RunRequest {
@@ -75,6 +90,7 @@ export class LocalSession {
     readonly head: RayHead,
     readonly runtime: LocalRuntime,
     readonly serving: RayServeServing,
+    readonly tracking?: SessionTracking,
   ) {
     this.bucket = join(opts.home, 'bucket');
     this.artifactRoot = join(this.bucket, 'artifacts');
@@ -94,9 +110,30 @@ export class LocalSession {
     } catch {
       /* no record */
     }
-    const head = await startRayHead({ pythonEnv: opts.pythonEnv, numCpus: opts.numCpus ?? 4, logFile: join(logDir, 'ray-head.log') });
-    writeFileSync(record, JSON.stringify({ tempDir: head.tempDir, pid: head.pid }));
+    if (opts.tracking === 'local') {
+      const stopped = await stopStaleMlflow(home);
+      if (stopped) process.stderr.write(`sentinel: stopped ${stopped} process(es) of an MLflow server an earlier run left behind\n`);
+    }
+    // The MLflow server starts beside the Ray head (both take seconds; neither waits for the other).
+    const serverStarting =
+      opts.tracking === 'local'
+        ? startMlflowServer({ pythonEnv: opts.pythonEnv, home, artifactsDir: join(home, 'bucket', 'mlflow'), logFile: join(logDir, 'mlflow-server.log') })
+        : undefined;
+    serverStarting?.catch(() => undefined); // observed below
+    let head: RayHead;
     try {
+      head = await startRayHead({ pythonEnv: opts.pythonEnv, numCpus: opts.numCpus ?? 4, logFile: join(logDir, 'ray-head.log') });
+    } catch (e) {
+      await serverStarting?.then((s) => s.stop(), () => undefined);
+      throw e;
+    }
+    writeFileSync(record, JSON.stringify({ tempDir: head.tempDir, pid: head.pid }));
+    let tracking: SessionTracking | undefined;
+    try {
+      if (serverStarting) {
+        const server = await serverStarting;
+        tracking = { uri: server.uri, port: new MlflowRest({ uri: server.uri }), server };
+      } else if (opts.tracking && opts.tracking !== 'local') tracking = { uri: opts.tracking.uri, port: new MlflowRest({ uri: opts.tracking.uri }) };
       const compute = new RayJobsCompute({ dashboard: head.dashboard, env: head.jobEnv });
       const serving = new RayServeServing({ dashboard: head.dashboard, http: { host: '127.0.0.1', port: opts.servePort ?? 8000 } });
       const runtime = new LocalRuntime({
@@ -107,13 +144,15 @@ export class LocalSession {
         serving,
         logFile: join(logDir, 'handlers.log'),
         ...(opts.workflow ? { workflow: opts.workflow } : {}),
+        ...(tracking ? { tracking: tracking.port } : {}),
       });
       // Serve's controller and proxy come up with the head, as on a long-lived serving cluster (best effort: a
       // failure here shows again, with its reason, when a promotion needs Serve).
       await serving.warmUp().catch(() => undefined);
-      return new LocalSession({ ...opts, home }, head, runtime, serving);
+      return new LocalSession({ ...opts, home }, head, runtime, serving, tracking);
     } catch (e) {
       await head.stop();
+      await (tracking?.server ?? (await serverStarting?.catch(() => undefined)))?.stop();
       throw e;
     }
   }
@@ -152,7 +191,10 @@ export class LocalSession {
 
   /** Puts the recorded champion back behind its route (a fresh Ray head serves nothing). */
   async restoreChampion(spec: PipelineSpec) {
-    return restoreChampion({ artifactRoot: this.artifactRoot, pipeline: spec.name }, { serving: this.serving, store: this.runtime.store, clock: systemClock, now: () => new Date() });
+    return restoreChampion(
+      { artifactRoot: this.artifactRoot, pipeline: spec.name },
+      { serving: this.serving, store: this.runtime.store, clock: systemClock, now: () => new Date(), ...(this.tracking ? { tracking: this.tracking.port } : {}) },
+    );
   }
 
   async start(spec: PipelineSpec, datasetUri: string, requestId: string): Promise<{ runId: string; executionName: string; alreadyStarted: boolean; execution: LocalExecution; startedAt: number }> {
@@ -206,7 +248,7 @@ export class LocalSession {
     try {
       await this.runtime.close();
     } finally {
-      await this.head.stop();
+      await Promise.all([this.head.stop(), this.tracking?.server?.stop()]);
       rmSync(join(this.opts.home, 'ray-head.json'), { force: true });
     }
   }
