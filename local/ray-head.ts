@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { requestJson, type RayDashboard } from '../adapters/ray/http.js';
+import { SERVE_INGRESS_ENV } from '../core/serve-config.js';
 
 export interface RayHead {
   dashboard: RayDashboard;
@@ -92,11 +93,33 @@ export function processesUsing(dir: string): number[] {
   }
 }
 
+/**
+ * Serve's HAProxy ingress (core/serve-config.ts; its HAProxy binary ships with ray[serve] on Linux only), with files
+ * and ports private to this head: by default they are /tmp/haproxy-serve/* and ports 8404/9101 for every Ray on the
+ * host. Short names: Ray adds a 56-character node id under these folders, and HAProxy takes socket paths of at most
+ * 97 characters.
+ */
+function haproxyEnv(tempDir: string, statsPort: number, metricsPort: number): Record<string, string> {
+  const dir = join(tempDir, 'h');
+  return {
+    ...SERVE_INGRESS_ENV,
+    RAY_SERVE_HAPROXY_CONFIG_FILE_LOC: join(dir, 'haproxy.cfg'),
+    RAY_SERVE_HAPROXY_SOCKET_PATH: join(dir, 'admin.sock'),
+    RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH: join(dir, 'metrics.sock'),
+    RAY_SERVE_HAPROXY_SERVER_STATE_BASE: dir,
+    RAY_SERVE_HAPROXY_SERVER_STATE_FILE: join(dir, 'server-state'),
+    RAY_SERVE_HAPROXY_STATS_PORT: String(statsPort),
+    RAY_SERVE_HAPROXY_METRICS_PORT: String(metricsPort),
+  };
+}
+
 export async function startRayHead(opts: RayHeadOptions): Promise<RayHead> {
   // Short path: Ray puts Unix sockets in its temp dir and socket paths are limited to ~107 bytes.
   const tempDir = mkdtempSync(join(tmpdir(), 'sentinel-ray-'));
   // Every port explicit and free: Ray's defaults (6379, 8265, agent 52365) clash with any other Ray on the host.
-  const [gcsPort, freeDashboard, agentPort, agentGrpcPort, metricsPort, runtimeEnvPort, clientPort] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+  const [gcsPort, freeDashboard, agentPort, agentGrpcPort, metricsPort, runtimeEnvPort, clientPort, haproxyStats, haproxyMetrics] = (await freePorts(9)) as [
+    number, number, number, number, number, number, number, number, number,
+  ];
   const dashboardPort = opts.dashboardPort ?? freeDashboard;
   const bin = join(opts.pythonEnv, 'bin');
   const token = randomBytes(32).toString('hex');
@@ -109,6 +132,11 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RayHead> {
     // Token authentication with a token private to this head (not ~/.ray/auth_token, shared by every cluster).
     RAY_AUTH_MODE: 'token',
     RAY_AUTH_TOKEN: token,
+    // Ray starts its workers at niceness 15, Serve's HTTP proxy and replicas included. On a shared machine that hands
+    // their CPU to any other process, the load generator a benchmark runs first of all (measured: Serve's throughput
+    // fell as clients were added). Job drivers already run at 0; the serving path gets the same.
+    RAY_worker_niceness: '0',
+    ...(process.platform === 'linux' ? haproxyEnv(tempDir, haproxyStats, haproxyMetrics) : {}),
   };
   const out = openSync(opts.logFile, 'a');
   const args = [

@@ -6,10 +6,10 @@
 // once its application is RUNNING, then deletes the old one. A model that fails to deploy never replaces the
 // champion, and "which run is serving" is answered by the active cluster's own spec (see status.ts).
 import { stringify } from 'yaml';
-import type { ServeConfig } from '../serve-config.js';
+import { SERVE_INGRESS_ENV, type ServeConfig } from '../serve-config.js';
 import { validationFailed } from '../errors.js';
 import { ANNOTATIONS, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL, RAY_API_VERSION, specHash, type KubeObject } from './meta.js';
-import { KARPENTER, podTemplate, type CapacityLabels } from './pods.js';
+import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 import type { RayClusterSpec } from './rayjob.js';
 
 export const SERVE_PORT = 8000;
@@ -24,6 +24,8 @@ export interface RayServiceOptions {
   capacity?: CapacityLabels;
   /** Memory per serve worker pod. */
   workerMemory?: string;
+  /** Annotate the serving cluster's Ray pods for Prometheus to scrape Ray's (and Serve's) metrics. */
+  prometheus?: boolean;
 }
 
 export interface RayServiceSpec {
@@ -64,6 +66,12 @@ function serveWorkers(config: ServeConfig) {
   return { podCpu, min, max: Math.max(min, Math.ceil(maxCpus / podCpu)) };
 }
 
+/** The serving cluster's Ray processes start with Serve's ingress settings (HAProxy straight to the replicas). */
+function withServeEnv<T extends PodTemplate>(template: T): T {
+  const env = Object.entries(SERVE_INGRESS_ENV).map(([name, value]) => ({ name, value }));
+  return { ...template, spec: { ...template.spec, containers: template.spec.containers.map((c) => ({ ...c, env })) } };
+}
+
 export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
   const name = rayServiceNameFor(o.pipeline);
   const runId = runOfConfig(o.config);
@@ -82,10 +90,10 @@ export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
       headGroupSpec: {
         // No replicas on the head: it holds the GCS and the controller, and stays small and on-demand.
         rayStartParams: { 'num-cpus': '0' },
-        template: podTemplate({
+        template: withServeEnv(podTemplate({
           container: 'ray-head', image: o.image, cpu: 1, memory: '2Gi', spot: false, capacity, labels,
-          annotations: { [ANNOTATIONS.run]: runId },
-        }),
+          annotations: { [ANNOTATIONS.run]: runId, ...(o.prometheus ? PROMETHEUS_SCRAPE_ANNOTATIONS : {}) },
+        })),
       },
       workerGroupSpecs: [
         {
@@ -95,7 +103,7 @@ export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
           maxReplicas: workers.max,
           rayStartParams: {},
           // Serving stays on on-demand capacity: a reclaimed replica is a failed request.
-          template: podTemplate({ container: 'ray-worker', image: o.image, cpu: workers.podCpu, memory: o.workerMemory ?? '2Gi', spot: false, capacity, labels }),
+          template: withServeEnv(podTemplate({ container: 'ray-worker', image: o.image, cpu: workers.podCpu, memory: o.workerMemory ?? '2Gi', spot: false, capacity, labels, ...(o.prometheus ? { annotations: { ...PROMETHEUS_SCRAPE_ANNOTATIONS } } : {}) })),
         },
       ],
     },

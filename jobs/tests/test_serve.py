@@ -272,3 +272,20 @@ def test_get_shows_run_pipeline_and_features_but_no_storage_location(served: str
         # Neither the folder nor any absolute path or URI: a public endpoint says what it serves, not where it is kept.
         assert model_uri not in text and str(Path(model_uri).parent) not in text
         assert not any(k in text for k in ("modelUri", "model_uri", "s3://", "file://", "/tmp/"))
+
+
+@pytest.mark.parametrize(("task", "target"), [("binary", "target"), ("multiclass", "species"), ("regression", "progression")])
+def test_xgboost_in_place_prediction_equals_predicting_a_dmatrix(task: str, target: str) -> None:
+    """XGBoostModel.predict skips the DataFrame → DMatrix conversion; the numbers stay exactly the same."""
+    from sentinel_jobs.reference_data import diabetes_frame, iris_frame, reference_frame
+    from sentinel_sdk.model import load_model_def
+    from sentinel_sdk.testing import fit_locally
+
+    frame = {"binary": reference_frame, "multiclass": iris_frame, "regression": diabetes_frame}[task]()
+    model_def = load_model_def("sentinel_jobs.models.xgboost")
+    fit = fit_locally(model_def, frame, target=target, task=task, iterations=5, checkpoint_every=5)  # type: ignore[arg-type]
+    X = fit.data.validation.X
+    expected = fit.model.predict(xgb.DMatrix(X, feature_names=list(X.columns)))
+    assert np.array_equal(np.asarray(model_def.predict(fit.model, X)), expected)
+    shuffled = X[list(reversed(X.columns))]  # columns in another order are put back in the model's
+    assert np.array_equal(np.asarray(model_def.predict(fit.model, shuffled)), expected)

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { validateSpec } from '../../core/spec.js';
-import { AUTOSCALING_LOOK_BACK_S, AUTOSCALING_METRICS_INTERVAL_S, SERVE_DEPLOYMENT, serveApplicationFor } from '../../core/serve-config.js';
+import { AUTOSCALING_LOOK_BACK_S, AUTOSCALING_METRICS_INTERVAL_S, SERVE_DEPLOYMENT, SERVE_INGRESS_ENV, serveApplicationFor } from '../../core/serve-config.js';
 import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { rayServiceProblems } from '../../core/kuberay/validate.js';
 import { referenceSpec } from '../support/harness.js';
@@ -70,4 +70,10 @@ test('the RayService carries the same deployment fields in serveConfigV2 and siz
   const v2 = parseYaml(service.spec.serveConfigV2) as { applications: Array<typeof app> };
   assert.deepEqual(v2.applications[0]!.deployments[0], app.deployments[0]);
   assert.deepEqual(rayServiceProblems(service), []);
+  // Serve's HAProxy ingress on every Ray process of the serving cluster, as on the local head.
+  const cluster = service.spec.rayClusterConfig;
+  for (const template of [cluster.headGroupSpec.template, ...cluster.workerGroupSpecs.map((g) => g.template)]) {
+    assert.deepEqual((template.spec.containers[0] as { env?: unknown }).env, Object.entries(SERVE_INGRESS_ENV).map(([name, value]) => ({ name, value })));
+  }
+  assert.equal(SERVE_INGRESS_ENV.RAY_SERVE_ENABLE_HA_PROXY, '1');
 });

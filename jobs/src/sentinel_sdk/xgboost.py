@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import xgboost as xgb
@@ -70,7 +71,11 @@ class XGBoostModel(IterativeModel[xgb.Booster]):
 
     def predict(self, model: xgb.Booster, X: pd.DataFrame) -> npt.ArrayLike:
         names = list(model.feature_names or X.columns)
-        return model.predict(xgb.DMatrix(X[names], feature_names=names))
+        # In-place prediction on the feature matrix: the same numbers as predict(DMatrix(X)) (both see float32 values,
+        # NaN as missing), without building a DMatrix from a DataFrame, which costs milliseconds per call (a serving
+        # request pays it on every call; tested equal in test_serve.py).
+        frame = X if list(X.columns) == names else X[names]
+        return model.inplace_predict(frame.to_numpy(dtype=np.float32, na_value=np.nan))
 
     def save(self, model: xgb.Booster, path: str) -> None:
         model.save_model(os.path.join(path, MODEL_FILE))
