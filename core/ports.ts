@@ -78,12 +78,27 @@ export interface ServeStatus {
   runId?: string;
 }
 
+/** The serving replicas of a pipeline's model deployment (ModelServer), as Serve reports them now. */
+export interface ServeReplicas {
+  /** Replicas answering requests. */
+  running: number;
+  /** The count Serve's autoscaler is heading for. */
+  target: number;
+  /** The autoscaling range as deployed. */
+  min?: number;
+  max?: number;
+  /** Every replica by state (STARTING, RUNNING, STOPPING, …). */
+  states: Record<string, number>;
+}
+
 export interface ServingPort {
   /** Applies the pipeline's serve config (zero-downtime: Serve rolls replicas over). */
   apply(pipeline: string, config: ServeConfig): Promise<void>;
   status(pipeline: string): Promise<ServeStatus>;
   /** The URL a client POSTs predictions to. */
   endpoint(pipeline: string, route: string): string;
+  /** The pipeline's serving replicas (undefined when nothing serves it); for run summaries and status commands. */
+  replicas?(pipeline: string): Promise<ServeReplicas | undefined>;
 }
 
 export interface BusEvent<D = unknown> {

@@ -1,14 +1,20 @@
 // ServingPort over Ray Serve's REST API on the dashboard (GET/PUT /api/serve/applications/): the same declarative
 // config KubeRay applies from a RayService's serveConfigV2. A PUT replaces every application, so apply() merges the
 // pipeline's application into what is deployed.
-import type { ServeStatus, ServingPort } from '../../core/ports.js';
-import type { ServeApplication, ServeConfig } from '../../core/serve-config.js';
+import type { ServeReplicas, ServeStatus, ServingPort } from '../../core/ports.js';
+import { SERVE_DEPLOYMENT, type ServeApplication, type ServeConfig } from '../../core/serve-config.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { requestJson, type RayDashboard } from './http.js';
 
+interface DeploymentDetails {
+  status?: string;
+  target_num_replicas?: number;
+  replicas?: Array<{ replica_id?: string; state?: string }>;
+}
+
 interface ServeDetails {
   proxies?: Record<string, { status?: string }>;
-  applications?: Record<string, { status?: string; message?: string; deployed_app_config?: ServeApplication | null }>;
+  applications?: Record<string, { status?: string; message?: string; deployed_app_config?: ServeApplication | null; deployments?: Record<string, DeploymentDetails> }>;
 }
 
 const STATES: readonly ServeStatus['state'][] = ['NOT_STARTED', 'DEPLOYING', 'RUNNING', 'DEPLOY_FAILED', 'UNHEALTHY', 'DELETING'];
@@ -43,6 +49,21 @@ export class RayServeServing implements ServingPort {
     const state = STATES.includes(app.status as ServeStatus['state']) ? (app.status as ServeStatus['state']) : 'UNKNOWN';
     const runId = app.deployed_app_config?.args?.run_id;
     return { state, ...(app.message ? { message: app.message } : {}), ...(runId ? { runId } : {}) };
+  }
+
+  async replicas(pipeline: string): Promise<ServeReplicas | undefined> {
+    const app = (await this.details()).applications?.[pipeline];
+    const deployment = app?.deployments?.[SERVE_DEPLOYMENT];
+    if (!deployment) return undefined;
+    const states: Record<string, number> = {};
+    for (const r of deployment.replicas ?? []) states[r.state ?? 'UNKNOWN'] = (states[r.state ?? 'UNKNOWN'] ?? 0) + 1;
+    const bounds = app.deployed_app_config?.deployments?.find((d) => d.name === SERVE_DEPLOYMENT)?.autoscaling_config;
+    return {
+      running: states.RUNNING ?? 0,
+      target: deployment.target_num_replicas ?? 0,
+      ...(bounds ? { min: bounds.min_replicas, max: bounds.max_replicas } : {}),
+      states,
+    };
   }
 
   /**
