@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LocalSession, type RunReport } from '../local/session.js';
 import type { PipelineSpec } from '../core/spec.js';
 import type { LocalExecution } from '../local/runtime.js';
+import type { ServeReplicas } from '../core/ports.js';
 import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { compact, firstCall, sampleRows } from './predict.js';
@@ -81,8 +82,9 @@ export async function followRun(session: LocalSession, started: Started, spec: P
   const report = await session.report(started, spec);
   view?.stop();
   const prediction = report.outcome.status === 'SUCCEEDED' ? await firstPrediction(session, spec, datasetUri) : undefined;
-  if (json) process.stdout.write(`${JSON.stringify({ ...report, ...(prediction ? { firstCall: prediction } : {}) }, null, 2)}\n`);
-  else printSummary(report, spec, session, prediction);
+  const replicas = report.outcome.status === 'SUCCEEDED' ? await session.serving.replicas(spec.name).catch(() => undefined) : undefined;
+  if (json) process.stdout.write(`${JSON.stringify({ ...report, ...(prediction ? { firstCall: prediction } : {}), ...(replicas ? { replicas } : {}) }, null, 2)}\n`);
+  else printSummary(report, spec, session, prediction, replicas);
   return report;
 }
 
@@ -109,7 +111,15 @@ export function followExecution(session: LocalSession, execution: LocalExecution
   return { runId: input.run.runId, executionName: execution.name, alreadyStarted: false, execution, startedAt: Date.now() };
 }
 
-function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, prediction: FirstCall | undefined) {
+/** "2 running (target 2) · autoscaling 1–5 at 5 ongoing requests per replica, up after 1 s, down after 30 s" */
+export function replicasText(r: ServeReplicas, serve: PipelineSpec['serve']): string {
+  const others = Object.entries(r.states).filter(([state]) => state !== 'RUNNING').map(([state, n]) => `${n} ${state.toLowerCase()}`);
+  const now = `${r.running} running${others.length ? `, ${others.join(', ')}` : ''} (target ${r.target})`;
+  const range = `${r.min ?? serve.replicas.min}–${r.max ?? serve.replicas.max}`;
+  return `${now} · autoscaling ${range} at ${serve.targetOngoingRequests} ongoing requests per replica, up after ${serve.upscaleDelaySeconds} s, down after ${serve.downscaleDelaySeconds} s`;
+}
+
+function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, prediction: FirstCall | undefined, replicas?: ServeReplicas) {
   out();
   const ok = r.outcome.status === 'SUCCEEDED';
   out(`${ok ? green('✔') : red('✖')} ${bold(`Run ${r.runId} ${r.outcome.status}`)} in ${duration(r.wallSeconds)}`);
@@ -123,6 +133,7 @@ function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, p
   }
   if (r.gate) out(`  ${bold('gate')}      ${r.gate.promote ? green('PROMOTE') : yellow('KEEP CHAMPION')} — ${r.gate.reason}`);
   if (r.promotion) out(`  ${bold('endpoint')}  ${r.promotion.endpoint}  ${dim('(GET it for the request schema and an example)')}`);
+  if (replicas) out(`  ${bold('replicas')}  ${replicasText(replicas, spec.serve)}`);
   if (prediction && 'error' in prediction) out(`  ${bold('predict')}   ${red(prediction.error)}`);
   else if (prediction) {
     const good = prediction.status >= 200 && prediction.status < 300;
