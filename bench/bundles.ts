@@ -124,6 +124,27 @@ const sideEffectFree: Plugin = {
 };
 
 /**
+ * The X-Ray SDK (under Powertools Tracer) pulls in all of semver twice (~28 KB minified: v7 for aws-xray-sdk-core,
+ * v5 for cls-hooked) for one call each, `semver.gte(version, minimum)`. Their `require('semver')` gets a module
+ * with that one function, semver's own `functions/gte` (v7); any other use would be undefined, so the module throws
+ * on it instead (test/infra imports the bundles, which runs cls-hooked's check at init).
+ */
+const SEMVER_GTE_USERS = ['/node_modules/aws-xray-sdk-core/', '/node_modules/cls-hooked/'];
+const semverGteOnly: Plugin = {
+  name: 'sentinel-semver-gte-only',
+  setup(b) {
+    b.onResolve({ filter: /^semver$/ }, (args) => (SEMVER_GTE_USERS.some((p) => args.importer.includes(p)) ? { path: 'semver-gte', namespace: 'sentinel-semver', pluginData: args.resolveDir } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'sentinel-semver' }, async (args) => {
+      const gte = await b.resolve('semver/functions/gte', { kind: 'require-call', resolveDir: args.pluginData as string });
+      if (gte.errors.length) return { errors: gte.errors };
+      const contents = `const gte = require(${JSON.stringify(gte.path)});
+module.exports = new Proxy({ gte }, { get(t, k) { if (k in t || typeof k === 'symbol' || k === '__esModule') return t[k]; throw new Error('semver.' + String(k) + ' is not bundled (bench/bundles.ts: semverGteOnly)'); } });`;
+      return { contents, loader: 'js', resolveDir: dirname(gte.path) };
+    });
+  },
+};
+
+/**
  * Provided by the nodejs22.x Lambda runtime (see the header): left as imports in the bundle, resolved at run time.
  * @smithy/* too, since the clients and @aws-sdk/core import it and our EKS token signer uses @smithy/signature-v4.
  */
@@ -156,7 +177,7 @@ export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions
     banner: { js: REQUIRE_SHIM },
     legalComments: 'none',
     external: SDK_EXTERNALS, // resolved by sdkExternal first (side-effect free); listed here for readers and tools
-    plugins: [sdkExternal, sourceRewrites, sideEffectFree],
+    plugins: [sdkExternal, sourceRewrites, sideEffectFree, semverGteOnly],
     metafile: true,
     logLevel: 'silent',
   };

@@ -8,6 +8,8 @@ import type { ServeReplicas } from '../core/ports.js';
 import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { compact, firstCall, sampleRows } from './predict.js';
+import { metricsDigestLine } from './metrics-digest.js';
+import { METRICS_FILE, runMetricsDigest } from '../local/metrics-sink.js';
 import { modelUrl, runUrl } from '../core/tracking.js';
 
 let humanStream: NodeJS.WritableStream = process.stdout;
@@ -141,6 +143,8 @@ function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, p
   }
   const share = r.wallSeconds > 0 ? (100 * r.rayJobSeconds) / r.wallSeconds : 0;
   out(`  ${bold('time')}      wall ${duration(r.wallSeconds)}, inside Ray jobs ${duration(r.rayJobSeconds)} (${share.toFixed(0)}%), ${r.transitions} state transitions`);
+  const digest = metricsDigestLine(runMetricsDigest(join(r.artifactsDir, METRICS_FILE)));
+  if (digest) out(`  ${bold('metrics')}   ${digest}  ${dim(`(${METRICS_FILE})`)}`);
   for (const line of trackingLines(r, spec, session)) out(line);
   out(`  ${bold('artifacts')} ${r.artifactsDir}${r.stages.some((s) => s.stage === 'tune') ? dim('  (tuning curves: tune/curves.svg)') : ''}`);
   out(`  ${bold('logs')}      ${session.logDir}`);

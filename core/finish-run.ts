@@ -46,5 +46,7 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     ...(req.stages ? { stages: req.stages } : {}),
   };
   await deps.store.putJson(uri, record);
-  return { status: end.status, stoppedJobs: stopped };
+  // How long the run took: requested (or started) → recorded; the run-duration metric.
+  const seconds = (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000;
+  return { status: end.status, stoppedJobs: stopped, seconds };
 }

@@ -11,6 +11,8 @@ export interface ReapPlan {
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+/** How kept node groups are named in a plan's `kept` (clusters go by their own name). */
+export const NODEGROUP_KEPT_PREFIX = 'nodegroup/';
 
 export function planReap(input: {
   clusters: RayClusterInfo[];
@@ -37,7 +39,7 @@ export function planReap(input: {
   }
   for (const g of input.nodeGroups) {
     if (g.desiredSize > 0 && g.rayPods === 0) plan.scaleToZero.push(g.name);
-    else plan.kept.push({ name: `nodegroup/${g.name}`, reason: g.desiredSize === 0 ? 'already at 0' : `${g.rayPods} Ray pod(s)` });
+    else plan.kept.push({ name: `${NODEGROUP_KEPT_PREFIX}${g.name}`, reason: g.desiredSize === 0 ? 'already at 0' : `${g.rayPods} Ray pod(s)` });
   }
   return plan;
 }

@@ -7,8 +7,8 @@ import type { Stage } from './stages.js';
 import { buildStageInput } from './stage-input.js';
 import { jobNameFor, labelsFor } from './names.js';
 import { championUri } from './artifacts.js';
-import { isTerminal } from './job-status.js';
-import { ErrorNames, SentinelError } from './errors.js';
+import { isTerminal, stageOutcome, type JobStatus } from './job-status.js';
+import { ErrorNames, SentinelError, type ErrorName } from './errors.js';
 
 export interface SubmitDeps {
   compute: ComputePort;
@@ -20,6 +20,8 @@ export interface Submitted {
   jobId: string;
   attempt: number;
   created: boolean;
+  /** A new attempt after a failed one: that job and the error it failed with (what the retry metric counts). */
+  retryOf?: { jobId: string; error: ErrorName };
 }
 
 const MAX_ATTEMPTS = 20;
@@ -33,10 +35,14 @@ export async function submitStage(
   const input = buildStageInput(run, stage, req.stages, champion);
   const spec = run.spec.stages[stage];
 
+  let previous: JobStatus | undefined;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const jobId = jobNameFor(run.pipeline, run.runId, stage, attempt);
     const existing = await deps.compute.get(jobId);
-    if (existing && (existing.state === 'FAILED' || existing.state === 'STOPPED')) continue; // an earlier attempt
+    if (existing && (existing.state === 'FAILED' || existing.state === 'STOPPED')) {
+      previous = existing; // an earlier attempt
+      continue;
+    }
     // Token first: a job that ends at once must still find someone waiting.
     await deps.tokens.put(jobId, req.taskToken);
     if (existing && (!isTerminal(existing.state) || existing.state === 'SUCCEEDED')) {
@@ -55,7 +61,9 @@ export async function submitStage(
       cluster: run.spec.cluster,
       labels: labelsFor(identity),
     });
-    return { jobId, attempt, created: res.created };
+    const failed = previous ? stageOutcome(previous) : undefined;
+    const retryOf = previous && res.created && failed?.kind === 'failed' ? { jobId: previous.jobId, error: failed.error } : undefined;
+    return { jobId, attempt, created: res.created, ...(retryOf ? { retryOf } : {}) };
   }
   throw new SentinelError(ErrorNames.RayJobFailed, `already ${MAX_ATTEMPTS} failed attempts`, `stage ${stage} of run ${run.runId}`);
 }

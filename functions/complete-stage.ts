@@ -1,10 +1,10 @@
 // SQS consumer of `Ray Job State Change` events (EventBridge rule → queue → this). Reports partial batch failures
 // so one bad message is retried (then dead-lettered) without redoing the others.
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
+import { errorNameOf, handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
+import { SqsBatchEvent } from './schemas.js';
 import { JobStateChangeDetailSchema, jobFromDetail } from '../events/job-state-change.js';
 import { jobCompletedPattern } from '../events/patterns.js';
 import { matches } from '../events/match.js';
@@ -13,10 +13,11 @@ import { formatIssues } from '../core/validation.js';
 
 const Envelope = z.object({ source: z.string(), 'detail-type': z.string(), detail: JobStateChangeDetailSchema });
 
-export const createCompleteStageHandler = (deps: CompleteDeps) =>
-  middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const createCompleteStageHandler = (deps: CompleteDeps & { now?: () => Date }) =>
+  handlerFor('complete-stage', SqsBatchEvent, async (event, { metrics, name }): Promise<SQSBatchResponse> => {
+    const now = deps.now ?? (() => new Date());
     const failures: SQSBatchResponse['batchItemFailures'] = [];
-    for (const record of event.Records ?? []) {
+    for (const record of event.Records) {
       let body: unknown;
       try {
         body = JSON.parse(record.body);
@@ -33,13 +34,22 @@ export const createCompleteStageHandler = (deps: CompleteDeps) =>
         });
         continue;
       }
+      const d = parsed.data.detail;
       try {
-        const outcome = await completeStage(jobFromDetail(parsed.data.detail), deps);
-        logger.info('job completion handled', { messageId: record.messageId, jobId: parsed.data.detail.jobId, outcome });
+        const outcome = await completeStage(jobFromDetail(d), deps);
+        logger.info('job completion handled', { messageId: record.messageId, jobId: d.jobId, outcome });
+        if (outcome === 'completed' || outcome === 'failed') {
+          // Clamped at 0: the job's clock (the Ray head, the KubeRay operator) may run slightly ahead of this one.
+          if (d.endTime) metrics.add('CompletionLatency', Math.max(0, now().getTime() - d.endTime) / 1000, { Pipeline: d.pipeline }, d);
+          if (outcome === 'completed' && d.startTime && d.endTime && d.endTime >= d.startTime) {
+            metrics.add('StageDuration', (d.endTime - d.startTime) / 1000, { Pipeline: d.pipeline, Stage: d.stage }, d);
+          }
+        }
       } catch (e) {
         logger.error('job completion failed; will retry', { messageId: record.messageId, error: (e as Error).message });
+        metrics.add('HandlerErrors', 1, { Function: name, ErrorName: errorNameOf(e) }, d);
         failures.push({ itemIdentifier: record.messageId });
       }
     }
     return { batchItemFailures: failures };
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+  });

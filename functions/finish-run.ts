@@ -4,8 +4,11 @@ import { FinishRunEvent } from './schemas.js';
 import { finishRun, type FinishDeps } from '../core/finish-run.js';
 
 export const createFinishRunHandler = (deps: FinishDeps) =>
-  handlerFor('finish-run', FinishRunEvent, async (event) => {
+  handlerFor('finish-run', FinishRunEvent, async (event, { metrics }) => {
     const res = await finishRun(event, deps);
+    const dims = { Pipeline: event.run.pipeline };
+    metrics.add('RunDuration', res.seconds, dims, event.run);
+    metrics.add(res.status === 'SUCCEEDED' ? 'RunsSucceeded' : 'RunsFailed', 1, dims, event.run);
     logger.info('run finished', { runId: event.run.runId, status: res.status, stoppedJobs: res.stoppedJobs });
     return res;
   });

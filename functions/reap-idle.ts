@@ -1,8 +1,8 @@
 // Scheduled: suspend idle Ray clusters, delete idle ephemeral ones, scale empty node groups to zero.
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
-import { reapIdle } from '../core/reaper.js';
+import { ScheduledEvent } from './schemas.js';
+import { reapIdle, NODEGROUP_KEPT_PREFIX } from '../core/reaper.js';
 import type { EventPublisher, NodeGroupsPort, ReaperPort } from '../core/ports.js';
 
 export interface ReapDeps {
@@ -15,7 +15,7 @@ export interface ReapDeps {
 }
 
 export const createReapIdleHandler = (deps: ReapDeps) =>
-  middy(async () => {
+  handlerFor('reap-idle', ScheduledEvent, async (_event, { metrics }) => {
     const plan = await reapIdle({ ...deps, now: deps.now ?? (() => new Date()) });
     const summary = {
       suspended: plan.suspend.map((c) => c.name),
@@ -23,6 +23,11 @@ export const createReapIdleHandler = (deps: ReapDeps) =>
       scaledToZero: plan.scaleToZero,
       kept: plan.kept,
     };
+    const keptClusters = plan.kept.filter((k) => !k.name.startsWith(NODEGROUP_KEPT_PREFIX)).length;
+    metrics.add('ReaperClustersSeen', plan.suspend.length + plan.delete.length + keptClusters, {});
+    metrics.add('ReaperClustersSuspended', plan.suspend.length, {});
+    metrics.add('ReaperClustersDeleted', plan.delete.length, {});
+    metrics.add('ReaperNodeGroupsScaledToZero', plan.scaleToZero.length, {});
     logger.info('reaped idle capacity', summary);
     return summary;
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+  });

@@ -34,3 +34,8 @@ export const FinishRunEvent = z
     ]),
   })
   .strict();
+
+/** An SQS batch as the event source mapping delivers it: each record's id and body (the rest passes through). */
+export const SqsBatchEvent = z.looseObject({ Records: z.array(z.looseObject({ messageId: z.string().min(1), body: z.string() })).default([]) });
+/** The scheduled handlers (watcher, reaper) act on their own listing; what the schedule sends is not read. */
+export const ScheduledEvent = z.unknown();

@@ -1,12 +1,15 @@
 // Scheduled: report terminal jobs and heartbeat running ones (see core/watch-jobs.ts).
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
+import { ScheduledEvent } from './schemas.js';
 import { watchJobs, type WatchDeps } from '../core/watch-jobs.js';
 
 export const createWatchJobsHandler = (deps: WatchDeps) =>
-  middy(async () => {
+  handlerFor('watch-jobs', ScheduledEvent, async (_event, { metrics }) => {
     const res = await watchJobs(deps);
+    metrics.add('WatcherJobsSeen', res.listed, {});
+    metrics.add('WatcherCompletionsPublished', res.published, {});
+    metrics.add('WatcherHeartbeats', res.heartbeats, {});
     if (res.published || res.heartbeats) logger.info('watched jobs', res);
     return res;
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+  });

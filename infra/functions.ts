@@ -8,6 +8,7 @@ import { buildLambda, LAMBDA_ENTRY_DIR } from '../bench/bundles.js';
 import { deployedLambdas, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
 import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
 import type { PipelineSpecFile } from './bucket.js';
+import { metricsNamespace, NAMESPACE_ENV, SERVICE } from '../core/metrics.js';
 
 /** The event-flow entries, named by path like every other (test/infra checks each path exists and bundles). */
 export const HANDLE_INTERRUPTION_ENTRY = `${LAMBDA_ENTRY_DIR}/handle-interruption.ts`;
@@ -74,8 +75,10 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
     SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
-    POWERTOOLS_SERVICE_NAME: 'sentinel',
+    POWERTOOLS_SERVICE_NAME: SERVICE,
     POWERTOOLS_LOG_LEVEL: 'INFO',
+    // The handlers' metrics (EMF, core/metrics.ts) go to the deployment's own namespace.
+    [NAMESPACE_ENV]: metricsNamespace(cfg.stage),
   };
 }
 

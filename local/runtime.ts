@@ -29,6 +29,8 @@ import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
 import { lambdaContext } from './lambda-context.js';
+import { RunFolderMetricsSink } from './metrics-sink.js';
+import { useMetricsSink } from '../functions/lib/metrics.js';
 import type { TrackingPort } from '../core/ports.js';
 
 /** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
@@ -82,6 +84,11 @@ export interface LocalRuntimeOptions {
   logFile?: string;
   /** The MLflow server runs are tracked on and whose registry holds the champion; absent: tracking off. */
   tracking?: TrackingPort;
+  /**
+   * Where the handlers' metrics (CloudWatch EMF lines) go: by default each run's folder (local/metrics-sink.ts);
+   * false leaves Powertools' own output (stdout).
+   */
+  metricsSink?: false | ((line: string) => void);
 }
 
 export class LocalRuntime {
@@ -102,6 +109,9 @@ export class LocalRuntime {
   private watching = false;
   private logStream?: WriteStream;
   private previousConsole?: Console;
+  private restoreMetrics?: () => void;
+  /** Where run-less metric lines go (watcher, reaper); a run's own are in its folder (metrics.jsonl). */
+  readonly metricsFile?: string;
 
   constructor(private readonly opts: LocalRuntimeOptions) {
     this.tokens = new FileTokenStore(join(opts.home, 'tokens'));
@@ -112,6 +122,11 @@ export class LocalRuntime {
       const seam = logger as unknown as { console: Console };
       this.previousConsole = seam.console;
       seam.console = new Console({ stdout: this.logStream, stderr: this.logStream });
+    }
+    if (opts.metricsSink !== false) {
+      const sink = opts.metricsSink ? { write: opts.metricsSink } : new RunFolderMetricsSink({ artifactRoot: opts.artifactRoot, home: opts.home });
+      if (sink instanceof RunFolderMetricsSink) this.metricsFile = sink.controlPlaneFile;
+      this.restoreMetrics = useMetricsSink((line) => sink.write(line));
     }
     const functionArns = Object.fromEntries(STATE_MACHINE_FUNCTIONS.map((f) => [f, localFunctionArn(f)])) as Record<StateMachineFunction, string>;
     this.definition = buildPipelineDefinition({ functionArns, ...opts.workflow });
@@ -317,6 +332,8 @@ export class LocalRuntime {
     }
     await this.queue.drained();
     await this.interruptions.drained();
+    this.restoreMetrics?.();
+    this.restoreMetrics = undefined;
     if (this.logStream) {
       (logger as unknown as { console: Console }).console = this.previousConsole!;
       await new Promise((r) => this.logStream!.end(r));

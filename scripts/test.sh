@@ -50,7 +50,9 @@ for suite in "${suites[@]}"; do
       if (cd jobs && "$root/.venv/bin/mypy"); then pass=$((pass + 1)); else fail=$((fail + 1)); fi
       [ "$fail" -eq 0 ] || status=1
       summary+=("py-quality: $pass passed, $fail failed"); echo "py-quality: $pass passed, $fail failed" ;;
-    unit) node_suite unit test/unit/*.test.ts ;;
+    # Handlers called directly (no local runtime, so no metrics sink) would print their EMF lines; the metrics
+    # tests turn Powertools Metrics back on for themselves.
+    unit) POWERTOOLS_METRICS_DISABLED=true node_suite unit test/unit/*.test.ts ;;
     paths) node_suite paths test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
     infra) node_suite infra test/infra/*.test.ts ;;

@@ -11,6 +11,13 @@ import { RAY_GROUP, RAY_VERSION } from '../../core/kuberay/meta.js';
 
 export type TokenProvider = () => Promise<string>;
 
+/**
+ * Wraps each API request (the Lambdas trace each as one X-Ray subsegment: functions/lib/tracing.ts). It sees the
+ * method, the path without its query, and the response's status code: never the headers (the bearer token), the
+ * query or a body. Must return what `exchange` returns.
+ */
+export type KubeRequestTracer = <R extends { code: number }>(req: { method: string; path: string }, exchange: () => Promise<R>) => Promise<R>;
+
 export interface KubeEndpoint {
   /** https://… of the API server. */
   server: string;
@@ -50,6 +57,7 @@ export class KubeClient {
     private readonly ep: KubeEndpoint,
     readonly retry: RetryPolicy = DEFAULT_RETRY,
     private readonly timeoutMs = 30_000,
+    private readonly tracer?: KubeRequestTracer,
   ) {
     this.base = new URL(ep.server);
     if (this.base.protocol !== 'https:') throw new Error(`the API server must be https:// (got ${this.base.protocol})`);
@@ -57,8 +65,8 @@ export class KubeClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca });
   }
 
-  static forEndpoint(ep: KubeEndpoint, retry?: RetryPolicy) {
-    return new KubeClient(ep, retry);
+  static forEndpoint(ep: KubeEndpoint, retry?: RetryPolicy, tracer?: KubeRequestTracer) {
+    return new KubeClient(ep, retry, undefined, tracer);
   }
 
   /** One HTTP request (no retry): parsed JSON on 2xx, KubeApiError otherwise; network errors are rethrown. */
@@ -73,7 +81,7 @@ export class KubeClient {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     this.calls++;
-    const res = await new Promise<{ code: number; text: string; headers: Record<string, string> }>((resolve, reject) => {
+    const exchange = () => new Promise<{ code: number; text: string; headers: Record<string, string> }>((resolve, reject) => {
       const req = request(url, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
@@ -84,6 +92,7 @@ export class KubeClient {
       req.on('error', reject);
       req.end(payload);
     });
+    const res = this.tracer ? await this.tracer({ method, path: url.pathname }, exchange) : await exchange();
     let parsed: unknown;
     try {
       parsed = res.text ? JSON.parse(res.text) : undefined;

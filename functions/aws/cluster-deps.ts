@@ -9,12 +9,11 @@
 //   SENTINEL_NODE_HANDLING              true/false: cordon + evict on a spot warning; false where Karpenter (or the
 //                                       node termination handler) already drains, so jobs are only marked.
 //                                       Optional, default true: infra deploys the handler only when it handles nodes.
-import { EKSClient } from '@aws-sdk/client-eks';
 import type { ClusterPort, NodeGroupsPort, ReaperPort } from '../../core/ports.js';
 import { KubeCluster } from '../../adapters/kuberay/cluster.js';
 import { KubeReaper } from '../../adapters/kuberay/reaper.js';
 import { EksNodeGroups } from '../../adapters/aws/eks-nodegroups.js';
-import { ENV, env, kubeClient, lazy } from './deps.js';
+import { ENV, eks, env, kubeClient, lazy } from './deps.js';
 
 export const NODE_HANDLING_ENV = 'SENTINEL_NODE_HANDLING';
 
@@ -57,4 +56,4 @@ function once<T>(key: string, make: () => T): T {
 export const clusterPort = (): ClusterPort => once('cluster', () => lazy(() => new KubeCluster({ client: kubeClient(), namespace: env(ENV.namespace) })));
 export const reaperPort = (): ReaperPort => once('reaper', () => lazy(() => new KubeReaper({ client: kubeClient(), namespace: env(ENV.namespace) })));
 export const nodeGroupsPort = (): NodeGroupsPort =>
-  once('nodegroups', () => lazy(() => new EksNodeGroups(new EKSClient({}), env(ENV.clusterName))));
+  once('nodegroups', () => lazy(() => new EksNodeGroups(eks(), env(ENV.clusterName))));

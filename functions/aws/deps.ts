@@ -18,6 +18,7 @@ import { eksEndpoint } from '../../adapters/aws/eks-token.js';
 import { KubeClient } from '../../adapters/kuberay/client.js';
 import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
 import { RayServiceServing } from '../../adapters/kuberay/serving.js';
+import { kubeRequestTracer, traced } from '../lib/tracing.js';
 
 /** The variables infra/functions.ts sets (test/infra checks the two agree). */
 export const ENV = {
@@ -57,12 +58,12 @@ export function lazy<T extends object>(make: () => T): T {
   });
 }
 
-// SDK clients take the region and credentials from the Lambda environment.
-const s3 = () => once('client:s3', () => new S3Client({}));
-const sfn = () => once('client:sfn', () => new SFNClient({}));
-const dynamo = () => once('client:dynamodb', () => new DynamoDBClient({}));
-const events = () => once('client:eventbridge', () => new EventBridgeClient({}));
-const eks = () => once('client:eks', () => new EKSClient({}));
+// SDK clients take the region and credentials from the Lambda environment; each call is a trace subsegment.
+const s3 = () => once('client:s3', () => traced(new S3Client({})));
+const sfn = () => once('client:sfn', () => traced(new SFNClient({})));
+const dynamo = () => once('client:dynamodb', () => traced(new DynamoDBClient({})));
+const events = () => once('client:eventbridge', () => traced(new EventBridgeClient({})));
+export const eks = () => once('client:eks', () => traced(new EKSClient({})));
 
 export const bucketUri = () => `s3://${env(ENV.bucket)}`;
 /** Run artifacts: s3://<bucket>/artifacts/<pipeline>/<runId>/… */
@@ -76,13 +77,14 @@ export const publisher = (): EventPublisher => once('publisher', () => lazy(() =
 
 /**
  * The Kubernetes client, connected on its first call: DescribeCluster once per container, then a bearer token the
- * token provider refreshes. Only its async request methods are used by the adapters, and only those are forwarded.
+ * token provider refreshes; each API request is a trace subsegment (method, path, status). Only its async request
+ * methods are used by the adapters, and only those are forwarded.
  */
 export const kubeClient = (): KubeClient =>
   once('kube', () => {
     let connecting: Promise<KubeClient> | undefined;
     const connect = () =>
-      (connecting ??= eksEndpoint({ clusterName: env(ENV.clusterName), region: env('AWS_REGION'), eks: eks() }).then((ep) => KubeClient.forEndpoint(ep))).catch((e) => {
+      (connecting ??= eksEndpoint({ clusterName: env(ENV.clusterName), region: env('AWS_REGION'), eks: eks() }).then((ep) => KubeClient.forEndpoint(ep, undefined, kubeRequestTracer))).catch((e) => {
         connecting = undefined; // a failed DescribeCluster is retried on the next call
         throw e;
       });

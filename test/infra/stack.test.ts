@@ -285,7 +285,8 @@ test('alarms: one per dead-letter queue, failed and timed-out executions, each h
   one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'ExecutionsFailed' && x.inputs.dimensions.StateMachineArn === machine.state.arn, 'failed executions alarm');
   one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'ExecutionsTimedOut', 'timed-out executions alarm');
   for (const f of deployed) one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.metricName === 'Errors' && x.inputs.dimensions.FunctionName === names.function(f), `${f} errors alarm`);
-  assert.equal(alarms.length, 3 + 2 + deployed.length);
+  // + per pipeline: repeated failed runs and late completions (test/infra/metrics-dashboard.test.ts checks them).
+  assert.equal(alarms.length, 3 + 2 + deployed.length + 2 * cfg.pipelines.length);
   assert.equal(one('aws:sns/topicSubscription:TopicSubscription', () => true, 'email').inputs.endpoint, 'ops@example.com');
   const dash = json<{ widgets: unknown[] }>(one('aws:cloudwatch/dashboard:Dashboard', () => true, 'dashboard').inputs.dashboardBody);
   assert.ok(dash.widgets.length >= 4);
