@@ -75,11 +75,11 @@ export async function renderKubernetes(out: string, spec: PipelineSpec, runId: s
   await mkdir(join(dir, 'rayjobs'), { recursive: true });
   const files: Array<[string, string]> = jobRequestsForRun(spec, runId, artifactRoot).map((req) => [
     join(dir, 'rayjobs', `${req.jobId}.yaml`),
-    stringify(rayJobFor(req, { namespace })),
+    stringify(rayJobFor(req, { namespace, prometheus: true })),
   ]);
   // The RayService as this run's promotion would set it (its model is the tuned one in the run's folder).
   const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model`; // a model folder (docs/stage-contract.md)
-  const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] } });
+  const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] }, prometheus: true });
   files.push([join(dir, 'rayservice.yaml'), stringify(service)]);
   files.push([join(dir, 'rbac.yaml'), [...lambdaRbac(namespace), ...spotHandlerRbac()].map((o) => stringify(o)).join('---\n')]);
   for (const [path, text] of files) await writeFile(path, text);

@@ -41,9 +41,9 @@ export async function evaluateGate(req: { run: RunContext; stages: StageSummarie
   const championValue = champion ? (fresh !== undefined && (scored === undefined || scored === champion.runId) ? fresh : champion.value) : undefined;
   const decision = decide(gate, candidateValue, championValue);
   if (deps.tracking) {
-    // Best effort: the outcome on the pipeline run; a kept champion ends it here (a promotion ends it after serving).
+    // Best effort: the decision on the pipeline run (finish-run ends it).
     const tags = { 'sentinel.gate': decision.promote ? 'PROMOTE' : 'KEEP', 'sentinel.gate.reason': decision.reason };
-    await notePipelineRun(deps.tracking, run, tags, decision.promote ? undefined : 'FINISHED').catch(() => undefined);
+    await notePipelineRun(deps.tracking, run, tags).catch(() => undefined);
   }
   return {
     ...decision,

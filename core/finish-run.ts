@@ -1,6 +1,7 @@
 // Last state of every path: record how the run ended. On failure, stop any job of the run that is still going, so a
 // failed run leaves no orphaned Ray job behind.
-import type { ComputePort, ObjectStore, TokenStore } from './ports.js';
+import type { ComputePort, ObjectStore, TokenStore, TrackingPort } from './ports.js';
+import { notePipelineRun } from './tracking.js';
 import type { RunContext, RunRecord, StageSummaries } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
@@ -14,6 +15,8 @@ export interface FinishDeps {
   compute: ComputePort;
   tokens: TokenStore;
   now: () => Date;
+  /** Ends the pipeline run's MLflow run with the run's outcome (best effort). */
+  tracking?: TrackingPort;
 }
 
 export async function finishRun(req: { run: RunContext; stages?: StageSummaries; end: RunEnd }, deps: FinishDeps) {
@@ -44,8 +47,13 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
         ? { promoted: end.promoted, reason: end.reason }
         : { error: end.error, cause: end.cause, ...(end.failedAt ? { stage: end.failedAt } : {}) },
     ...(req.stages ? { stages: req.stages } : {}),
+    ...(run.tracking ? { tracking: run.tracking } : {}),
   };
   await deps.store.putJson(uri, record);
+  if (deps.tracking) {
+    const tags: Record<string, string> = end.status === 'SUCCEEDED' ? { 'sentinel.status': 'SUCCEEDED' } : { 'sentinel.status': 'FAILED', 'sentinel.error': `${end.error}: ${end.cause}`.slice(0, 5000), ...(end.failedAt ? { 'sentinel.failedAt': end.failedAt } : {}) };
+    await notePipelineRun(deps.tracking, run, tags, end.status === 'SUCCEEDED' ? 'FINISHED' : 'FAILED').catch(() => undefined);
+  }
   // How long the run took: requested (or started) → recorded; the run-duration metric.
   const seconds = (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000;
   return { status: end.status, stoppedJobs: stopped, seconds };

@@ -93,7 +93,7 @@ export async function promote(
   await deps.store.putJson(uri, { pipeline: run.pipeline, current, ...(previous ? { previous } : {}) } satisfies ChampionRecord);
   if (deps.tracking) {
     const tags: Record<string, string> = { 'sentinel.promoted': 'true', ...(synced.registry ? { 'sentinel.registry.version': synced.registry.version } : {}) };
-    await notePipelineRun(deps.tracking, run, tags, 'FINISHED').catch(() => undefined);
+    await notePipelineRun(deps.tracking, run, tags).catch(() => undefined);
   }
   return {
     endpoint: deps.serving.endpoint(run.pipeline, run.spec.serve.route),

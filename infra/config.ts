@@ -54,6 +54,11 @@ export interface SentinelConfig {
   reserveConcurrency: boolean;
   /** Keep the bucket (datasets, models, run records) on `sst remove`. */
   retainData: boolean;
+  /**
+   * The team's MLflow tracking server (http(s)://…), reached by the Lambdas (runs, registry) and by the Ray pods (the
+   * stages log to it through the SDK). Unset: runs are not tracked, and each run's record says so; nothing fails.
+   */
+  trackingUri?: string;
 }
 
 const base: Omit<SentinelConfig, 'stage'> = {
@@ -106,6 +111,7 @@ export function validateConfig(c: SentinelConfig): SentinelConfig {
   }
   for (const [k, v] of [['watchEvery', c.watchEvery], ['reapEvery', c.reapEvery]] as const) if (!SCHEDULE.test(v)) problems.push(`${k} "${v}" is not rate(…) or cron(…)`);
   if (!(c.idleTimeoutMinutes > 0)) problems.push('idleTimeoutMinutes must be > 0');
+  if (c.trackingUri !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(c.trackingUri)) problems.push(`trackingUri "${c.trackingUri}" is not an http(s) URL of an MLflow server`);
   if (c.alarmEmail && !/^[^@\s]+@[^@\s]+$/.test(c.alarmEmail)) problems.push(`alarmEmail "${c.alarmEmail}" is not an email address`);
   if (problems.length) throw new Error(`infra/config.ts: ${problems.join('; ')}`);
   return c;

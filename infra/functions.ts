@@ -75,6 +75,8 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
     SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
+    // The MLflow server (runs, registry); unset: tracking off (functions/aws/deps.ts OPTIONAL_ENV).
+    ...(cfg.trackingUri ? { SENTINEL_TRACKING_URI: cfg.trackingUri } : {}),
     POWERTOOLS_SERVICE_NAME: SERVICE,
     POWERTOOLS_LOG_LEVEL: 'INFO',
     // The handlers' metrics (EMF, core/metrics.ts) go to the deployment's own namespace.

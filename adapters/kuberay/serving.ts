@@ -18,6 +18,8 @@ export interface RayServiceServingOptions {
   /** The serving image (the spec's image: the jobs package holds the Serve application). */
   image: string;
   capacity?: CapacityLabels;
+  /** Annotate the serving cluster's Ray pods for Prometheus (core/kuberay/pods.ts). */
+  prometheus?: boolean;
   /** Where clients reach a pipeline's serve Service (default: its in-cluster DNS name). */
   endpointBase?: (pipeline: string) => string;
 }
@@ -30,7 +32,7 @@ export class RayServiceServing implements ServingPort {
   constructor(private readonly o: RayServiceServingOptions) {}
 
   manifestFor(pipeline: string, config: ServeConfig): RayServiceManifest {
-    return rayServiceFor({ pipeline, namespace: this.o.namespace, image: this.o.image, config, ...(this.o.capacity ? { capacity: this.o.capacity } : {}) });
+    return rayServiceFor({ pipeline, namespace: this.o.namespace, image: this.o.image, config, ...(this.o.capacity ? { capacity: this.o.capacity } : {}), ...(this.o.prometheus ? { prometheus: true } : {}) });
   }
 
   private async read<T>(plural: string, name: string): Promise<T | undefined> {

@@ -100,7 +100,9 @@ export class MlflowRest implements TrackingPort {
     const found = await get();
     if (found) return found;
     try {
-      const r = await this.call<{ experiment_id: string }>('POST', 'experiments/create', { name, tags: tagList({ 'sentinel.pipeline': name }) });
+      // experimentKind: MLflow 3's UI opens a classic-ML experiment on its runs (else on GenAI traces).
+      const tags = { 'sentinel.pipeline': name, 'mlflow.experimentKind': 'custom_model_development' };
+      const r = await this.call<{ experiment_id: string }>('POST', 'experiments/create', { name, tags: tagList(tags) });
       return r.experiment_id;
     } catch (e) {
       // Another handler created it first.

@@ -16,6 +16,19 @@ export const EKS_MANAGED_NODE_GROUPS: CapacityLabels = { key: 'eks.amazonaws.com
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
+/**
+ * Ray's own metrics (tasks, actors, object store, Ray Train/Tune/Serve) are exported in Prometheus format by every
+ * Ray node on its metrics-export-port, which KubeRay sets to 8080 and names `metrics` on head and worker containers.
+ * These annotations are the scrape convention of Prometheus' Kubernetes pod discovery (docs/deploying.md, "Ray's
+ * metrics"); with the Prometheus Operator, a PodMonitor on the managed-by label and port `metrics` does the same.
+ */
+export const RAY_METRICS_PORT = 8080;
+export const PROMETHEUS_SCRAPE_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'prometheus.io/scrape': 'true',
+  'prometheus.io/port': String(RAY_METRICS_PORT),
+  'prometheus.io/path': '/metrics',
+};
+
 export interface Toleration {
   key: string;
   operator: 'Exists' | 'Equal';

@@ -9,7 +9,7 @@
 import type { JobRequest } from '../ports.js';
 import { validationFailed } from '../errors.js';
 import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, RAY_API_VERSION, STAGE_INPUT_ENV, specHash, type KubeObject } from './meta.js';
-import { KARPENTER, podTemplate, type CapacityLabels, type PodTemplate } from './pods.js';
+import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 
 /** Same rule as the spec schema: a module path cannot carry shell syntax (Ray runs the entrypoint with a shell). */
 const PYTHON_MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -23,6 +23,8 @@ export interface RayJobOptions {
   namespace: string;
   capacity?: CapacityLabels;
   ttlSecondsAfterFinished?: number;
+  /** Annotate the cluster's Ray pods for Prometheus to scrape Ray's metrics (deployments turn it on: functions/aws/deps.ts). */
+  prometheus?: boolean;
 }
 
 export interface RayClusterSpec {
@@ -78,9 +80,10 @@ function workerCount(req: JobRequest): number {
   return Math.max(1, Math.floor(n));
 }
 
-function clusterSpec(req: JobRequest, capacity: CapacityLabels): RayClusterSpec {
+function clusterSpec(req: JobRequest, capacity: CapacityLabels, prometheus = false): RayClusterSpec {
   const { cpu, memory, gpu, spot } = req.resources;
   const podLabels = { ...req.labels };
+  const scrape = prometheus ? { annotations: { ...PROMETHEUS_SCRAPE_ANNOTATIONS } } : {};
   const workers = workerCount(req);
   return {
     // A stage's cluster is sized for the stage up front; no autoscaler pod to start or pay for.
@@ -88,7 +91,7 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels): RayClusterSpec 
     headGroupSpec: {
       rayStartParams: {},
       // The head holds the GCS and the driver: losing it loses the job, so it never runs on spot.
-      template: podTemplate({ container: 'ray-head', image: req.image, cpu, memory, spot: false, capacity, labels: podLabels }),
+      template: podTemplate({ container: 'ray-head', image: req.image, cpu, memory, spot: false, capacity, labels: podLabels, ...scrape }),
     },
     workerGroupSpecs: [
       {
@@ -97,7 +100,7 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels): RayClusterSpec 
         minReplicas: workers,
         maxReplicas: workers,
         rayStartParams: {},
-        template: podTemplate({ container: 'ray-worker', image: req.image, cpu, memory, gpu, spot, capacity, labels: podLabels }),
+        template: podTemplate({ container: 'ray-worker', image: req.image, cpu, memory, gpu, spot, capacity, labels: podLabels, ...scrape }),
       },
     ],
   };
@@ -129,7 +132,7 @@ export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest 
       ...common,
       shutdownAfterJobFinishes: true,
       ttlSecondsAfterFinished: opts.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS_AFTER_FINISHED,
-      rayClusterSpec: clusterSpec(req, opts.capacity ?? KARPENTER),
+      rayClusterSpec: clusterSpec(req, opts.capacity ?? KARPENTER, opts.prometheus),
     };
   }
   return {

@@ -18,6 +18,8 @@ import { eksEndpoint } from '../../adapters/aws/eks-token.js';
 import { KubeClient } from '../../adapters/kuberay/client.js';
 import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
 import { RayServiceServing } from '../../adapters/kuberay/serving.js';
+import { MlflowRest } from '../../adapters/mlflow/rest.js';
+import type { TrackingPort } from '../../core/ports.js';
 import { kubeRequestTracer, traced } from '../lib/tracing.js';
 
 /** The variables infra/functions.ts sets (test/infra checks the two agree). */
@@ -101,7 +103,8 @@ export const kubeClient = (): KubeClient =>
     });
   });
 
-export const compute = (): ComputePort => once('compute', () => new KubeRayCompute({ client: kubeClient(), namespace: env(ENV.namespace) }));
+// Ray pods carry Prometheus' scrape annotations for Ray's own metrics (core/kuberay/pods.ts, docs/deploying.md).
+export const compute = (): ComputePort => once('compute', () => new KubeRayCompute({ client: kubeClient(), namespace: env(ENV.namespace), prometheus: true }));
 
 /**
  * Serving per pipeline: each RayService runs its spec's image, which infra passes as {pipeline: image}; the port's
@@ -136,6 +139,18 @@ export const serving = (): ServingPort =>
     lazy(() => {
       const images = JSON.parse(env(ENV.serveImages)) as Record<string, string>;
       const namespace = env(ENV.namespace);
-      return new PerPipelineServing(images, (image) => new RayServiceServing({ client: kubeClient(), namespace, image }));
+      return new PerPipelineServing(images, (image) => new RayServiceServing({ client: kubeClient(), namespace, image, prometheus: true }));
     }),
   );
+
+/** Variables infra sets only when configured. */
+export const OPTIONAL_ENV = {
+  /** infra/config.ts trackingUri: the MLflow server; unset, runs are not tracked (their record says so). */
+  trackingUri: 'SENTINEL_TRACKING_URI',
+} as const;
+
+/** Experiment tracking and the model registry, when the deployment names an MLflow server. */
+export const tracking = (): TrackingPort | undefined => {
+  const uri = process.env[OPTIONAL_ENV.trackingUri];
+  return uri ? once('tracking', () => new MlflowRest({ uri })) : undefined;
+};

@@ -1,5 +1,6 @@
 // Lambda entry: Gate (state machine task).
 import { createEvaluateGateHandler } from '../evaluate-gate.js';
-import { store } from './deps.js';
+import { store, tracking } from './deps.js';
 
-export const handler = createEvaluateGateHandler({ store: store() });
+const mlflow = tracking();
+export const handler = createEvaluateGateHandler({ store: store(), ...(mlflow ? { tracking: mlflow } : {}) });

@@ -1,5 +1,6 @@
 // Lambda entry: PrepareRun (state machine task).
 import { createPrepareRunHandler } from '../prepare-run.js';
-import { store } from './deps.js';
+import { store, tracking } from './deps.js';
 
-export const handler = createPrepareRunHandler({ store: store() });
+const mlflow = tracking();
+export const handler = createPrepareRunHandler({ store: store(), ...(mlflow ? { tracking: mlflow } : {}) });

@@ -1,6 +1,7 @@
 // Lambda entry: Promote (state machine task): apply the RayService config, wait until it serves.
 import { createPromoteHandler } from '../promote.js';
 import { systemClock } from '../../core/ports.js';
-import { serving, store } from './deps.js';
+import { serving, store, tracking } from './deps.js';
 
-export const handler = createPromoteHandler({ serving: serving(), store: store(), clock: systemClock, now: () => new Date() });
+const mlflow = tracking();
+export const handler = createPromoteHandler({ serving: serving(), store: store(), clock: systemClock, now: () => new Date(), ...(mlflow ? { tracking: mlflow } : {}) });

@@ -15,6 +15,7 @@ import type { JobRequest } from '../../core/ports.js';
 import { stageOutcome, jobSeconds } from '../../core/job-status.js';
 import { serveApplicationFor } from '../../core/serve-config.js';
 import { rayJobFor, type RayJobManifest } from '../../core/kuberay/rayjob.js';
+import { PROMETHEUS_SCRAPE_ANNOTATIONS } from '../../core/kuberay/pods.js';
 import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { lambdaRbac, spotHandlerRbac } from '../../core/kuberay/rbac.js';
 import { rayJobProblems, rayServiceProblems, MAX_RAY_JOB_NAME } from '../../core/kuberay/validate.js';
@@ -68,7 +69,7 @@ const pod = (m: RayJobManifest, group: 'head' | 'worker') =>
 describe('RayJob manifests', () => {
   test('each stage of the reference pipeline: accepted by the API server and by KubeRay v1.7 rules', async () => {
     for (const req of jobRequestsForRun(spec, RUN)) {
-      const m = rayJobFor(req, { namespace: ns });
+      const m = rayJobFor(req, { namespace: ns, prometheus: true });
       assert.deepEqual(rayJobProblems(m), [], req.jobId);
       await createAndCompare(m, 'rayjobs');
       const s = m.spec!;
@@ -88,7 +89,11 @@ describe('RayJob manifests', () => {
       const spot = spec.stages[req.identity.stage].resources.spot;
       assert.deepEqual(pod(m, 'worker').spec.nodeSelector, { 'karpenter.sh/capacity-type': spot ? 'spot' : 'on-demand' });
       assert.equal(Boolean(pod(m, 'worker').spec.tolerations?.some((t) => t.value === 'spot')), spot);
+      // Ray's own metrics: every Ray pod of the cluster is annotated for Prometheus' pod discovery (KubeRay's port 8080).
+      for (const group of ['head', 'worker'] as const) assert.deepEqual(pod(m, group).metadata.annotations, PROMETHEUS_SCRAPE_ANNOTATIONS, group);
     }
+    // Off unless asked (the deployment's adapters ask: functions/aws/deps.ts).
+    assert.equal(pod(rayJobFor(stageReq(spec, 'train'), { namespace: ns }), 'head').metadata.annotations, undefined);
   });
 
   test('hostile input stays data: shell syntax in the input never reaches the entrypoint', async () => {
@@ -161,7 +166,7 @@ describe('RayJob manifests', () => {
 describe('RayService and RBAC manifests', () => {
   test('the pipeline\'s RayService: accepted, KubeRay-valid, serveConfigV2 is the serve config', async () => {
     const app = serveApplicationFor(spec, { modelUri: 's3://b/a/breast-cancer/r0a1b2c3d4/tune/model', runId: RUN });
-    const m = rayServiceFor({ pipeline: spec.name, namespace: ns, image: spec.image, config: { applications: [app] } });
+    const m = rayServiceFor({ pipeline: spec.name, namespace: ns, image: spec.image, config: { applications: [app] }, prometheus: true });
     assert.deepEqual(rayServiceProblems(m), []);
     await createAndCompare(m, 'rayservices');
     assert.deepEqual(m.spec.upgradeStrategy, { type: 'NewCluster' });
@@ -169,6 +174,9 @@ describe('RayService and RBAC manifests', () => {
     assert.deepEqual(serve.applications, [app]);
     assert.deepEqual(serve.http_options, { host: '0.0.0.0', port: 8000 });
     assert.equal(m.spec.rayClusterConfig.headGroupSpec.template.metadata.annotations?.['sentinel.dev/run'], RUN);
+    // Ray's and Serve's metrics from the serving cluster's pods, scraped like the stage clusters'.
+    assert.equal(m.spec.rayClusterConfig.headGroupSpec.template.metadata.annotations?.['prometheus.io/scrape'], 'true');
+    assert.deepEqual(m.spec.rayClusterConfig.workerGroupSpecs[0]!.template.metadata.annotations, PROMETHEUS_SCRAPE_ANNOTATIONS);
   });
 
   test('RBAC objects are accepted', async () => {
