@@ -54,7 +54,5 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     const tags: Record<string, string> = end.status === 'SUCCEEDED' ? { 'sentinel.status': 'SUCCEEDED' } : { 'sentinel.status': 'FAILED', 'sentinel.error': `${end.error}: ${end.cause}`.slice(0, 5000), ...(end.failedAt ? { 'sentinel.failedAt': end.failedAt } : {}) };
     await notePipelineRun(deps.tracking, run, tags, end.status === 'SUCCEEDED' ? 'FINISHED' : 'FAILED').catch(() => undefined);
   }
-  // How long the run took: requested (or started) → recorded; the run-duration metric.
-  const seconds = (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000;
-  return { status: end.status, stoppedJobs: stopped, seconds };
+  return { status: end.status, stoppedJobs: stopped };
 }

@@ -7,7 +7,8 @@ export const createFinishRunHandler = (deps: FinishDeps) =>
   handlerFor('finish-run', FinishRunEvent, async (event, { metrics }) => {
     const res = await finishRun(event, deps);
     const dims = { Pipeline: event.run.pipeline };
-    metrics.add('RunDuration', res.seconds, dims, event.run);
+    // Run requested → recorded, whatever the outcome.
+    metrics.add('RunDuration', (deps.now().getTime() - Date.parse(event.run.requestedAt)) / 1000, dims, event.run);
     metrics.add(res.status === 'SUCCEEDED' ? 'RunsSucceeded' : 'RunsFailed', 1, dims, event.run);
     logger.info('run finished', { runId: event.run.runId, status: res.status, stoppedJobs: res.stoppedJobs });
     return res;

@@ -44,7 +44,7 @@ export function sentinelMetric<M extends MetricName>(namespace: string, name: M,
 /** Every series of a metric whatever its dimension values (used where the values are not known up front: error names). */
 export function searchAll(namespace: string, name: MetricName, stat: string, id: string): MetricLine[] {
   const schema = [namespace, ...cloudWatchDimensions(name)].join(',');
-  return [[{ expression: `SEARCH('{${schema}} MetricName="${name}"', '${stat}', ${PERIOD})`, id, label: '' }]];
+  return [[{ expression: `SEARCH('{${schema}} MetricName="${name}"', '${stat}', ${PERIOD})`, id }]];
 }
 
 export function dashboardBody(i: DashboardInputs): { widgets: Widget[] } {

@@ -107,6 +107,8 @@ export class LocalRuntime {
   private readonly executions = new Map<string, LocalExecution>();
   private watcher?: NodeJS.Timeout;
   private watching = false;
+  /** The watcher pass under way, if any: close() lets it finish (and publish its metrics) first. */
+  private watchPass?: Promise<unknown>;
   private logStream?: WriteStream;
   private previousConsole?: Console;
   private restoreMetrics?: () => void;
@@ -301,7 +303,7 @@ export class LocalRuntime {
     this.watcher = setInterval(() => {
       if (this.watching) return;
       this.watching = true;
-      this.invoke('watch-jobs', { source: 'aws.events', 'detail-type': 'Scheduled Event' })
+      this.watchPass = this.invoke('watch-jobs', { source: 'aws.events', 'detail-type': 'Scheduled Event' })
         .catch((e: Error) => logger.warn('watcher pass failed', { error: e.message }))
         .finally(() => {
           this.watching = false;
@@ -332,6 +334,7 @@ export class LocalRuntime {
     }
     await this.queue.drained();
     await this.interruptions.drained();
+    await this.watchPass;
     this.restoreMetrics?.();
     this.restoreMetrics = undefined;
     if (this.logStream) {
