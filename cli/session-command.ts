@@ -53,7 +53,7 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
     session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, ...(o.tracking ? { tracking: o.tracking } : {}) });
     out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}, processes under ${session.head.tempDir}`));
     if (session.tracking) out(dim(`  MLflow ${session.tracking.uri}${session.tracking.server ? ' (started here: SQLite in <home>/mlflow, artifacts in the bucket; stopped at the end)' : ' (existing server)'}`));
-    else out(dim('  tracking off (--no-tracking)'));
+    else out(dim('  tracking off (no MLflow server for this command)'));
     const code = await fn(session, () => interrupted);
     if (interrupted) {
       await closing; // exits 130 once everything is stopped
@@ -153,7 +153,7 @@ function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, p
 /** The run's MLflow run and the registry's champion, or why the run was not tracked. */
 export function trackingLines(r: RunReport, spec: PipelineSpec, session: LocalSession): string[] {
   const t = session.tracking;
-  if (!t) return [`  ${bold('tracking')}  ${dim('off (--no-tracking); `sentinel run` starts an MLflow server by default, --tracking-uri URL names one')}`];
+  if (!t) return [`  ${bold('tracking')}  ${dim('off: this run was not tracked (`sentinel run` starts an MLflow server unless --no-tracking; --tracking-uri URL names one)')}`];
   const stage = r.stages.map((s) => (s.details as { tracking?: { experimentId?: string; parentRunId?: string; error?: string } } | undefined)?.tracking).find((x) => x?.parentRunId);
   const lines = [
     stage?.experimentId && stage.parentRunId
