@@ -55,7 +55,7 @@ test('submit-stage: a malformed event fails with ValidationFailed naming the fie
 
 test('submit-stage: the input reaches the job as data, and a redelivery does not submit twice', async () => {
   const root = dir();
-  const compute = new FakeCompute({}, 60_000);
+  const compute = new FakeCompute({ ingest: [{ kind: 'hang' }] });
   const tokens = new FileTokenStore(join(root, 't'));
   const h = createSubmitStageHandler({ compute, tokens, store: new LocalObjectStore() });
   const a = (await h({ taskToken: 'tok-1', stage: 'ingest', run: run(root) }, ctx)) as { jobId: string; created: boolean };
@@ -72,7 +72,7 @@ test('submit-stage: the input reaches the job as data, and a redelivery does not
 
 test('submit-stage: spec.code reaches the job request as its PYTHONPATH', async () => {
   const root = dir();
-  const compute = new FakeCompute({}, 60_000);
+  const compute = new FakeCompute({ ingest: [{ kind: 'hang' }] });
   const h = createSubmitStageHandler({ compute, tokens: new FileTokenStore(join(root, 't')), store: new LocalObjectStore() });
   const r = run(root);
   const withCode = { ...r, spec: { ...r.spec, code: '/opt/pipelines/churn' } };

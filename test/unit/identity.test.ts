@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { runIdFor, executionNameFor, RUN_ID_PATTERN } from '../../core/run-id.js';
 import { jobNameFor, parseJobName, labelsFor, MAX_JOB_NAME } from '../../core/names.js';
 import { STAGES } from '../../core/stages.js';
@@ -31,4 +32,36 @@ test('job names round-trip, fit KubeRay limits for the longest pipeline name, an
     'sentinel.dev/stage': 'tune',
     'sentinel.dev/attempt': '2',
   });
+});
+
+test('the run-id pattern is anchored: only r + 9 lowercase hex characters, nothing around them', () => {
+  assert.match('r0123456ab', RUN_ID_PATTERN);
+  for (const bad of ['../r0123456ab', 'r0123456ab/..', 'xr0123456ab', 'r0123456abc', 'r0123456a', 'R0123456ab', 'r0123456aB', 'r0123456ag', ' r0123456ab'])
+    assert.doesNotMatch(bad, RUN_ID_PATTERN, bad);
+});
+
+test('a run id is r + the first 9 hex characters of SHA-256 over the pipeline and the trigger', () => {
+  // Fixed values: a change here changes every deployed run's identity (and its execution name).
+  assert.equal(runIdFor('p', { kind: 'manual', requestId: '1' }), 'r' + createHash('sha256').update('p\nmanual\n1').digest('hex').slice(0, 9));
+  assert.equal(runIdFor('p', { kind: 'schedule', schedule: 'nightly', time: 't' }), 'r' + createHash('sha256').update('p\nschedule\nnightly\nt').digest('hex').slice(0, 9));
+  const s3 = (extra: object) => runIdFor('p', { kind: 's3', bucket: 'b', key: 'k', ...extra });
+  const digest = (tail: string) => 'r' + createHash('sha256').update(`p\ns3\nb\nk\n${tail}`).digest('hex').slice(0, 9);
+  assert.equal(s3({ versionId: 'v', sequencer: 's', etag: 'e' }), digest('v'), 'the version id names the upload first');
+  assert.equal(s3({ sequencer: 's', etag: 'e' }), digest('s'), 'then the sequencer');
+  assert.equal(s3({ etag: 'e' }), digest('e'), 'then the etag');
+  assert.equal(s3({}), digest(''));
+});
+
+test('every field that identifies a trigger changes the run id; a manual trigger needs a request id', () => {
+  const ids = new Set([
+    runIdFor('p', { kind: 'manual', requestId: 'a' }),
+    runIdFor('p', { kind: 'schedule', schedule: 'a', time: 't' }),
+    runIdFor('p', { kind: 'schedule', schedule: 'b', time: 't' }),
+    runIdFor('p', { kind: 'schedule', schedule: 'a', time: 'u' }),
+    runIdFor('p', { kind: 's3', bucket: 'a', key: 'k' }),
+    runIdFor('p', { kind: 's3', bucket: 'b', key: 'k' }),
+    runIdFor('p', { kind: 's3', bucket: 'a', key: 'l' }),
+  ]);
+  assert.equal(ids.size, 7);
+  assert.throws(() => runIdFor('p', { kind: 'manual', requestId: '' }), { name: 'ValidationFailed' });
 });
