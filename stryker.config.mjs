@@ -1,0 +1,34 @@
+// Mutation testing of the control plane's domain code (`npm run mutation`; README "Mutation testing").
+// Each mutant runs only the test files that executed its code (the tap runner's per-file coverage), fastest first
+// being the unit files, and stops at the first failing file. Incremental: mutants whose code and covering tests
+// did not change keep their earlier result (reports/mutation/incremental.json); `npm run mutation -- --force`
+// runs them all again.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  // tools/stryker/node-test-runner.mjs: per-file coverage, then one process per mutant over the files that cover it.
+  testRunner: 'node-test',
+  plugins: ['./tools/stryker/node-test-runner.mjs'],
+  nodeTest: {
+    // The fast suites (scripts/test.sh unit paths).
+    testFiles: ['test/unit/*.test.ts', 'test/paths/*.test.ts'],
+    nodeArgs: ['--import', 'tsx'],
+  },
+  mutate: ['core/**/*.ts', 'events/**/*.ts', 'workflows/**/*.ts'],
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  timeoutMS: 10000,
+  dryRunTimeoutMinutes: 20,
+  timeoutFactor: 2,
+  // A fresh worker process every so many mutants (each mutant loads the project's modules anew).
+  maxTestRunnerReuse: 40,
+  incremental: true,
+  incrementalFile: 'reports/mutation/incremental.json',
+  reporters: ['html', 'json', 'clear-text', 'progress'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  ignorePatterns: ['.venv', '.sentinel', '.cache', 'reports', 'dist', 'out', '**/.mypy_cache', '**/.ruff_cache', '**/__pycache__', '**/.pytest_cache'],
+};
