@@ -8,6 +8,7 @@ import type { ServeReplicas } from '../core/ports.js';
 import { ProgressView } from './progress.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { compact, firstCall, sampleRows } from './predict.js';
+import { modelUrl, runUrl } from '../core/tracking.js';
 import { metricsDigestLine } from './metrics-digest.js';
 import { METRICS_FILE, runMetricsDigest } from '../local/metrics-sink.js';
 import { modelUrl, runUrl } from '../core/tracking.js';

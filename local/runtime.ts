@@ -29,9 +29,9 @@ import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
 import { lambdaContext } from './lambda-context.js';
+import type { TrackingPort } from '../core/ports.js';
 import { RunFolderMetricsSink } from './metrics-sink.js';
 import { useMetricsSink } from '../functions/lib/metrics.js';
-import type { TrackingPort } from '../core/ports.js';
 
 /** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
 export const LOCAL_BUCKET = 'sentinel-local';

@@ -52,8 +52,9 @@ for suite in "${suites[@]}"; do
       summary+=("py-quality: $pass passed, $fail failed"); echo "py-quality: $pass passed, $fail failed" ;;
     # Handlers called directly (no local runtime, so no metrics sink) would print their EMF lines; the metrics
     # tests turn Powertools Metrics back on for themselves.
-    unit) POWERTOOLS_METRICS_DISABLED=true node_suite unit test/unit/*.test.ts ;;
-    paths) node_suite paths test/paths/*.test.ts ;;
+    # The fast suites fail a file that outlives its tests (test/support/leak-check.ts) and a test past 120 s.
+    unit) POWERTOOLS_METRICS_DISABLED=true node_suite unit --import ./test/support/leak-check.ts --test-timeout=120000 test/unit/*.test.ts ;;
+    paths) node_suite paths --import ./test/support/leak-check.ts --test-timeout=120000 test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
     infra) node_suite infra test/infra/*.test.ts ;;
     k8s)

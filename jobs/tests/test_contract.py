@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import datetime
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import sentinel_sdk.contract as contract_module
 from sentinel_sdk import storage
 from sentinel_sdk.contract import (
     ENV_VAR,
@@ -13,6 +16,7 @@ from sentinel_sdk.contract import (
     Params,
     StageError,
     StageResult,
+    TrainingFailed,
     ValidationFailed,
     parse_stage_input,
     run_stage,
@@ -196,3 +200,257 @@ def test_search_space_translation() -> None:
 def test_search_space_errors(spec: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         search_space(Params(spec, "params.searchSpace"))
+
+
+# --- Behaviour the stages and the control plane rely on (mutation testing: scripts/mutation-py.sh) ---------------
+
+
+def test_one_line_collapses_whitespace_and_keeps_within_the_limit() -> None:
+    from sentinel_sdk.contract import one_line
+
+    assert one_line("  a\n\tb   c \n") == "a b c"
+    assert one_line("x" * 1000) == "x" * 1000, "exactly the default limit is kept whole"
+    cut = one_line("x" * 1001)
+    assert len(cut) == 1000 and cut.endswith("...") and cut.startswith("x" * 997)
+    assert one_line("abcdef", 5) == "ab..."
+    assert one_line("abcde", 5) == "abcde"
+    assert StageError("a\nb").line() == "StageFailed: a b"
+    assert InvalidInput("x").line() == "ValidationFailed: x", "bad input is reported as ValidationFailed"
+
+
+def test_check_names_each_field_shallow_first_and_at_most_five() -> None:
+    from sentinel_sdk.contract import check
+
+    bad = {"stage": "train", "pipeline": 1, "runId": 2, "stageUri": 3, "runUri": 4, "params": VALID["train"] | {"model": 5, "iterations": "x"}}
+    with pytest.raises(InvalidInput) as e:
+        check(bad, "train.input", "IN")
+    parts = str(e.value).split("; ")
+    assert len(parts) == 5
+    fields = [p.split(": ")[0] for p in parts]
+    # Shallow fields first (by name), then deeper ones, each named from the root; then how many were not shown.
+    assert fields == ["IN.pipeline", "IN.runId", "IN.runUri", "IN.stageUri", "IN.params.iterations"]
+    assert parts[4].endswith(" (and 1 more)")
+    # Exactly five: no "more".
+    five = {"stage": "train", "pipeline": 1, "runId": 2, "stageUri": 3, "runUri": 4, "params": VALID["train"] | {"iterations": "x"}}
+    with pytest.raises(InvalidInput) as e5:
+        check(five, "train.input", "IN")
+    assert len(str(e5.value).split("; ")) == 5 and not str(e5.value).endswith("more)")
+    # List items are named by index; a missing field is named as missing.
+    from sentinel_sdk.contract import _where
+
+    assert _where(["searchSpace", "eta", "values", 0]) == ".searchSpace.eta.values[0]"
+    assert _where([]) == ""
+    with pytest.raises(InvalidInput, match=r"^IN: 'params' is missing$"):
+        check({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r"}, "train.input", "IN")
+
+
+def test_each_error_message_is_one_line_of_at_most_200_characters() -> None:
+    from sentinel_sdk.contract import check
+
+    long = "x" * 500
+    with pytest.raises(InvalidInput) as e:
+        check({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r", "params": VALID["train"] | {"task": long}},
+              "train.input", "IN")
+    message = str(e.value).split(": ", 1)[1]
+    assert len(message) == 200 and message.endswith("...")
+    with pytest.raises(InvalidInput) as missing:
+        check({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r", "params": {k: v for k, v in VALID["train"].items() if k != "dataUri"}},
+              "train.input", "IN")
+    assert str(missing.value) == "IN.params: 'dataUri' is missing"
+
+
+def test_defaults_are_filled_through_refs_and_object_options() -> None:
+    from sentinel_sdk.contract import _with_defaults
+
+    root = {
+        "$defs": {"split": {"type": "object", "properties": {"seed": {"default": 42}, "test": {"default": 0.2}}}},
+        "type": "object",
+        "properties": {
+            "split": {"$ref": "#/$defs/split"},
+            "champion": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"n": {"default": 1}}}]},
+            "other": {"oneOf": [{"type": "object", "properties": {"m": {"default": [1]}}}, {"type": "object", "properties": {"m": {"default": 2}}}]},
+            "external": {"$ref": "other.json#/x"},
+            "flag": {"default": False},
+            "odd": True,
+        },
+    }
+    filled = _with_defaults({"split": {"seed": 7}, "champion": {}, "other": {}, "external": {}}, root, root)
+    assert filled == {"split": {"seed": 7, "test": 0.2}, "champion": {"n": 1}, "other": {"m": [1]}, "external": {}, "flag": False}
+    assert _with_defaults({"champion": None}, root, root)["champion"] is None
+    # Defaults are copies: filling twice never shares a mutable default.
+    a = _with_defaults({"other": {}}, root, root)
+    a["other"]["m"].append(9)
+    assert _with_defaults({"other": {}}, root, root)["other"]["m"] == [1]
+    assert _with_defaults("text", root, root) == "text"
+    # The evaluate input: a null champion stays null, a champion object is kept.
+    raw = json.dumps({"stage": "evaluate", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r",
+                      "params": VALID["evaluate"] | {"champion": {"modelUri": "/c", "runId": RUN}}})
+    assert parse_stage_input(raw, "evaluate").params.raw("champion") == {"modelUri": "/c", "runId": RUN}
+
+
+def test_params_accessors_check_types_and_bounds_and_name_the_key() -> None:
+    p = Params({"s": "x", "empty": "", "n": 3, "f": 0.5, "b": True, "inf": float("inf"), "o": {"k": 1}, "none": None, "l": [1]}, "params.x")
+    assert p.text("s") == "x"
+    assert p.text("none", default="d") == "d", "null counts as absent"
+    assert p.integer("n", minimum=3) == 3, "the minimum is allowed"
+    assert p.integer("n") == 3
+    assert p.number("f", low=0.0, high=1.0) == 0.5
+    assert p.number("n") == 3.0 and isinstance(p.number("n"), float)
+    assert p.obj("o").integer("k") == 1 and p.obj("o").where == "params.x.o"
+    assert p.mapping("o") == {"k": 1}
+    assert p.where == "params.x"
+    assert p.keys() == ["s", "empty", "n", "f", "b", "inf", "o", "none", "l"]
+    assert p.as_dict()["n"] == 3
+    failing: list[Callable[[], object]] = [
+        lambda: p.text("empty"), lambda: p.text("n"), lambda: p.integer("n", minimum=4), lambda: p.integer("f"), lambda: p.integer("b"),
+        lambda: p.number("b"), lambda: p.number("inf"), lambda: p.number("s"), lambda: p.number("f", low=0.5, high=1.0),
+        lambda: p.number("f", low=0.0, high=0.5), lambda: p.obj("l"), lambda: p.mapping("s"), lambda: p.raw("none"), lambda: p.text("absent"),
+    ]
+    for call in failing:
+        with pytest.raises(InvalidInput, match=r"^params\.x\.(empty|n|f|b|inf|s|l|none|absent) "):
+            call()
+    with pytest.raises(InvalidInput, match=r"; got \{\"k\": 1\}$"):
+        Params({"k": {"k": 1}}).text("k")
+    with pytest.raises(InvalidInput) as e:
+        Params({"k": "y" * 200}).integer("k")
+    assert len(str(e.value).split("; got ")[1]) == 80, "the offending value is cut to 80 characters"
+    with pytest.raises(InvalidInput, match=r"; got \"\d{4}-"):
+        Params({"k": datetime.date(2024, 1, 2)}).integer("k")
+
+
+def test_stage_and_run_uris_are_absolute_and_lose_trailing_slashes(tmp_path: Path) -> None:
+    from sentinel_sdk.contract import check_uri_param, split_uri
+
+    raw = json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/", "runUri": "s3://b/r/",
+                      "params": VALID["train"], "tracking": {"uri": "http://mlflow", "experimentId": "1", "parentRunId": "p"}})
+    si = parse_stage_input(raw, "train")
+    assert (si.stage_uri, si.run_uri) == ("/", "s3://b/r")
+    assert si.tracking == {"uri": "http://mlflow", "experimentId": "1", "parentRunId": "p", "tags": {}}
+    assert si.params.where == "params" and si.params.integer("iterations") == 5
+    assert parse_stage_input(_raw(tmp_path), "train").tracking is None
+    with pytest.raises(InvalidInput, match=r"^SENTINEL_STAGE_INPUT\.runUri "):
+        parse_stage_input(json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "r", "params": VALID["train"]}), "train")
+    assert check_uri_param(Params({"dataUri": "/d/"}), "dataUri") == "/d"
+    with pytest.raises(InvalidInput, match=r"^params\.dataUri "):
+        check_uri_param(Params({"dataUri": "d"}), "dataUri")
+    assert split_uri("s3://b/ingest", "train") == "s3://b/ingest/train.parquet"
+    assert split_uri("/x/ingest/", "test") == "/x/ingest/test.parquet"
+    with pytest.raises(InvalidInput, match="is not set"):
+        parse_stage_input("   ", "train")
+
+
+def test_write_result_writes_atomically_and_refuses_a_result_that_breaks_the_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    si = parse_stage_input(_raw(tmp_path), "train")
+    calls: list[tuple[str, object, bool]] = []
+    monkeypatch.setattr(storage, "write_json", lambda uri, obj, atomic=False: calls.append((uri, obj, atomic)))
+    uri = write_result(si, StageResult(metrics={"n": 3, "v": 0.5}))
+    assert calls == [(uri, {"stage": "train", "metrics": {"n": 3, "v": 0.5}, "artifacts": {}, "details": {}}, True)]
+    assert uri == str(tmp_path / "r1" / "train" / "result.json")
+    with pytest.raises(StageError, match=r"result\.json\.artifacts\.model") as e:
+        write_result(si, StageResult(artifacts={"model": 1}))  # type: ignore[dict-item]
+    assert not isinstance(e.value, InvalidInput), "a bad result is the stage's fault, not bad input"
+    assert len(calls) == 1
+
+
+class _Tracker:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def finish(self, result: StageResult) -> None:
+        self.calls.append(("finish", result))
+
+    def fail(self, line: str) -> None:
+        self.calls.append(("fail", line))
+
+
+def test_run_stage_tells_the_tracker_how_it_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from sentinel_sdk import tracking
+
+    trackers: list[_Tracker] = []
+    seen: list[object] = []
+
+    def start(si: object) -> _Tracker:
+        seen.append(si)
+        trackers.append(_Tracker())
+        return trackers[-1]
+
+    monkeypatch.setattr(tracking, "start_stage", start)
+    monkeypatch.setenv(ENV_VAR, _raw(tmp_path, stage="evaluate"))
+    result = StageResult(metrics={"candidate_f1": 0.5})
+    bodies: list[object] = []
+    def body(si: object) -> StageResult:
+        bodies.append(si)
+        return result
+
+    assert run_stage("evaluate", body) == 0
+    assert trackers[0].calls == [("finish", result)]
+    assert bodies == seen and getattr(bodies[0], "stage", None) == "evaluate", "the body gets the parsed input"
+    assert capsys.readouterr().out == f"[evaluate] wrote {tmp_path / 'r1' / 'evaluate' / 'result.json'}\n"
+
+    def known(_: object) -> StageResult:
+        raise TrainingFailed("diverged")
+
+    assert run_stage("evaluate", known) == 1
+    assert trackers[1].calls == [("fail", "TrainingFailed: diverged")]
+
+    def unexpected(_: object) -> StageResult:
+        raise RuntimeError("oops")
+
+    assert run_stage("evaluate", unexpected) == 1
+    assert trackers[2].calls == [("fail", "StageFailed: RuntimeError: oops")]
+    # Bad input fails before any tracking starts.
+    monkeypatch.setenv(ENV_VAR, "{")
+    assert run_stage("evaluate", lambda si: result) == 1
+    assert len(trackers) == 3
+    monkeypatch.setenv(ENV_VAR, _raw(tmp_path, stage="evaluate"))
+    monkeypatch.setattr(contract_module, "write_result", lambda si, r: (_ for _ in ()).throw(RuntimeError("disk full")))
+    assert run_stage("evaluate", lambda si: result) == 1
+    assert trackers[3].calls == [("finish", result), ("fail", "StageFailed: RuntimeError: disk full")]
+
+
+def test_ray_connection_is_opened_once_and_closed_only_by_the_stage_that_opened_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    calls: list[str] = []
+    state = {"up": False}
+    def init() -> None:
+        calls.append("init")
+        state["up"] = True
+
+    def shutdown() -> None:
+        calls.append("shutdown")
+        state["up"] = False
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: state["up"]  # type: ignore[attr-defined]
+    fake.init = init  # type: ignore[attr-defined]
+    fake.shutdown = shutdown  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_COLOR_PREFIX", raising=False)
+    monkeypatch.setattr(contract_module, "_connected_here", False)
+    contract_module._stop_log_forwarding()
+    assert calls == [], "nothing to close"
+    contract_module.init_ray()
+    assert os.environ["RAY_COLOR_PREFIX"] == "0"
+    contract_module.init_ray()
+    assert calls == ["init"], "an existing connection is reused"
+    contract_module._stop_log_forwarding()
+    contract_module._stop_log_forwarding()
+    assert calls == ["init", "shutdown"]
+    # A connection someone else made (a test session's) is left open.
+    state["up"] = True
+    monkeypatch.setenv("RAY_COLOR_PREFIX", "1")
+    contract_module.init_ray()
+    contract_module._stop_log_forwarding()
+    assert calls == ["init", "shutdown"] and os.environ["RAY_COLOR_PREFIX"] == "1"
+
+
+def test_schema_files_and_stage_names() -> None:
+    from sentinel_sdk.contract import STAGES, schema
+
+    assert STAGES == ("ingest", "train", "tune", "evaluate")
+    assert set(schema("vocabulary")["tasks"]) == {"binary", "multiclass", "regression"}
+    assert schema("result")["type"] == "object"
+    with pytest.raises(StageError, match=r"nope\.schema\.json"):
+        schema("nope")

@@ -1,4 +1,4 @@
-// The `sentinel` command as a user runs it: bad input fails fast, and Ctrl-C leaves no Ray process behind.
+// The `sentinel` command as a user runs it: bad input fails fast, and Ctrl-C leaves no Ray or MLflow process behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -51,7 +51,7 @@ test('a dataset without the target column is rejected before anything starts', a
   assert.match(r.out, /dataset rejected.*x\.csv: no "target" column/);
 });
 
-test('Ctrl-C during training stops the Ray jobs and the Ray head, leaving no process behind', async () => {
+test('Ctrl-C during training stops the Ray jobs, the Ray head and the MLflow server, leaving no process behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-cli-'));
   let sent = false;
   const r = await sentinel(['run', '--home', dir, '--no-serve', '--port', String(await freePort())], (out, kill) => {
@@ -66,4 +66,10 @@ test('Ctrl-C during training stops the Ray jobs and the Ray head, leaving no pro
   const tempDir = /processes under (\S+)/.exec(r.out)?.[1];
   assert.ok(tempDir, 'the CLI says where its Ray head lives');
   assert.equal(processesUsing(tempDir), 0, 'no process of the Ray head is left');
+  // The MLflow server `sentinel run` started beside the head is gone too: its process and its uvicorn worker.
+  const mlflow = /MLflow (http:\/\/127\.0\.0\.1:(\d+)) \(started here/.exec(r.out);
+  assert.ok(mlflow, 'the CLI says where its MLflow server is');
+  assert.equal(processesUsing(join(dir, 'mlflow', 'mlflow.db')), 0, 'no mlflow server process is left');
+  assert.equal(processesUsing(`uvicorn.*--port ${mlflow[2]} `), 0, "no worker of the MLflow server is left");
+  await assert.rejects(fetch(`${mlflow[1]}/health`, { signal: AbortSignal.timeout(3000) }), 'nothing answers on its port');
 });
