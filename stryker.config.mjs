@@ -5,9 +5,9 @@
 // runs them all again.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  // tools/stryker/node-test-runner.mjs: per-file coverage, then one process per mutant over the files that cover it.
+  // tools/mutation/node-test-runner.mjs: per-file coverage, then one process per mutant over the files that cover it.
   testRunner: 'node-test',
-  plugins: ['./tools/stryker/node-test-runner.mjs'],
+  plugins: ['./tools/mutation/node-test-runner.mjs'],
   nodeTest: {
     // The fast suites (scripts/test.sh unit paths).
     testFiles: ['test/unit/*.test.ts', 'test/paths/*.test.ts'],
@@ -28,7 +28,7 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
   thresholds: { high: 90, low: 85, break: null },
-  tempDirName: '.stryker-tmp',
+  tempDirName: '.mutation-tmp',
   cleanTempDir: 'always',
   ignorePatterns: ['.venv', '.sentinel', '.cache', 'reports', 'dist', 'out', '**/.mypy_cache', '**/.ruff_cache', '**/__pycache__', '**/.pytest_cache'],
 };

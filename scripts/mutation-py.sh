@@ -35,6 +35,8 @@ only_mutate =
 pytest_add_cli_args_test_selection =
     tests/test_contract.py
     tests/test_metrics.py
+# Worker processes keep python's name (processes named after tools are ended by other work on shared machines).
+use_setproctitle = false
 EOF
 
 started=$(date +%s)

@@ -39,7 +39,7 @@ export const strykerValidationSchema = {
   properties: {
     nodeTest: {
       type: 'object',
-      description: 'Options of the node-test runner (tools/stryker/node-test-runner.mjs)',
+      description: 'Options of the node-test runner (tools/mutation/node-test-runner.mjs)',
       properties: {
         testFiles: { type: 'array', items: { type: 'string' }, description: 'Globs of node:test files' },
         nodeArgs: { type: 'array', items: { type: 'string' }, description: 'Node arguments before the files (e.g. --import tsx)' },

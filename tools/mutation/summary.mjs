@@ -1,6 +1,6 @@
 // Reads Stryker's JSON report and prints the score per file, per folder and overall, then checks the survivors
 // against test/mutation-survivors.md: a survivor without a line there is unexplained, a line whose mutant no
-// longer survives is stale. Usage: node tools/stryker/summary.mjs [reports/mutation/mutation.json]
+// longer survives is stale. Usage: node tools/mutation/summary.mjs [reports/mutation/mutation.json]
 //
 // Score = (killed + timeout) / (killed + timeout + survived + no coverage), Stryker's "mutation score". Compile
 // and runtime errors and ignored mutants are not counted (there are none by default).
