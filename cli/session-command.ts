@@ -11,7 +11,6 @@ import { compact, firstCall, sampleRows } from './predict.js';
 import { modelUrl, runUrl } from '../core/tracking.js';
 import { metricsDigestLine } from './metrics-digest.js';
 import { METRICS_FILE, runMetricsDigest } from '../local/metrics-sink.js';
-import { modelUrl, runUrl } from '../core/tracking.js';
 
 let humanStream: NodeJS.WritableStream = process.stdout;
 /** With --json, stdout carries only the JSON report; the lines meant for people go to stderr. */
