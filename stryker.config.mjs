@@ -14,6 +14,11 @@ export default {
     nodeArgs: ['--import', 'tsx'],
   },
   mutate: ['core/**/*.ts', 'events/**/*.ts', 'workflows/**/*.ts'],
+  // tools/mutation/run.mjs loads Stryker through a link and --preserve-symlinks; Stryker forks its test runner
+  // and checker processes with these arguments only (not its own), and without them the worker sees its real path, takes itself
+  // for an import rather than the main module, and exits at once.
+  testRunnerNodeArgs: ['--preserve-symlinks', '--preserve-symlinks-main'],
+  checkerNodeArgs: ['--preserve-symlinks', '--preserve-symlinks-main'],
   coverageAnalysis: 'perTest',
   concurrency: 2,
   timeoutMS: 10000,
