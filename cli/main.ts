@@ -8,6 +8,8 @@ import { simulateCommand } from './simulate.js';
 import { initPipeline, moduleNameFor, TEMPLATES } from './init.js';
 import { loadSpecOrExplain } from './run.js';
 import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
+import { runsCommand } from './runs.js';
+import { statusCommand } from './status.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -26,6 +28,13 @@ Usage:
       The summary ends with a first call: the route's own example (GET <route>) POSTed to it.
       --serve keeps the model serving after the run until Ctrl-C (default when the terminal is interactive).
       --json prints the run report (with the first call) as JSON on stdout; progress goes to stderr.
+  sentinel runs [--pipeline P] [--status running|succeeded|failed|interrupted|promoted|kept] [--since 2h|ISO] [--json] [--home DIR]
+      The runs recorded in the home, newest first: id, pipeline, status, started, duration, outcome (promoted / kept /
+      failed, and why).
+  sentinel status RUN [--json] [--home DIR]
+      One run: each stage's state, attempts, times and metrics, the gate's decision and reason, the champion, the
+      artifacts, the control-plane metrics, the MLflow run; while a \`sentinel run\` is live (running, or serving with
+      --serve): the Ray dashboard URL and the serving replicas. Exit 1 when the run failed or is not found.
   sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
       Injects an AWS event into the local runtime and follows what it causes:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
@@ -88,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       tracking: values['no-tracking'] ? 'off' : trackingUri ? { uri: trackingUri } : 'local',
     });
   }
+  if (command === 'runs') return runsCommand(rest);
+  if (command === 'status') return statusCommand(rest);
   if (command === 'mlflow') {
     const { values } = parseArgs({
       args: rest,

@@ -26,6 +26,7 @@ import { existsSync } from 'node:fs';
 import { startMlflowServer, stopStaleMlflow, type MlflowServer } from './mlflow-server.js';
 import { MlflowRest } from '../adapters/mlflow/rest.js';
 import type { TrackingPort } from '../core/ports.js';
+import { addSessionRun, removeSessionFile, writeSessionFile } from './session-file.js';
 
 export interface SessionOptions {
   /** Local state: bucket/, tokens/, logs/. */
@@ -149,7 +150,15 @@ export class LocalSession {
       // Serve's controller and proxy come up with the head, as on a long-lived serving cluster (best effort: a
       // failure here shows again, with its reason, when a promotion needs Serve).
       await serving.warmUp().catch(() => undefined);
-      return new LocalSession({ ...opts, home }, head, runtime, serving, tracking);
+      const session = new LocalSession({ ...opts, home }, head, runtime, serving, tracking);
+      // For `sentinel status` in another terminal: where this session's dashboard, Serve and MLflow are (0600).
+      session.sessionFileId = writeSessionFile(home, {
+        dashboardUrl: head.dashboard.url,
+        ...(head.dashboard.token ? { dashboardToken: head.dashboard.token } : {}),
+        servePort: opts.servePort ?? 8000,
+        ...(tracking ? { mlflowUri: tracking.uri } : {}),
+      }).id;
+      return session;
     } catch (e) {
       await head.stop();
       await (tracking?.server ?? (await serverStarting?.catch(() => undefined)))?.stop();
@@ -206,6 +215,7 @@ export class LocalSession {
     };
     const execution = this.runtime.execution(res.executionName);
     if (!execution) throw new Error(`execution ${res.executionName} was not started`);
+    if (this.sessionFileId) addSessionRun(this.opts.home, this.sessionFileId, res.runId);
     return { ...res, execution, startedAt };
   }
 
@@ -241,10 +251,14 @@ export class LocalSession {
     return this.serving.endpoint(spec.name, spec.serve.route);
   }
 
+  /** This session's <home>/session.json (local/session-file.ts), removed on close. */
+  private sessionFileId?: string;
   private closed = false;
   async close() {
     if (this.closed) return;
     this.closed = true;
+    // First: from here on the session is going away, and `sentinel status` should no longer report it live.
+    if (this.sessionFileId) removeSessionFile(this.opts.home, this.sessionFileId);
     try {
       await this.runtime.close();
     } finally {

@@ -1,0 +1,118 @@
+// `sentinel status RUN`: one run as its records tell it — each stage's state, attempts, times and metrics, the gate's
+// decision and reason, the champion, where the artifacts are, the control-plane metrics, its MLflow run — and, while
+// a session is live, the Ray dashboard and the replicas serving the pipeline.
+import { parseArgs } from 'node:util';
+import { findRun, runStatus, type RunStatusView, type StageView } from '../core/run-history.js';
+import { METRICS_FILE } from '../local/metrics-sink.js';
+import type { RunMetricsDigest } from '../local/metrics-sink.js';
+import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
+import { metricsDigestLine } from './metrics-digest.js';
+import { replicasText } from './session-command.js';
+import { homeOption, openHome, outcomeText, statusText, usageError, whenText } from './runs.js';
+
+export const STATUS_USAGE = `Usage: sentinel status RUN [--json] [--home DIR]
+  One run of the home (default .sentinel/): each stage's state, attempts, times and metrics, the gate's decision and
+  reason, the pipeline's champion, the artifacts, the run's control-plane metrics (metrics.jsonl), its MLflow run; and
+  while a session is live (a \`sentinel run\` still running, or serving with --serve): the Ray dashboard URL and the
+  serving replicas (running, target, autoscaling range).
+  RUN is a run id (as \`sentinel runs\` lists them) or a unique prefix of one.
+  --json   the same as JSON on stdout
+  Exit codes: 0 the run succeeded or is running, 1 it failed or was interrupted, or no such run (the nearest and most
+  recent ids are listed), 2 bad usage.
+`;
+
+const stateText = (s: StageView['state']) => (s === 'SUCCEEDED' ? green(s) : s === 'FAILED' ? red(s) : s === 'RUNNING' || s === 'INTERRUPTED' ? yellow(s) : dim(s));
+
+function stageLine(s: StageView, now: number): string {
+  const attempts = s.attempt ? `attempt ${s.attempt}${s.attempts && s.attempts > s.attempt ? ` of ${s.attempts}` : ''}` : '';
+  const running = s.state === 'RUNNING' && s.startedAt ? (now - Date.parse(s.startedAt)) / 1000 : undefined;
+  const secs = s.seconds !== undefined ? duration(s.seconds) : running !== undefined ? `${duration(running)}…` : '';
+  const when = s.endedAt ? `ended ${whenText(s.endedAt, now)}` : s.startedAt ? `started ${whenText(s.startedAt, now)}` : '';
+  const parts = [metricsText(s.metrics), s.notes?.length ? yellow(`(${s.notes.join(', ')})`) : '', s.error ? red(s.error) : ''].filter(Boolean).join('  ');
+  return `    ${s.stage.padEnd(9)} ${stateText(s.state)}${' '.repeat(Math.max(1, 10 - s.state.length))}${attempts.padEnd(15)}${secs.padStart(8)}  ${dim(when)}${parts ? `\n${' '.repeat(14)}${parts}` : ''}`;
+}
+
+export function printStatus(v: RunStatusView, now: number, write: (s: string) => void = (s) => void process.stdout.write(`${s}\n`), serve?: Parameters<typeof replicasText>[1]) {
+  write(`${bold(`Run ${v.runId}`)} of ${bold(v.pipeline)}  ${statusText(v.status)}${v.durationSeconds !== undefined ? ` in ${duration(v.durationSeconds)}` : ''}`);
+  write(`  ${bold('outcome')}   ${outcomeText(v, 400)}`);
+  write(`  ${bold('started')}   ${whenText(v.startedAt, now)}${v.endedAt ? `, ended ${whenText(v.endedAt, now)}` : ''}  ${dim(`(${v.trigger}${v.requestedBy ? ` ${v.requestedBy}` : ''})`)}`);
+  write(`  ${bold('dataset')}   ${v.datasetUri}`);
+  write(`  ${bold('stages')}`);
+  for (const s of v.stages) write(stageLine(s, now));
+  if (v.gate) {
+    const nums = v.gate.metric && v.gate.candidate !== undefined ? dim(` (candidate ${v.gate.metric} ${v.gate.candidate.toFixed(4)}${v.gate.champion !== undefined ? `, champion ${v.gate.champion.toFixed(4)}` : ''})`) : '';
+    write(`  ${bold('gate')}      ${v.gate.decision === 'PROMOTE' ? green('PROMOTE') : yellow('KEEP CHAMPION')} — ${v.gate.reason}${nums}`);
+  }
+  if (v.champion) {
+    const c = v.champion;
+    write(
+      `  ${bold('champion')}  ${c.runId}${c.isThisRun ? green(' (this run)') : ''} ${c.metric} ${c.value.toFixed(4)}, promoted ${whenText(c.promotedAt, now)}${c.registryVersion ? `, registry v${c.registryVersion}` : ''}${c.previousRunId ? dim(`; before it ${c.previousRunId}`) : ''}`,
+    );
+  } else write(`  ${bold('champion')}  ${dim('none yet for this pipeline')}`);
+  const digest = v.controlPlane ? metricsDigestLine(v.controlPlane as RunMetricsDigest) : undefined;
+  if (digest) write(`  ${bold('metrics')}   ${digest}  ${dim(`(${METRICS_FILE})`)}`);
+  if (v.tracking && 'url' in v.tracking) {
+    write(`  ${bold('tracking')}  ${v.tracking.liveUrl ?? v.tracking.url}`);
+    if (!v.tracking.liveUrl && !v.live?.mlflowUri && /\/\/(127\.0\.0\.1|localhost)[:/]/.test(v.tracking.url)) {
+      write(`  ${dim('            (the MLflow server that tracked it stopped with its session; `sentinel mlflow` serves the same store again)')}`);
+    }
+  } else if (v.tracking) write(`  ${bold('tracking')}  ${dim(v.tracking.off)}`);
+  write(`  ${bold('artifacts')} ${v.artifactsUri}`);
+  if (v.live) {
+    write(`  ${bold('live')}      Ray dashboard ${v.live.dashboardUrl}${v.live.dashboardAnswers ? '' : red(' (not answering)')}  ${dim(`(session pid ${v.live.pid ?? '?'}, up since ${v.live.startedAt ? whenText(v.live.startedAt, now) : '?'})`)}`);
+    if (v.live.note) write(`  ${yellow(v.live.note)}`);
+    const sv = v.live.serving;
+    if (sv) {
+      const which = sv.status?.runId ? `serving run ${sv.status.runId}${sv.status.runId === v.runId ? ' (this run)' : ''}` : '';
+      write(`  ${bold('endpoint')}  ${sv.endpoint}  ${dim([sv.status?.state, which].filter(Boolean).join(', '))}`);
+      if (sv.replicas) {
+        write(
+          `  ${bold('replicas')}  ${
+            serve ? replicasText(sv.replicas, serve) : `${sv.replicas.running} running (target ${sv.replicas.target})${sv.replicas.min !== undefined ? ` · autoscaling ${sv.replicas.min}–${sv.replicas.max}` : ''}`
+          }`,
+        );
+      }
+    } else if (v.live.dashboardAnswers) write(`  ${bold('serving')}   ${dim(`nothing serves ${v.pipeline} in the live session`)}`);
+  } else write(`  ${bold('live')}      ${dim('no live session (a `sentinel run` that is running, or serving with --serve, shows its dashboard and replicas here)')}`);
+}
+
+export async function statusCommand(args: string[], now = Date.now()): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { json: { type: 'boolean', default: false }, home: homeOption, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+  } catch (e) {
+    return usageError((e as Error).message, STATUS_USAGE);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(STATUS_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) return usageError(positionals.length ? `status takes one RUN, got ${positionals.length}` : 'status needs a RUN id (`sentinel runs` lists them)', STATUS_USAGE);
+  const history = openHome(values.home);
+  if (!history) return 1;
+  const id = positionals[0]!;
+  const records = await history.listRuns();
+  const found = findRun(records, id);
+  if (!('found' in found)) {
+    const lines =
+      'ambiguous' in found
+        ? [`"${id}" is the start of ${found.ambiguous.length} runs: ${found.ambiguous.join(', ')}; give more of the id`]
+        : [
+            `no run "${id}" in ${history.where}`,
+            ...(found.nearest.length ? [`nearest: ${found.nearest.join(', ')}`] : []),
+            ...(found.recent.length ? [`most recent: ${found.recent.join(', ')}`] : records.length ? [] : ['no runs are recorded there yet; start one with `sentinel run`']),
+            'see `sentinel runs` for every run (--home DIR if the run used another home)',
+          ];
+    if (values.json) process.stdout.write(`${JSON.stringify({ error: lines[0], ...('ambiguous' in found ? { matches: found.ambiguous } : { nearest: found.nearest, recent: found.recent }) }, null, 2)}\n`);
+    process.stderr.write(`sentinel: ${lines.join('\n  ')}\n`);
+    return 1;
+  }
+  const view = await runStatus(history, found.found, now);
+  if (values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+  else {
+    const spec = await history.spec(view.pipeline).catch(() => undefined);
+    printStatus(view, now, undefined, spec?.serve);
+  }
+  return view.status === 'FAILED' || view.status === 'INTERRUPTED' ? 1 : 0;
+}

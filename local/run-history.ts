@@ -1,0 +1,166 @@
+// RunHistoryPort over a local home: run records, stage results and champions are files in <home>/bucket/artifacts
+// (the layout of core/artifacts.ts), the control-plane metrics are each run's metrics.jsonl, the deployed specs are
+// <home>/bucket/pipelines/<name>.yaml, and the live session is <home>/session.json (local/session-file.ts) — reached
+// through the Ray head's dashboard with the token that file keeps (never returned from here).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChampionRecord, RunRecord } from '../core/model.js';
+import type { ComputePort, ServingPort } from '../core/ports.js';
+import type { LiveServing, LiveView, RunHistoryPort, StoredStageResult, ControlPlaneDigest } from '../core/run-history.js';
+import { championUri, resultUri, runRecordUri, runUri } from '../core/artifacts.js';
+import { STAGES, type Stage } from '../core/stages.js';
+import { StageResultSchema } from '../core/contract.js';
+import { parseSpec, type PipelineSpec } from '../core/spec.js';
+import { pipelineSpecUri } from '../core/triggers.js';
+import { RUN_ID_PATTERN } from '../core/run-id.js';
+import { runMetricsDigest, runMetricsFile } from './metrics-sink.js';
+import { liveSessionFile, type SessionFile } from './session-file.js';
+import { RayJobsCompute } from '../adapters/ray/jobs-compute.js';
+import { RayServeServing } from '../adapters/ray/serve-serving.js';
+import { requestJson, type RayDashboard } from '../adapters/ray/http.js';
+
+export interface LocalRunHistoryOptions {
+  home: string;
+  /** How to reach a live session's Ray head (tests give fakes); default: the Ray Jobs and Serve REST adapters. */
+  connect?: (dashboard: RayDashboard, servePort: number) => { compute: ComputePort; serving: ServingPort };
+  /** Whether the dashboard answers (default: GET /api/version within 3 s). */
+  probe?: (dashboard: RayDashboard) => Promise<boolean>;
+}
+
+const readJson = <T>(path: string): T | undefined => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+};
+
+async function answers(dashboard: RayDashboard): Promise<boolean> {
+  try {
+    const res = await requestJson(dashboard, 'GET', '/api/version', undefined, 3_000);
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export class LocalRunHistory implements RunHistoryPort {
+  readonly bucket: string;
+  readonly artifactRoot: string;
+  readonly where: string;
+  private session: SessionFile | undefined | null = null;
+  private liveView: Promise<LiveView | undefined> | undefined;
+  private connected: { compute: ComputePort; serving: ServingPort } | undefined;
+
+  constructor(private readonly o: LocalRunHistoryOptions) {
+    this.bucket = join(o.home, 'bucket');
+    this.artifactRoot = join(this.bucket, 'artifacts');
+    this.where = `the local home ${o.home}`;
+  }
+
+  /** Whether the home holds anything Sentinel wrote. */
+  exists(): boolean {
+    return existsSync(this.artifactRoot) || existsSync(join(this.o.home, 'logs'));
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    const dirs = (p: string) => {
+      try {
+        return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+      } catch {
+        return [];
+      }
+    };
+    for (const pipeline of dirs(this.artifactRoot)) {
+      for (const runId of dirs(join(this.artifactRoot, pipeline))) {
+        if (!RUN_ID_PATTERN.test(runId)) continue;
+        const record = readJson<RunRecord>(runRecordUri(this.artifactRoot, pipeline, runId));
+        if (record && record.runId === runId && typeof record.startedAt === 'string') out.push(record);
+      }
+    }
+    return out;
+  }
+
+  async stageResults(pipeline: string, runId: string): Promise<Partial<Record<Stage, StoredStageResult>>> {
+    const out: Partial<Record<Stage, StoredStageResult>> = {};
+    for (const stage of STAGES) {
+      const uri = resultUri(this.artifactRoot, pipeline, runId, stage);
+      if (!existsSync(uri)) continue;
+      const writtenAt = new Date(statSync(uri).mtimeMs).toISOString();
+      const parsed = StageResultSchema.safeParse(readJson(uri));
+      out[stage] = parsed.success ? { uri, result: parsed.data, writtenAt } : { uri, writtenAt, problem: 'does not read as a stage result' };
+    }
+    return out;
+  }
+
+  async champion(pipeline: string): Promise<ChampionRecord | undefined> {
+    return readJson<ChampionRecord>(championUri(this.artifactRoot, pipeline));
+  }
+
+  async spec(pipeline: string): Promise<PipelineSpec | undefined> {
+    const path = pipelineSpecUri(this.bucket, pipeline);
+    if (!existsSync(path)) return undefined;
+    return parseSpec(readFileSync(path, 'utf8'), path);
+  }
+
+  async controlPlane(pipeline: string, runId: string): Promise<ControlPlaneDigest | undefined> {
+    const file = runMetricsFile(this.artifactRoot, pipeline, runId);
+    return existsSync(file) ? runMetricsDigest(file) : undefined;
+  }
+
+  artifactsUri(pipeline: string, runId: string): string {
+    return runUri(this.artifactRoot, pipeline, runId);
+  }
+
+  private liveSession(): SessionFile | undefined {
+    if (this.session === null) this.session = liveSessionFile(this.o.home);
+    return this.session;
+  }
+
+  private dashboard(s: SessionFile): RayDashboard {
+    return { url: s.dashboardUrl, ...(s.dashboardToken ? { token: s.dashboardToken } : {}) };
+  }
+
+  live(): Promise<LiveView | undefined> {
+    this.liveView ??= (async () => {
+      const s = this.liveSession();
+      if (!s) return undefined;
+      const ok = await (this.o.probe ?? answers)(this.dashboard(s));
+      return {
+        dashboardUrl: s.dashboardUrl,
+        dashboardAnswers: ok,
+        pid: s.pid,
+        startedAt: s.startedAt,
+        runs: s.runs,
+        ...(s.mlflowUri ? { mlflowUri: s.mlflowUri } : {}),
+        ...(ok ? {} : { note: `the session (pid ${s.pid}) is up but its Ray dashboard does not answer` }),
+      };
+    })();
+    return this.liveView;
+  }
+
+  private connection() {
+    const s = this.liveSession();
+    if (!s) return undefined;
+    this.connected ??= (this.o.connect ?? ((dashboard, port) => ({ compute: new RayJobsCompute({ dashboard }), serving: new RayServeServing({ dashboard, http: { host: '127.0.0.1', port } }) })))(
+      this.dashboard(s),
+      s.servePort,
+    );
+    return this.connected;
+  }
+
+  async jobs(pipeline: string, runId: string) {
+    const c = this.connection();
+    return c ? c.compute.list({ 'sentinel.dev/pipeline': pipeline, 'sentinel.dev/run': runId }) : [];
+  }
+
+  async serving(pipeline: string): Promise<LiveServing | undefined> {
+    const c = this.connection();
+    if (!c) return undefined;
+    const spec = await this.spec(pipeline).catch(() => undefined);
+    const [status, replicas] = await Promise.all([c.serving.status(pipeline).catch(() => undefined), c.serving.replicas?.(pipeline).catch(() => undefined)]);
+    if (!status || status.state === 'NOT_STARTED') return undefined;
+    return { endpoint: c.serving.endpoint(pipeline, spec?.serve.route ?? '/predict'), status, ...(replicas ? { replicas } : {}) };
+  }
+}
