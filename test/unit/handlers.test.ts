@@ -167,7 +167,10 @@ test('promote: waits for the new config (not the old one still RUNNING), records
   assert.deepEqual([rec!.current.runId, rec!.previous.runId], [r2.runId, r1.runId]);
 
   const stuck = { apply: async () => undefined, status: async () => ({ state: 'RUNNING' as const, runId: 'rold000000' }), endpoint: () => '' };
-  const h2 = createPromoteHandler({ serving: stuck, store, clock: systemClock, now: () => new Date(), readyTimeoutMs: 1200 });
+  // A clock that only moves when slept on: the 1.2 s deadline passes without waiting for it.
+  let t = 0;
+  const clock = { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  const h2 = createPromoteHandler({ serving: stuck, store, clock, now: () => new Date(), readyTimeoutMs: 1200 });
   await assert.rejects(h2({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /not RUNNING after 1 s \(last state RUNNING \(still serving rold000000\)\)/ });
   const failing = createPromoteHandler({ serving: new FakeServing('fail'), store, clock: systemClock, now: () => new Date() });
   await assert.rejects(failing({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /failed to deploy \(DEPLOY_FAILED: replica crashed\)/ });
