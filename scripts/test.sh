@@ -25,7 +25,7 @@ suites=("$@")
 node_suite() {
   local name=$1; shift
   echo "=== $name"
-  "$node" --import tsx --test --test-concurrency=1 \
+  "$node" --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-1}" \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$out/$name.tap" "$@"
   local rc=$?
@@ -53,7 +53,8 @@ for suite in "${suites[@]}"; do
     # Handlers called directly (no local runtime, so no metrics sink) would print their EMF lines; the metrics
     # tests turn Powertools Metrics back on for themselves.
     # The fast suites fail a file that outlives its tests (test/support/leak-check.ts) and a test past 120 s.
-    unit) POWERTOOLS_METRICS_DISABLED=true node_suite unit --import ./test/support/leak-check.ts --test-timeout=120000 test/unit/*.test.ts ;;
+    # Unit files share nothing (own temp dirs, ephemeral ports, no fixed files): two run at a time.
+    unit) POWERTOOLS_METRICS_DISABLED=true TEST_CONCURRENCY=2 node_suite unit --import ./test/support/leak-check.ts --test-timeout=120000 test/unit/*.test.ts ;;
     paths) node_suite paths --import ./test/support/leak-check.ts --test-timeout=120000 test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
     infra) node_suite infra test/infra/*.test.ts ;;

@@ -1,7 +1,7 @@
 // AWS's documented sample events (test/fixtures/aws-events), with one field changed where a test needs it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './harness.js';
+import { repoRoot } from './reference.js';
 
 export function awsSample(name: string): Record<string, any> & { 'detail-type': string } {
   return JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws-events', `${name}.json`), 'utf8'));
