@@ -7,7 +7,7 @@
 export default {
   // tools/mutation/node-test-runner.mjs: per-file coverage, then one process per mutant over the files that cover it.
   testRunner: 'node-test',
-  plugins: ['./tools/mutation/node-test-runner.mjs'],
+  plugins: ['./tools/mutation/node-test-runner.mjs', './tools/mutation/live-reporter.mjs'],
   nodeTest: {
     // The fast suites (scripts/test.sh unit paths).
     testFiles: ['test/unit/*.test.ts', 'test/paths/*.test.ts'],
@@ -28,7 +28,8 @@ export default {
   maxTestRunnerReuse: 40,
   incremental: true,
   incrementalFile: 'reports/mutation/incremental.json',
-  reporters: ['html', 'json', 'clear-text', 'progress'],
+  // live: each mutant's result as it completes (reports/mutation/live.jsonl; tools/mutation/live-reporter.mjs).
+  reporters: ['html', 'json', 'clear-text', 'progress', 'live'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },

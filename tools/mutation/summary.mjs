@@ -1,15 +1,28 @@
 // Reads Stryker's JSON report and prints the score per file, per folder and overall, then checks the survivors
 // against test/mutation-survivors.md: a survivor without a line there is unexplained, a line whose mutant no
-// longer survives is stale. Usage: node tools/mutation/summary.mjs [reports/mutation/mutation.json]
+// longer survives is stale. Usage: node tools/mutation/summary.mjs [reports/mutation/mutation.json | --live]
 //
 // Score = (killed + timeout) / (killed + timeout + survived + no coverage), Stryker's "mutation score". Compile
-// and runtime errors and ignored mutants are not counted (there are none by default).
+// and runtime errors, ignored mutants and mutants not run yet ("not run": an interrupted run's partial
+// reports/mutation/incremental.json can be read too) are not counted.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const reportFile = process.argv[2] ?? 'reports/mutation/mutation.json';
+const arg = process.argv[2] === '--live' ? 'reports/mutation/live.jsonl' : process.argv[2];
+const reportFile = arg ?? 'reports/mutation/mutation.json';
 const survivorsFile = 'test/mutation-survivors.md';
-const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+/** Stryker's JSON report, or the live reporter's lines (tools/mutation/live-reporter.mjs) of a run under way. */
+function readReport(file) {
+  if (!file.endsWith('.jsonl')) return JSON.parse(readFileSync(file, 'utf8'));
+  const files = {};
+  for (const l of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    const m = JSON.parse(l);
+    files[m.file] ??= { source: readFileSync(m.file, 'utf8'), mutants: [] };
+    files[m.file].mutants.push(m);
+  }
+  return { files };
+}
+const report = readReport(reportFile);
 
 const rows = [];
 const survivors = [];
@@ -37,7 +50,7 @@ const score = (r) => {
 };
 const sum = (rs) => rs.reduce((a, r) => ({ killed: a.killed + r.killed, timeout: a.timeout + r.timeout, survived: a.survived + r.survived, noCoverage: a.noCoverage + r.noCoverage, other: a.other + r.other }), { killed: 0, timeout: 0, survived: 0, noCoverage: 0, other: 0 });
 const fmt = (name, r) =>
-  `${name.padEnd(34)} ${String(r.killed).padStart(6)} ${String(r.timeout).padStart(7)} ${String(r.survived).padStart(8)} ${String(r.noCoverage).padStart(6)} ${score(r).toFixed(1).padStart(6)} %`;
+  `${name.padEnd(34)} ${String(r.killed).padStart(6)} ${String(r.timeout).padStart(7)} ${String(r.survived).padStart(8)} ${String(r.noCoverage).padStart(6)} ${score(r).toFixed(1).padStart(6)} %${r.other ? `  (${r.other} not run)` : ''}`;
 
 console.log(`${'file'.padEnd(34)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(6)} ${'score'.padStart(8)}`);
 for (const r of rows) console.log(fmt(r.file, r));
