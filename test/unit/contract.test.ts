@@ -12,7 +12,7 @@ import { CONTRACT_DIR, contractFiles } from '../../core/contract-files.js';
 import { vocabulary, metricsFor, metricMode, TASKS } from '../../core/tasks.js';
 import { STAGES, type Stage } from '../../core/stages.js';
 import type { RunContext, StageSummaries, StageSummary, ChampionRecord } from '../../core/model.js';
-import { referenceSpec, repoRoot } from '../support/harness.js';
+import { referenceSpec, repoRoot } from '../support/reference.js';
 
 const PIPELINES = ['breast-cancer', 'iris', 'diabetes', 'movielens'];
 const loadReference = (name: string) => parseSpec(readFileSync(join(repoRoot, 'pipelines', `${name}.yaml`), 'utf8'), name);

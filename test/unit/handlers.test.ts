@@ -11,7 +11,7 @@ import { createPromoteHandler } from '../../functions/promote.js';
 import { LocalObjectStore } from '../../local/object-store.js';
 import { FileTokenStore } from '../../local/token-store.js';
 import { FakeCompute, FakeServing } from '../support/fakes.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 import { validateSpec } from '../../core/spec.js';
 import { systemClock, type TaskCallbacks } from '../../core/ports.js';
 import { jobStateChangeEvent } from '../../events/job-state-change.js';

@@ -9,7 +9,7 @@ import { validateSpec } from '../../core/spec.js';
 import { runIdFor } from '../../core/run-id.js';
 import type { ObjectStore } from '../../core/ports.js';
 import type { ChampionRecord, RunContext, StageSummaries } from '../../core/model.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 test('a CSV header: quoted names lose their quotes, whole names only; quotes inside a name stay', () => {
   assert.deepEqual(checkCsvHeader('"mean radius","target",x\n', 'target', 'd'), ['mean radius', 'target', 'x']);

@@ -9,7 +9,7 @@ import { loadSpecFile, resolveSpecPaths } from '../../local/spec-file.js';
 import { REFERENCE_DATASETS, specDatasetPath } from '../../local/dataset.js';
 import { validateSpec } from '../../core/spec.js';
 import { initPipeline, moduleNameFor, TEMPLATES } from '../../cli/init.js';
-import { referenceSpec, repoRoot } from '../support/harness.js';
+import { referenceSpec, repoRoot } from '../support/reference.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sentinel-files-'));
 

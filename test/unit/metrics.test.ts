@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { FakeCompute, FakeServing } from '../support/fakes.js';
-import { referenceSpec, repoRoot } from '../support/harness.js';
+import { referenceSpec, repoRoot } from '../support/reference.js';
 import { validateSpec } from '../../core/spec.js';
 import { systemClock, type ClusterActivity, type RayClusterInfo } from '../../core/ports.js';
 import { METRICS, metricsNamespace, LOCAL_STAGE } from '../../core/metrics.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { interpretModelCheck, modelCheckRequest, specFieldOf, ModelCheckCrashed } from '../../core/model-check.js';
 import { validateSpec } from '../../core/spec.js';
 import { checkerEnv } from '../../local/model-check.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 const answer = (exitCode: number | null, stdout: unknown, stderr = '') => ({
   exitCode,

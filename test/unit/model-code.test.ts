@@ -13,7 +13,7 @@ import { serveApplicationFor, SERVE_DEPLOYMENT } from '../../core/serve-config.j
 import { validateSpec, DEFAULT_SERVE_APP } from '../../core/spec.js';
 import { STAGE_INPUT_ENV } from '../../core/stage-input.js';
 import type { JobRequest } from '../../core/ports.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 const request = (extra: Partial<JobRequest> = {}): JobRequest => ({
   jobId: 'churn-r0a1b2c3d4-train-1',

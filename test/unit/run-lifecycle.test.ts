@@ -15,7 +15,7 @@ import type { BusEvent, CallbackResult, Clock, ComputePort, ObjectInfo, ObjectSt
 import type { JobStatus } from '../../core/job-status.js';
 import type { ChampionRecord, RunContext, StageSummary } from '../../core/model.js';
 import type { ServeConfig } from '../../core/serve-config.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 const ROOT = 's3://bkt/artifacts';
 const spec = validateSpec(referenceSpec());

@@ -7,7 +7,7 @@ import { validateSpec } from '../../core/spec.js';
 import { AUTOSCALING_LOOK_BACK_S, AUTOSCALING_METRICS_INTERVAL_S, SERVE_DEPLOYMENT, SERVE_INGRESS_ENV, serveApplicationFor } from '../../core/serve-config.js';
 import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { rayServiceProblems } from '../../core/kuberay/validate.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 const model = { modelUri: '/bucket/artifacts/breast-cancer/r0a1b2c3d4/tune/model', runId: 'r0a1b2c3d4' };
 const withServe = (serve: Record<string, unknown>) => {

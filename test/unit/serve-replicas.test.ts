@@ -8,7 +8,7 @@ import { RayServeServing } from '../../adapters/ray/serve-serving.js';
 import { serveApplicationFor } from '../../core/serve-config.js';
 import { validateSpec } from '../../core/spec.js';
 import { replicasText } from '../../cli/session-command.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 test('replicas(): running, target, the deployed range and every state, from Serve\'s application details', async () => {
   const spec = validateSpec(referenceSpec());

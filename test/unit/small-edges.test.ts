@@ -16,7 +16,7 @@ import { runIdFor } from '../../core/run-id.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { RunContext } from '../../core/model.js';
 import { ec2Event } from '../support/events.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 test('the system clock tells the time and sleeps for real', async () => {
   const before = Date.now();

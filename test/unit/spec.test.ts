@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseSpec, validateSpec, DEFAULT_SERVE_APP } from '../../core/spec.js';
 import { parseRunContext } from '../../core/run-input.js';
 import { TASKS, defaultMetric, metricMode, metricsFor } from '../../core/tasks.js';
-import { referenceSpec, repoRoot } from '../support/harness.js';
+import { referenceSpec, repoRoot } from '../support/reference.js';
 
 const REFERENCE_PIPELINES = ['breast-cancer', 'iris', 'diabetes', 'movielens'];
 

@@ -12,7 +12,7 @@ import { prepareRun } from '../../core/prepare-run.js';
 import { evaluateGate } from '../../core/evaluate-gate.js';
 import { finishRun } from '../../core/finish-run.js';
 import { promote, restoreChampion, rollback } from '../../core/promote.js';
-import { referenceSpec } from '../support/harness.js';
+import { referenceSpec } from '../support/reference.js';
 
 /** An MLflow server in memory; filters are the `tags.\`k\` = 'v'` conjunctions core writes. */
 class MemoryMlflow implements TrackingPort {

@@ -18,7 +18,7 @@ import { podTemplate, KARPENTER, PROMETHEUS_SCRAPE_ANNOTATIONS } from '../../cor
 import { rayJobFor } from '../../core/kuberay/rayjob.js';
 import { jobRequestsForRun } from '../../cli/render-k8s.js';
 import type { RunContext } from '../../core/model.js';
-import { repoRoot } from '../support/harness.js';
+import { repoRoot } from '../support/reference.js';
 
 const spec = parseSpec(readFileSync(join(repoRoot, 'pipelines', 'iris.yaml'), 'utf8'), 'iris.yaml');
 const base: RunContext = {
