@@ -62,7 +62,7 @@ const summaries = (evaluate?: Record<string, number>): StageSummaries =>
     train: { stage: 'train', jobId: 'j1', attempt: 1, metrics: { [`validation_${m}`]: 0.9 }, artifacts: { model: 's3://m/train' } },
     tune: { stage: 'tune', jobId: 'j2', attempt: 1, metrics: { [`validation_${m}`]: 0.8 }, artifacts: { model: 's3://m/tune' } },
     ...(evaluate ? { evaluate: { stage: 'evaluate', jobId: 'j3', attempt: 1, metrics: evaluate, artifacts: {} } } : {}),
-  }) as StageSummaries;
+  }) as unknown as StageSummaries;
 
 test('the gate needs every stage and the candidate score, naming where each is missing', async () => {
   const where = async (stages: StageSummaries) => {

@@ -167,7 +167,7 @@ test('the pipeline run: opened once per Sentinel run with its lineage and the sp
 
 test('prepare: a tracking server opens the pipeline run; none, or one that fails, leaves the run untracked with the reason', async () => {
   const store = new MemoryStore();
-  store.heads.set(DATASET, { uri: DATASET, size: 10, etag: 'e1' });
+  store.heads.set(DATASET, { uri: DATASET, size: 10, etag: 'e1', lastModified: 0 });
   const ml = new MemoryMlflow();
   const on = await prepareRun(run(), { store, now, tracking: ml });
   assert.ok(on.tracking && 'parentRunId' in on.tracking);
@@ -287,7 +287,7 @@ const stages = (candidate: number, championScore?: number, scoredRunId?: string)
     artifacts: {},
     ...(scoredRunId ? { details: { champion: { runId: scoredRunId } } } : {}),
   },
-}) as StageSummaries;
+}) as unknown as StageSummaries;
 
 test("the gate: the champion's fresh score counts only when the evaluate job scored that champion; the decision lands on the pipeline run", async () => {
   const store = new MemoryStore();
