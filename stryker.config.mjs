@@ -3,6 +3,13 @@
 // being the unit files, and stops at the first failing file. Incremental: mutants whose code and covering tests
 // did not change keep their earlier result (reports/mutation/incremental.json); `npm run mutation -- --force`
 // runs them all again.
+//
+// A quick check of a few mutants against a few test files, apart from the full run's report:
+//   SENTINEL_MUTATION_TESTS=test/unit/inputs.test.ts SENTINEL_MUTATION_DIR=reports/mutation-check \
+//     node tools/mutation/run.mjs run --mutate core/csv-header.ts:6-14
+const tests = process.env.SENTINEL_MUTATION_TESTS?.split(',') ?? ['test/unit/*.test.ts', 'test/paths/*.test.ts'];
+const dir = process.env.SENTINEL_MUTATION_DIR ?? 'reports/mutation';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   // tools/mutation/node-test-runner.mjs: per-file coverage, then one process per mutant over the files that cover it.
@@ -10,7 +17,7 @@ export default {
   plugins: ['./tools/mutation/node-test-runner.mjs', './tools/mutation/live-reporter.mjs'],
   nodeTest: {
     // The fast suites (scripts/test.sh unit paths).
-    testFiles: ['test/unit/*.test.ts', 'test/paths/*.test.ts'],
+    testFiles: tests,
     nodeArgs: ['--import', 'tsx'],
   },
   mutate: ['core/**/*.ts', 'events/**/*.ts', 'workflows/**/*.ts'],
@@ -27,14 +34,15 @@ export default {
   // A fresh worker process every so many mutants (each mutant loads the project's modules anew).
   maxTestRunnerReuse: 40,
   incremental: true,
-  incrementalFile: 'reports/mutation/incremental.json',
+  incrementalFile: `${dir}/incremental.json`,
   // live: each mutant's result as it completes (reports/mutation/live.jsonl; tools/mutation/live-reporter.mjs).
   reporters: ['html', 'json', 'clear-text', 'progress', 'live'],
-  htmlReporter: { fileName: 'reports/mutation/index.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `${dir}/index.html` },
+  jsonReporter: { fileName: `${dir}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
   thresholds: { high: 90, low: 85, break: null },
-  tempDirName: '.mutation-tmp',
+  // Its own sandbox folder per report folder: a run removes its temp folder when done, and a check may run alongside.
+  tempDirName: dir === 'reports/mutation' ? '.mutation-tmp' : `${dir}/.tmp`,
   cleanTempDir: 'always',
   ignorePatterns: ['.venv', '.sentinel', '.cache', 'reports', 'dist', 'out', '**/.mypy_cache', '**/.ruff_cache', '**/__pycache__', '**/.pytest_cache'],
 };

@@ -5,11 +5,12 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { declareClassPlugin, PluginKind } from '@stryker-mutator/api/plugin';
 
-export const LIVE_FILE = 'reports/mutation/live.jsonl';
+const DIR = process.env.SENTINEL_MUTATION_DIR ?? 'reports/mutation';
+export const LIVE_FILE = `${DIR}/live.jsonl`;
 
 class LiveReporter {
   constructor() {
-    mkdirSync('reports/mutation', { recursive: true });
+    mkdirSync(DIR, { recursive: true });
     writeFileSync(LIVE_FILE, '');
   }
 
