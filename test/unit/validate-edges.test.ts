@@ -7,8 +7,9 @@ import { clusterSpecProblems, rayJobProblems, rayServiceProblems } from '../../c
 const container = { containers: [{ name: 'ray', image: 'img' }] };
 const group = (extra: Record<string, unknown> = {}) => ({ rayStartParams: {}, template: { spec: container }, ...extra });
 const worker = (extra: Record<string, unknown> = {}) => group({ groupName: 'workers', minReplicas: 1, maxReplicas: 1, ...extra });
-const cluster = (extra: Record<string, unknown> = {}) => ({ headGroupSpec: group(), workerGroupSpecs: [worker()], ...extra });
-const job = (spec: Record<string, unknown>) => ({ metadata: { name: 'churn-r0a1b2c3d4-train-1' }, spec: { shutdownAfterJobFinishes: true, rayClusterSpec: cluster(), submissionMode: 'HTTPMode', ...spec } });
+// Loose shapes on purpose (fields missing or wrong): the checks take what KubeRay would be sent.
+const cluster = (extra: Record<string, unknown> = {}) => ({ headGroupSpec: group(), workerGroupSpecs: [worker()], ...extra }) as never;
+const job = (spec: Record<string, unknown>) => ({ metadata: { name: 'churn-r0a1b2c3d4-train-1' }, spec: { shutdownAfterJobFinishes: true, rayClusterSpec: cluster(), submissionMode: 'HTTPMode', ...spec } }) as never;
 
 test("a worker group's own problems are reported, like the head group's", () => {
   assert.deepEqual(clusterSpecProblems(cluster()), []);
@@ -42,7 +43,7 @@ test('submission modes: InteractiveMode without retries and a submitter template
 });
 
 test('a RayService without a head group gets a problem, not a crash', () => {
-  const svc = (rayClusterConfig: unknown) => ({ metadata: { name: 'churn' }, spec: { rayClusterConfig } });
+  const svc = (rayClusterConfig: unknown) => ({ metadata: { name: 'churn' }, spec: { rayClusterConfig } }) as never;
   assert.deepEqual(rayServiceProblems(svc(cluster())), []);
   assert.equal(rayServiceProblems(svc({ workerGroupSpecs: [] })).length, 1);
   assert.equal(rayServiceProblems(svc(cluster({ headGroupSpec: group({ headService: {} }) }))).length, 0);
