@@ -108,7 +108,8 @@ test('submit: after twenty failed attempts there is no twenty-first; the stage f
   await assert.rejects(submitStage({ taskToken: 'tok', stage: 'ingest', run }, d.deps), (e: Error & { where?: string }) => e.name === 'RayJobFailed' && /ingest/.test(e.where ?? ''));
   assert.deepEqual(d.submitted, []);
   jobs.delete(`${run.pipeline}-${run.runId}-ingest-20`);
-  assert.equal((await submitStage({ taskToken: 'tok', stage: 'ingest', run }, d.deps)).attempt, 20, 'the last attempt is still allowed');
+  assert.deepEqual(await submitStage({ taskToken: 'tok', stage: 'ingest', run }, d.deps), { jobId: `${run.pipeline}-${run.runId}-ingest-20`, attempt: 20, created: true, retryOf: { jobId: `${run.pipeline}-${run.runId}-ingest-19`, error: 'RayJobFailed' } }, 'the last attempt is still allowed');
+  assert.deepEqual(d.submitted, [`${run.pipeline}-${run.runId}-ingest-20`]);
 });
 
 test("the gate's metric is checked against the task, binary when the spec names none", () => {
