@@ -63,4 +63,5 @@ test("the run record keeps the run's tracking (a link, or why it is off) for sta
 test('MLflow model links: the model page, or one version of it', () => {
   assert.equal(modelUrl('http://ml:5000/', 'breast cancer'), 'http://ml:5000/#/models/breast%20cancer');
   assert.equal(modelUrl('http://ml:5000', 'm', '3'), 'http://ml:5000/#/models/m/versions/3');
+  assert.equal(modelUrl('http://ml:5000//', 'm'), 'http://ml:5000/#/models/m');
 });

@@ -152,6 +152,9 @@ test('the pipeline run: opened once per Sentinel run with its lineage and the sp
   })) assert.equal(created.tags[k], v, k);
   assert.match(created.tags['mlflow.note.content']!, new RegExp(RUN_ID));
   assert.equal(created.params['gate.metric'], spec.gate.metric);
+  for (const k of ['task', 'model.module', 'dataset.target', 'dataset.split.test', 'train.iterations', 'train.numWorkers', 'tune.numSamples', 'tune.maxIterations', 'gate.mode'])
+    assert.ok(k in created.params, `param ${k}`);
+  assert.ok(Object.keys(created.params).some((k) => k.startsWith('tune.searchSpace.')));
   assert.equal(created.params['task'], spec.task);
   assert.deepEqual(t, { uri: ml.uri, experimentId: t.experimentId, parentRunId: t.parentRunId, url: `http://mlflow.test:5000/#/experiments/${t.experimentId}/runs/${t.parentRunId}` });
 
@@ -190,6 +193,7 @@ test('noting the pipeline run: tags and the end go to a tracked run; an untracke
   const id = await ml.createRun('1', 'x', {});
   await notePipelineRun(ml, run({ tracking: tracked(ml, id) }), { a: '1' });
   assert.deepEqual([ml.run(id).tags, ml.run(id).ended], [{ a: '1' }, undefined]);
+  assert.equal(ml.calls.includes('endRun'), false, 'not ended without an end');
   await notePipelineRun(ml, run({ tracking: tracked(ml, id) }), { b: '2' }, 'FAILED');
   assert.deepEqual([ml.run(id).tags, ml.run(id).ended], [{ a: '1', b: '2' }, 'FAILED']);
   const calls = ml.calls.length;
@@ -211,6 +215,13 @@ test('registering a champion: one version per Sentinel run, from the MLflow run 
   assert.equal(ml.aliases.get('breast-cancer@champion'), '1');
   assert.match(ml.models.get('breast-cancer')!.description, /breast-cancer/);
   assert.deepEqual(await registryChampion(ml, 'breast-cancer'), { model: 'breast-cancer', version: '1', runId: 'r1', modelUri: 's3://m/r1', metric: 'roc_auc', value: 0.91 });
+
+  // A model folder whose URI has a quote is still found by it.
+  const quoted = await ml.createRun(exp, 'train', { 'sentinel.modelUri': "s3://m/it's" });
+  await registerChampion(ml, 'breast-cancer', champion('rq', 0.5, { modelUri: "s3://m/it's" }));
+  assert.equal(ml.models.get('breast-cancer')!.versions.at(-1)!.source, `runs:/${quoted}/model`);
+  await ml.setAlias('breast-cancer', 'champion', '1');
+  ml.models.get('breast-cancer')!.versions.pop();
 
   // Idempotent: the same champion again finds its version.
   assert.deepEqual(await registerChampion(ml, 'breast-cancer', c1), reg);
