@@ -18,7 +18,7 @@ test('canonical JSON sorts keys at every depth, so specs built in any order hash
 });
 
 test('label keys: a DNS subdomain prefix (dots and inner hyphens) and a name; anything else is not a key', () => {
-  for (const k of ['app.kubernetes.io/managed-by', 'sentinel.dev/run', 'a-b.c-d.io/x', 'a/b', 'x', 'ray.io/node-type']) assert.equal(isQualifiedName(k), true, k);
+  for (const k of ['app.kubernetes.io/managed-by', 'sentinel.dev/run', 'a-b.c-d.io/x', 'a/b', 'x', 'ray.io/node-type', 'a.b.c/x']) assert.equal(isQualifiedName(k), true, k);
   for (const k of ['/x', 'a./x', '.a/x', 'a..b/x', '-a.io/x', 'a-.io/x', 'a.b-/x', 'A.io/x', 'a/b/c', 'a/', '', 'a_b.io/x']) assert.equal(isQualifiedName(k), false, k);
 });
 

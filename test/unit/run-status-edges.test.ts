@@ -75,3 +75,17 @@ test('status shows the previous champion, tracking off, and who or what asked fo
   assert.equal(scheduled.requestedBy, 'nightly');
   assert.equal('champion' in scheduled, false);
 });
+
+test('a recorded stage ends when its result was written if no job says otherwise; a job that succeeded without files still succeeded', async () => {
+  const summary = { stage: 'ingest', jobId: `p-${RUN}-ingest-1`, attempt: 1, metrics: {}, artifacts: {}, resultUri: 'u', jobSeconds: 3 };
+  const v = await runStatus(port({ live: false, results: { ingest: result('ingest') } }), record({ stages: { ingest: summary } as never }), Date.now());
+  assert.deepEqual([v.stages[0]!.state, v.stages[0]!.endedAt], ['SUCCEEDED', '2024-06-01T10:05:00.000Z']);
+  const done = await runStatus(port({ jobs: async () => [job('ingest', 'SUCCEEDED')] }), record(), Date.now());
+  assert.equal(states(done).ingest, 'SUCCEEDED');
+});
+
+test('before the stage that failed, a result its job wrote counts', async () => {
+  const failed = record({ status: 'FAILED', outcome: { error: 'RayJobFailed', cause: 'tune job failed', stage: 'Tune' } });
+  const v = await runStatus(port({ live: false, results: { train: result('train') } }), failed, Date.now());
+  assert.deepEqual([states(v).train, states(v).tune], ['SUCCEEDED', 'FAILED']);
+});
