@@ -3,7 +3,7 @@
 // (python -m sentinel_sdk.bare_server: uvicorn + Starlette, the same Predictor), at 1, 4, 16 and 64 clients with
 // `hey`, a bounded time per level. Levels alternate bare → Sentinel so both see the same machine. Serve's replicas
 // are polled through its REST API the whole time, and after the last level until they are back at the floor.
-//   npm run bench:serving [-- breast-cancer iris diabetes movielens] [--seconds 10] [--warmup 5] [--levels 1,4,16,64] [--json FILE]
+//   npm run bench:serving [-- breast-cancer iris diabetes movielens] [--seconds 10] [--warmup 15] [--levels 1,4,16,64] [--json FILE]
 //     [--home DIR]   keep the state there; a later run with the same --home serves the champions trained before
 //                    (restored from their champion records, with the spec's current serve settings) instead of training
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -79,7 +79,7 @@ function args() {
     return v;
   };
   const seconds = Number(opt('--seconds') ?? 10);
-  const warmup = Number(opt('--warmup') ?? 5);
+  const warmup = Number(opt('--warmup') ?? 15);
   const levels = (opt('--levels') ?? '1,4,16,64').split(',').map(Number);
   const json = opt('--json');
   const home = opt('--home');

@@ -1,7 +1,7 @@
 // The `sentinel` command as a user runs it: bad input fails fast, and Ctrl-C leaves no Ray or MLflow process behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,4 +72,15 @@ test('Ctrl-C during training stops the Ray jobs, the Ray head and the MLflow ser
   assert.equal(processesUsing(join(dir, 'mlflow', 'mlflow.db')), 0, 'no mlflow server process is left');
   assert.equal(processesUsing(`uvicorn.*--port ${mlflow[2]} `), 0, "no worker of the MLflow server is left");
   await assert.rejects(fetch(`${mlflow[1]}/health`, { signal: AbortSignal.timeout(3000) }), 'nothing answers on its port');
+});
+
+test('the sentinel command dispatches runs and status and names them in its usage; an unknown run exits 1', () => {
+  const cli = (...args: string[]) => spawnSync(bin, args, { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, CI: '1' } });
+  const usage = cli('--help');
+  assert.equal(usage.status, 0);
+  assert.match(usage.stdout, /sentinel runs/);
+  assert.match(usage.stdout, /sentinel status RUN/);
+  const home = mkdtempSync(join(tmpdir(), 'sentinel-cli-status-'));
+  assert.equal(cli('status', 'r000000ccx', '--home', home).status, 1);
+  assert.equal(cli('runs', '--bogus', '--home', home).status, 2);
 });

@@ -15,7 +15,6 @@ import type { ChampionRecord, RunRecord, StageSummary } from '../../core/model.j
 import type { ComputePort, ServingPort } from '../../core/ports.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { Stage } from '../../core/stages.js';
-import { repoRoot } from '../support/harness.js';
 import { runsCommand } from '../../cli/runs.js';
 import { statusCommand } from '../../cli/status.js';
 
@@ -371,15 +370,5 @@ describe('the commands', () => {
     assert.equal((await run(statusCommand, 'a', 'b', '--home', home)).code, 2);
     assert.equal((await run(statusCommand, '--bogus')).code, 2);
     assert.equal((await run(statusCommand, '--help')).code, 0);
-  });
-
-  test('the sentinel command dispatches both and names them in its usage', () => {
-    const cli = (...args: string[]) => spawnSync(join(repoRoot, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(repoRoot, 'cli', 'main.ts'), ...args], { encoding: 'utf8', cwd: repoRoot });
-    const usage = cli('--help');
-    assert.match(usage.stdout, /sentinel runs/);
-    assert.match(usage.stdout, /sentinel status RUN/);
-    const missing = cli('status', 'r000000ccx', '--home', home);
-    assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /r000000ccc/);
   });
 });

@@ -13,7 +13,6 @@ import { StageInputSchemas } from '../../core/contract.js';
 import { contractFiles } from '../../core/contract-files.js';
 import { parseRunContext } from '../../core/run-input.js';
 import { isTracked, lineageTags, modelUrl, runUrl, specParams, TRACKING_OFF_NOTE } from '../../core/tracking.js';
-import { sentinelConfig, resourceNames } from '../../infra/config.js';
 import { podTemplate, KARPENTER, PROMETHEUS_SCRAPE_ANNOTATIONS } from '../../core/kuberay/pods.js';
 import { rayJobFor } from '../../core/kuberay/rayjob.js';
 import { jobRequestsForRun } from '../../cli/render-k8s.js';
@@ -89,18 +88,6 @@ test('links and the spec as MLflow params', () => {
   assert.equal(params['tune.searchSpace.max_depth.type'], 'randint');
   assert.equal(params['gate.metric'], 'accuracy');
   assert.ok(Object.values(params).every((v) => typeof v === 'string'));
-});
-
-test('deployment configuration: trackingUri is optional, checked, and reaches the functions only when set', async () => {
-  assert.equal(sentinelConfig('dev').trackingUri, undefined);
-  assert.equal(sentinelConfig('dev', { trackingUri: 'https://mlflow.example.com' }).trackingUri, 'https://mlflow.example.com');
-  assert.throws(() => sentinelConfig('dev', { trackingUri: 'mlflow.example.com' }), /trackingUri "mlflow.example.com" is not an http\(s\) URL/);
-  const { lambdaEnvironment } = await import('../../infra/functions.js');
-  const arns = { bucketName: 'b', stateMachine: 'arn:sm' } as never;
-  const off = lambdaEnvironment(sentinelConfig('dev'), resourceNames(sentinelConfig('dev')), arns, []);
-  assert.equal('SENTINEL_TRACKING_URI' in off, false);
-  const cfg = sentinelConfig('dev', { trackingUri: 'https://mlflow.example.com' });
-  assert.equal(lambdaEnvironment(cfg, resourceNames(cfg), arns, []).SENTINEL_TRACKING_URI, 'https://mlflow.example.com');
 });
 
 test("Ray's metrics: pods annotated for Prometheus when asked, and a pod template's own annotations kept", () => {
