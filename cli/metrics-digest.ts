@@ -1,7 +1,7 @@
 // The run summary's one line of control-plane metrics, read back from the run's metrics.jsonl (EMF, written by the
 // local runtime's metrics sink): run duration, stage attempts, retries by error name, completion latency, the gate's
 // effect, handler errors. `sentinel status` can print the same digest later: it reads files, not the runtime.
-import type { RunMetricsDigest } from '../local/metrics-sink.js';
+import type { ControlPlaneDigest } from '../core/run-history.js';
 import { duration } from './format.js';
 
 const byName = (counts: Record<string, number>) =>
@@ -9,7 +9,7 @@ const byName = (counts: Record<string, number>) =>
     .map(([name, n]) => `${name}${n > 1 ? ` ×${n}` : ''}`)
     .join(', ');
 
-export function metricsDigestLine(d: RunMetricsDigest): string | undefined {
+export function metricsDigestLine(d: ControlPlaneDigest): string | undefined {
   if (!d.points) return undefined;
   const retries = Object.values(d.retries).reduce((a, b) => a + b, 0);
   const errors = Object.values(d.errors).reduce((a, b) => a + b, 0);

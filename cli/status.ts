@@ -4,7 +4,6 @@
 import { parseArgs } from 'node:util';
 import { findRun, runStatus, type RunStatusView, type StageView } from '../core/run-history.js';
 import { METRICS_FILE } from '../local/metrics-sink.js';
-import type { RunMetricsDigest } from '../local/metrics-sink.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { metricsDigestLine } from './metrics-digest.js';
 import { replicasText } from './session-command.js';
@@ -49,7 +48,7 @@ export function printStatus(v: RunStatusView, now: number, write: (s: string) =>
       `  ${bold('champion')}  ${c.runId}${c.isThisRun ? green(' (this run)') : ''} ${c.metric} ${c.value.toFixed(4)}, promoted ${whenText(c.promotedAt, now)}${c.registryVersion ? `, registry v${c.registryVersion}` : ''}${c.previousRunId ? dim(`; before it ${c.previousRunId}`) : ''}`,
     );
   } else write(`  ${bold('champion')}  ${dim('none yet for this pipeline')}`);
-  const digest = v.controlPlane ? metricsDigestLine(v.controlPlane as RunMetricsDigest) : undefined;
+  const digest = v.controlPlane ? metricsDigestLine(v.controlPlane) : undefined;
   if (digest) write(`  ${bold('metrics')}   ${digest}  ${dim(`(${METRICS_FILE})`)}`);
   if (v.tracking && 'url' in v.tracking) {
     write(`  ${bold('tracking')}  ${v.tracking.liveUrl ?? v.tracking.url}`);

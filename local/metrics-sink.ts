@@ -6,6 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runUri } from '../core/artifacts.js';
+import type { ControlPlaneDigest } from '../core/run-history.js';
 import { Dimension, RunMetadata, SERVICE_DIMENSION, type MetricName } from '../core/metrics.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -91,20 +92,8 @@ export function readMetrics(file: string): MetricPoint[] {
   return points;
 }
 
-/** What one run's metrics say, for the run summary (and `sentinel status`). */
-export interface RunMetricsDigest {
-  file: string;
-  points: number;
-  runSeconds?: number;
-  status?: 'SUCCEEDED' | 'FAILED';
-  stageSeconds: Partial<Record<string, number>>;
-  attempts: number;
-  retries: Record<string, number>;
-  completionLatency?: { count: number; meanSeconds: number; maxSeconds: number };
-  promoted: boolean;
-  championKept: boolean;
-  errors: Record<string, number>;
-}
+/** What one run's metrics say, for the run summary (and `sentinel status`): core's digest, read from its file. */
+export type RunMetricsDigest = ControlPlaneDigest & { file: string };
 
 export function runMetricsDigest(file: string): RunMetricsDigest {
   const points = readMetrics(file);
