@@ -6,10 +6,9 @@ import { checkCsvHeader } from '../../core/csv-header.js';
 import { TuneParamsSchema } from '../../core/contract.js';
 import { evaluateGate } from '../../core/evaluate-gate.js';
 import { validateSpec } from '../../core/spec.js';
-import { runIdFor } from '../../core/run-id.js';
 import type { ObjectStore } from '../../core/ports.js';
 import type { ChampionRecord, RunContext, StageSummaries } from '../../core/model.js';
-import { referenceSpec } from '../support/reference.js';
+import { referenceSpec, referenceRun } from '../support/reference.js';
 
 test('a CSV header: quoted names lose their quotes, whole names only; quotes inside a name stay', () => {
   assert.deepEqual(checkCsvHeader('"mean radius","target",x\n', 'target', 'd'), ['mean radius', 'target', 'x']);
@@ -41,15 +40,7 @@ test("tune's grace period may equal its longest trial, not exceed it", () => {
 
 const spec = validateSpec(referenceSpec());
 const m = spec.gate.metric;
-const run: RunContext = {
-  pipeline: spec.name,
-  runId: runIdFor(spec.name, { kind: 'manual', requestId: 'x' }),
-  trigger: { kind: 'manual', requestId: 'x' },
-  artifactRoot: 's3://bkt/artifacts',
-  datasetUri: 's3://bkt/d.csv',
-  spec,
-  requestedAt: '2024-06-01T00:00:00.000Z',
-};
+const run: RunContext = referenceRun(spec);
 const storeWith = (record?: ChampionRecord): ObjectStore => ({
   getJson: async <T>() => structuredClone(record) as T | undefined,
   getText: async () => undefined,

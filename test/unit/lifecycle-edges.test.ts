@@ -8,10 +8,9 @@ import { labelsFor } from '../../core/names.js';
 import { prepareRun } from '../../core/prepare-run.js';
 import { restoreChampion, rollback } from '../../core/promote.js';
 import { validateSpec } from '../../core/spec.js';
-import { runIdFor } from '../../core/run-id.js';
 import type { ObjectStore } from '../../core/ports.js';
 import type { ChampionRecord, RunContext, RunRecord } from '../../core/model.js';
-import { referenceSpec } from '../support/reference.js';
+import { referenceSpec, referenceRun } from '../support/reference.js';
 
 test('the model check: a refusal counts only with exit code 1; otherwise the checker crashed, by that name', () => {
   const refusal = JSON.stringify({ ok: false, errors: [{ path: ['model', 'params', 'x'], message: 'unknown' }] });
@@ -31,15 +30,7 @@ test('job labels carry the attempt only when there is one', () => {
 });
 
 const spec = validateSpec(referenceSpec());
-const run: RunContext = {
-  pipeline: spec.name,
-  runId: runIdFor(spec.name, { kind: 'manual', requestId: 'x' }),
-  trigger: { kind: 'manual', requestId: 'x' },
-  artifactRoot: 's3://bkt/artifacts',
-  datasetUri: 's3://bkt/d.csv',
-  spec,
-  requestedAt: '2024-06-01T00:00:00.000Z',
-};
+const run: RunContext = referenceRun(spec);
 const memoryStore = () => {
   const data = new Map<string, unknown>();
   const store: ObjectStore = {

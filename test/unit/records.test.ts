@@ -6,10 +6,9 @@ import { decide, pickCandidate } from '../../core/gate.js';
 import { finishRun } from '../../core/finish-run.js';
 import { modelUrl } from '../../core/tracking.js';
 import { validateSpec } from '../../core/spec.js';
-import { runIdFor } from '../../core/run-id.js';
 import type { ObjectStore } from '../../core/ports.js';
 import type { RunContext, RunRecord } from '../../core/model.js';
-import { referenceSpec } from '../support/reference.js';
+import { referenceSpec, referenceRun } from '../support/reference.js';
 
 const spec = validateSpec(referenceSpec());
 const where = (f: () => unknown) => {
@@ -41,15 +40,7 @@ test("the run record keeps the run's tracking (a link, or why it is off) for sta
     head: async () => undefined,
     list: async () => [],
   };
-  const run: RunContext = {
-    pipeline: spec.name,
-    runId: runIdFor(spec.name, { kind: 'manual', requestId: 'x' }),
-    trigger: { kind: 'manual', requestId: 'x' },
-    artifactRoot: 's3://bkt/artifacts',
-    datasetUri: 's3://bkt/d.csv',
-    spec,
-    requestedAt: '2024-06-01T00:00:00.000Z',
-  };
+  const run: RunContext = referenceRun(spec);
   const deps = { store, compute: { list: async () => [] } as never, tokens: {} as never, now: () => new Date('2024-06-01T01:00:00Z') };
   const uri = `s3://bkt/artifacts/breast-cancer/${run.runId}/run.json`;
   for (const tracking of [{ uri: 'http://ml', experimentId: '1', parentRunId: 'p', url: 'http://ml/#/experiments/1/runs/p' }, { off: 'tracking off: none configured' }]) {

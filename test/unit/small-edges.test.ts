@@ -12,11 +12,10 @@ import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { PROMETHEUS_SCRAPE_ANNOTATIONS } from '../../core/kuberay/pods.js';
 import { submitStage } from '../../core/submit-stage.js';
 import { parseSpecText, validateSpec } from '../../core/spec.js';
-import { runIdFor } from '../../core/run-id.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { RunContext } from '../../core/model.js';
 import { ec2Event } from '../support/events.js';
-import { referenceSpec } from '../support/reference.js';
+import { referenceSpec, referenceRun } from '../support/reference.js';
 
 test('the system clock tells the time and sleeps for real', async () => {
   const before = Date.now();
@@ -71,15 +70,7 @@ test('Prometheus annotations reach the serve workers when asked, and only then',
 });
 
 const spec = validateSpec(referenceSpec());
-const run: RunContext = {
-  pipeline: spec.name,
-  runId: runIdFor(spec.name, { kind: 'manual', requestId: 'x' }),
-  trigger: { kind: 'manual', requestId: 'x' },
-  artifactRoot: 's3://bkt/artifacts',
-  datasetUri: 's3://bkt/d.csv',
-  spec,
-  requestedAt: '2024-06-01T00:00:00.000Z',
-};
+const run: RunContext = referenceRun(spec);
 const deps = (jobs: Map<string, JobStatus['state']>) => {
   const submitted: string[] = [];
   const tokens = new Map<string, string>();
