@@ -22,8 +22,7 @@ summary=()
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(typecheck py-quality unit paths infra k8s jobs e2e)
 
-# node_suite NAME ARGS…: one node:test run. Its parts (PARTS="a b", each PART_<x>_ARGS) run one after another into
-# one summary line.
+# node_part TAP ARGS…: one node:test run, its TAP report in TAP.
 node_part() {
   local tap=$1; shift
   "$node" --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-1}" \
@@ -31,18 +30,23 @@ node_part() {
     --test-reporter=tap --test-reporter-destination="$tap" "$@"
 }
 
+# suite_result NAME RC TAP…: the suite's one summary line, its counts summed over its runs' TAP reports.
+suite_result() {
+  local name=$1 rc=$2; shift 2
+  local pass fail
+  pass=$(awk '/^# pass /{s+=$3} END{print s+0}' "$@")
+  fail=$(awk '/^# fail /{s+=$3} END{print s+0}' "$@")
+  [ "$rc" -eq 0 ] || status=1
+  [ "$pass" -gt 0 ] || { echo "$name: no test ran"; status=1; }
+  summary+=("$name: $pass passed, $fail failed")
+  echo "$name: $pass passed, $fail failed"
+}
+
 node_suite() {
   local name=$1; shift
   echo "=== $name"
   node_part "$out/$name.tap" "$@"
-  local rc=$?
-  local pass fail
-  pass=$(awk '/^# pass /{print $3}' "$out/$name.tap" | tail -1)
-  fail=$(awk '/^# fail /{print $3}' "$out/$name.tap" | tail -1)
-  [ "$rc" -eq 0 ] || status=1
-  [ "${pass:-0}" -gt 0 ] || { echo "$name: no test ran"; status=1; }
-  summary+=("$name: ${pass:-0} passed, ${fail:-0} failed")
-  echo "$name: ${pass:-0} passed, ${fail:-0} failed"
+  suite_result "$name" $? "$out/$name.tap"
 }
 
 for suite in "${suites[@]}"; do
@@ -69,14 +73,10 @@ for suite in "${suites[@]}"; do
         case "$f" in test/unit/metrics.test.ts|test/unit/tracing.test.ts|test/unit/tracing-off.test.ts) isolated+=("$f") ;; *) shared+=("$f") ;; esac
       done
       echo "=== unit"
-      export POWERTOOLS_METRICS_DISABLED=true
-      node_part "$out/unit-shared.tap" --experimental-test-isolation=none --import ./test/support/leak-check.ts --test-timeout=120000 "${shared[@]}"; rc1=$?
-      TEST_CONCURRENCY=2 node_part "$out/unit-isolated.tap" --import ./test/support/leak-check.ts --test-timeout=120000 "${isolated[@]}"; rc2=$?
-      unset POWERTOOLS_METRICS_DISABLED
-      pass=$(awk '/^# pass /{s+=$3} END{print s+0}' "$out/unit-shared.tap" "$out/unit-isolated.tap")
-      fail=$(awk '/^# fail /{s+=$3} END{print s+0}' "$out/unit-shared.tap" "$out/unit-isolated.tap")
-      { [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$pass" -gt 0 ]; } || status=1
-      summary+=("unit: $pass passed, $fail failed"); echo "unit: $pass passed, $fail failed" ;;
+      rc=0
+      POWERTOOLS_METRICS_DISABLED=true node_part "$out/unit-shared.tap" --experimental-test-isolation=none --import ./test/support/leak-check.ts --test-timeout=120000 "${shared[@]}" || rc=1
+      POWERTOOLS_METRICS_DISABLED=true TEST_CONCURRENCY=2 node_part "$out/unit-isolated.tap" --import ./test/support/leak-check.ts --test-timeout=120000 "${isolated[@]}" || rc=1
+      suite_result unit "$rc" "$out/unit-shared.tap" "$out/unit-isolated.tap" ;;
     paths) node_suite paths --import ./test/support/leak-check.ts --test-timeout=120000 test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
     infra) node_suite infra test/infra/*.test.ts ;;
