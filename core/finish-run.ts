@@ -26,7 +26,8 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     const jobs = await deps.compute.list({ 'sentinel.dev/pipeline': run.pipeline, 'sentinel.dev/run': run.runId });
     for (const job of jobs) {
       await deps.tokens.delete(job.jobId);
-      if (!isTerminal(job.state)) {
+      // needsStop: ended for Sentinel (KubeRay's DeadlineExceeded) while its Ray job still runs.
+      if (!isTerminal(job.state) || job.needsStop) {
         await deps.compute.stop(job.jobId);
         stopped.push(job.jobId);
       }

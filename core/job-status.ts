@@ -19,6 +19,12 @@ export interface JobStatus {
   labels: Record<string, string>;
   /** Set when the job's node was reclaimed (spot interruption handler marks it). */
   interrupted?: boolean;
+  /**
+   * Terminal for Sentinel, but the backend left the job itself running: KubeRay v1.7 marks a RayJob past
+   * activeDeadlineSeconds Failed/DeadlineExceeded and never stops its Ray job. Whoever sees it deletes it (the
+   * watcher after publishing its end, finish-run, execution-ended), which makes the operator stop the Ray job.
+   */
+  needsStop?: boolean;
 }
 
 export type StageOutcome =

@@ -1,5 +1,6 @@
 // The completion watcher: list managed jobs, publish a state-change event for each terminal job that still has a
-// task waiting on it, and heartbeat the waiting task of each running one (so a lost job times out its task).
+// task waiting on it, and heartbeat the waiting task of each running one (so a lost job times out its task); then
+// delete each job that ended for Sentinel while its backend left it running (KubeRay's DeadlineExceeded).
 import type { ComputePort, EventPublisher, TaskCallbacks, TokenStore, BusEvent } from './ports.js';
 import { isTerminal } from './job-status.js';
 import { jobStateChangeEvent } from '../events/job-state-change.js';
@@ -14,7 +15,7 @@ export interface WatchDeps {
   artifactRoot: string;
 }
 
-export async function watchJobs(deps: WatchDeps): Promise<{ listed: number; published: number; heartbeats: number }> {
+export async function watchJobs(deps: WatchDeps): Promise<{ listed: number; published: number; heartbeats: number; stopped: string[] }> {
   const jobs = await deps.compute.list({ 'app.kubernetes.io/managed-by': 'sentinel' });
   const events: BusEvent[] = [];
   let heartbeats = 0;
@@ -31,5 +32,13 @@ export async function watchJobs(deps: WatchDeps): Promise<{ listed: number; publ
     }
   }
   if (events.length) await deps.publisher.publish(events);
-  return { listed: jobs.length, published: events.length, heartbeats };
+  // After its end is published (so the waiting task learns why), a job the backend left running past its deadline
+  // is deleted: KubeRay stops the Ray job only then. Token or not: a reported one may still be running.
+  const stopped: string[] = [];
+  for (const job of jobs) {
+    if (!job.needsStop) continue;
+    await deps.compute.stop(job.jobId);
+    stopped.push(job.jobId);
+  }
+  return { listed: jobs.length, published: events.length, heartbeats, stopped };
 }

@@ -47,9 +47,18 @@ const epochMs = (t?: string) => {
   return Number.isFinite(ms) ? ms : undefined;
 };
 
+/**
+ * A deadline the operator enforced by status only: v1.7 sets jobDeploymentStatus=Failed with reason DeadlineExceeded
+ * (or PreRunningDeadlineExceeded) and leaves jobStatus as it was (RUNNING) and the Ray job running; only deleting the
+ * RayJob makes its finalizer stop the job. Once the RayJob is being deleted there is nothing left to do.
+ */
+const leftRunning = (s: RayJobStatusFields, deleting: boolean) =>
+  !deleting && s.jobDeploymentStatus === 'Failed' && DEADLINE_REASONS.includes(s.reason ?? '') && !RAY_TERMINAL.includes(s.jobStatus ?? '');
+
 export function jobStatusFromRayJob(o: RayJobObject): JobStatus {
   const s = o.status ?? {};
-  const { state, message } = stateOf(s, Boolean(o.metadata.deletionTimestamp));
+  const deleting = Boolean(o.metadata.deletionTimestamp);
+  const { state, message } = stateOf(s, deleting);
   const msg = message ?? s.message;
   const start = epochMs(s.startTime);
   const end = epochMs(s.endTime);
@@ -62,6 +71,7 @@ export function jobStatusFromRayJob(o: RayJobObject): JobStatus {
     ...(start !== undefined ? { startTime: start } : {}),
     ...(end !== undefined ? { endTime: end } : {}),
     ...(o.metadata.annotations?.[ANNOTATIONS.interrupted] === 'true' ? { interrupted: true } : {}),
+    ...(leftRunning(s, deleting) ? { needsStop: true } : {}),
   };
 }
 

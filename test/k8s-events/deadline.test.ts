@@ -1,0 +1,170 @@
+// KubeRay v1.7's DeadlineExceeded on the real API server: the operator marks a RayJob past activeDeadlineSeconds
+// `jobDeploymentStatus=Failed, reason=DeadlineExceeded` and leaves `jobStatus=RUNNING` and the Ray job running
+// (rayjob_controller.go checkActiveDeadlineAndUpdateStatusIfNeeded; the status it writes is reproduced below).
+// The watcher (as the Lambdas' identity, with only the project's RBAC) publishes the job's end, then deletes the
+// RayJob, which is what makes the operator's finalizer stop the Ray job. finish-run does the same on a failed run.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startKube, type KubeHarness } from '../k8s/harness.js';
+import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
+import { createWatchJobsHandler } from '../../functions/watch-jobs.js';
+import { finishRun } from '../../core/finish-run.js';
+import { FileTokenStore } from '../../local/token-store.js';
+import { LocalObjectStore } from '../../local/object-store.js';
+import { JOB_EVENT_DETAIL_TYPE, type JobStateChangeDetail } from '../../events/job-state-change.js';
+import { stageOutcome } from '../../core/job-status.js';
+import type { RayJobStatusFields } from '../../core/kuberay/status.js';
+import type { KubeClient } from '../../adapters/kuberay/client.js';
+import type { TaskCallbacks } from '../../core/ports.js';
+import { applyRbac, createRayJob, lambdaContext, rayClusterManifest, RecordingPublisher } from './support.js';
+
+let kube: KubeHarness;
+let admin: KubeClient;
+let lambda: KubeClient;
+let ns: string;
+let tmp: string;
+
+before(async () => {
+  kube = await startKube();
+  ns = await kube.namespace('deadline');
+  await applyRbac(kube, ns);
+  admin = kube.client('admin');
+  lambda = kube.client('lambda');
+  tmp = await mkdtemp(join(tmpdir(), 'sentinel-deadline-'));
+});
+after(async () => {
+  admin?.close();
+  lambda?.close();
+  await kube?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+const started = new Date(Date.now() - 10 * 60_000);
+/** What v1.7 writes when activeDeadlineSeconds passes while the job runs: jobStatus untouched, endTime set. */
+const deadlineStatus = (jobId: string, cluster: string, deadline = 300): RayJobStatusFields =>
+  ({
+    jobStatus: 'RUNNING',
+    jobDeploymentStatus: 'Failed',
+    reason: 'DeadlineExceeded',
+    message: `The RayJob has passed the activeDeadlineSeconds. StartTime: ${started.toISOString()}. ActiveDeadlineSeconds: ${deadline}`,
+    jobId,
+    rayClusterName: cluster,
+    dashboardURL: `${cluster}-head-svc.${ns}.svc.cluster.local:8265`,
+    startTime: started.toISOString(),
+    endTime: new Date().toISOString(),
+    failed: 1,
+    succeeded: 0,
+  }) as RayJobStatusFields;
+
+type RayJobMeta = { metadata: { deletionTimestamp?: string; finalizers?: string[] } };
+async function meta(name: string): Promise<RayJobMeta['metadata'] | undefined> {
+  try {
+    return (await admin.get<RayJobMeta>('rayjobs', ns, name)).metadata;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return undefined;
+    throw e;
+  }
+}
+/** Deleted, or (no garbage collector here to finish a Foreground deletion) marked for deletion. */
+const deleted = async (name: string) => {
+  const m = await meta(name);
+  return !m || Boolean(m.deletionTimestamp);
+};
+
+const heartbeats: string[] = [];
+const callbacks: TaskCallbacks = {
+  success: async () => 'ok',
+  failure: async () => 'ok',
+  heartbeat: async (t) => {
+    heartbeats.push(t);
+    return 'ok';
+  },
+};
+
+describe('a RayJob past its deadline on an existing cluster', () => {
+  let waiting: string; // past its deadline, a task waiting on it
+  let reported: string; // past its deadline, its end already reported (no token)
+  let appFailed: string; // failed by itself: nothing to stop
+  let running: string; // still within its deadline
+  const tokens = () => new FileTokenStore(join(tmp, 'tokens'));
+
+  before(async () => {
+    await admin.create('rayclusters', ns, rayClusterManifest('shared', { labels: { 'app.kubernetes.io/managed-by': 'sentinel' } }));
+    waiting = (await createRayJob(admin, ns, { clusterSelector: 'shared' })).name;
+    await admin.patch('rayjobs', ns, waiting, [{ op: 'add', path: '/status', value: deadlineStatus('raysubmit_w', 'shared') }], 'status');
+    reported = (await createRayJob(admin, ns, { clusterSelector: 'shared' })).name;
+    await admin.patch('rayjobs', ns, reported, [{ op: 'add', path: '/status', value: deadlineStatus('raysubmit_r', 'shared') }], 'status');
+    appFailed = (await createRayJob(admin, ns, { clusterSelector: 'shared', status: { jobStatus: 'FAILED', jobDeploymentStatus: 'Failed', reason: 'AppFailed', message: 'exit code 1' } })).name;
+    running = (await createRayJob(admin, ns, { clusterSelector: 'shared', status: { jobStatus: 'RUNNING', jobDeploymentStatus: 'Running', startTime: started.toISOString() } })).name;
+    for (const j of [waiting, appFailed, running]) await tokens().put(j, `token-${j}`);
+  });
+
+  test('the adapter reads it as STOPPED (RayJobStopped: DeadlineExceeded) that still needs stopping', async () => {
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const s = (await compute.get(waiting))!;
+    assert.equal(s.state, 'STOPPED');
+    assert.equal(s.reason, 'DeadlineExceeded');
+    assert.equal(s.needsStop, true);
+    const outcome = stageOutcome(s);
+    assert.equal(outcome.kind === 'failed' && outcome.error, 'RayJobStopped');
+    assert.equal((await compute.get(appFailed))!.needsStop, undefined);
+    assert.equal((await compute.get(running))!.needsStop, undefined);
+  });
+
+  test('the watcher publishes its end, then deletes it (and the reported one); the others stay', async () => {
+    const publisher = new RecordingPublisher();
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const watch = createWatchJobsHandler({ compute, tokens: tokens(), callbacks, publisher, now: () => new Date(), artifactRoot: 's3://b/artifacts' });
+    const res = await watch({}, lambdaContext('watch-jobs'));
+    // Published before the delete: the task waiting on the job fails with the deadline's reason.
+    const ends = publisher.events.filter((e) => e['detail-type'] === JOB_EVENT_DETAIL_TYPE).map((e) => e.detail as JobStateChangeDetail);
+    assert.deepEqual(ends.map((d) => [d.jobId, d.state, d.reason]).sort(), [
+      [appFailed, 'FAILED', 'AppFailed'],
+      [waiting, 'STOPPED', 'DeadlineExceeded'],
+    ].sort());
+    assert.match(ends.find((d) => d.jobId === waiting)!.message ?? '', /activeDeadlineSeconds/);
+    assert.deepEqual([...res.stopped].sort(), [reported, waiting].sort());
+    assert.equal(await deleted(waiting), true);
+    assert.equal(await deleted(reported), true);
+    assert.equal(await deleted(appFailed), false);
+    assert.equal(await deleted(running), false);
+    assert.deepEqual(heartbeats, [`token-${running}`]);
+  });
+
+  test('a RayJob already being deleted is not deleted again; it reads as STOPPED', async () => {
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const s = await compute.get(waiting);
+    // The Foreground deletion's finalizer keeps it here (no garbage collector runs beside this API server).
+    if (s) {
+      assert.equal(s.state, 'STOPPED');
+      assert.equal(s.needsStop, undefined);
+    }
+    const publisher = new RecordingPublisher();
+    const watch = createWatchJobsHandler({ compute, tokens: tokens(), callbacks, publisher, now: () => new Date(), artifactRoot: 's3://b/artifacts' });
+    const res = await watch({}, lambdaContext('watch-jobs'));
+    assert.deepEqual(res.stopped, []);
+  });
+
+  test('finish-run of a failed run deletes a job of the run left running past its deadline', async () => {
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const job = (await createRayJob(admin, ns, { clusterSelector: 'shared' })).name;
+    await admin.patch('rayjobs', ns, job, [{ op: 'add', path: '/status', value: deadlineStatus('raysubmit_f', 'shared') }], 'status');
+    const labels = (await compute.get(job))!.labels;
+    const store = new LocalObjectStore();
+    const root = join(tmp, 'bucket');
+    const run = {
+      pipeline: labels['sentinel.dev/pipeline']!,
+      runId: labels['sentinel.dev/run']!,
+      trigger: { kind: 'manual', requestId: 'deadline' },
+      artifactRoot: root,
+      datasetUri: join(root, 'd.csv'),
+      requestedAt: new Date().toISOString(),
+    } as never;
+    const res = await finishRun({ run, end: { status: 'FAILED', error: 'RayJobStopped', cause: 'DeadlineExceeded' } }, { store, compute, tokens: tokens(), now: () => new Date() });
+    assert.deepEqual(res.stoppedJobs, [job]);
+    assert.equal(await deleted(job), true);
+  });
+});
