@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import jsonschema
 
-from sentinel_sdk import storage
+from sentinel_sdk import driver_log, storage
 
 ENV_VAR = "SENTINEL_STAGE_INPUT"
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -266,11 +266,19 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
 
 def run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
     """Shared `main`: parse input, run the stage, write result.json; on failure, exit non-zero with one line."""
+    try:
+        return _run_stage(stage, body)
+    finally:
+        driver_log.stop()  # last: the log ends with the one-line reason (sentinel_sdk/driver_log.py)
+
+
+def _run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
     from sentinel_sdk import tracking  # here, not at the top: tracking imports this module
 
     tracker: tracking.StageTracker | None = None
     try:
         stage_input = parse_stage_input(os.environ.get(ENV_VAR), stage)
+        driver_log.start(stage_input)  # this attempt's driver output, kept beside its result as it runs
         # Best effort from here on: a tracking server that errors is reported once and never fails the stage.
         tracker = tracking.start_stage(stage_input)
         result = body(stage_input)
