@@ -1,3 +1,4 @@
+/// <reference path="./.sst/platform/config.d.ts" />
 // SST v3 entry point: `sst deploy --stage <stage>` / `sst remove --stage <stage>`.
 //
 // Why plain @pulumi/aws resources (infra/) and no SST components: SST v3 runs this file as a Pulumi program, so
@@ -6,7 +7,12 @@
 // every IAM document and every wire between them typechecks and is tested offline (test/infra, Pulumi mocks), and
 // least privilege is ours to generate rather than a component's default. infra/ is written against the v6 API of
 // @pulumi/aws, the AWS provider major SST v3 ships; in SST's build, infra/'s imports of @pulumi/* and esbuild
-// resolve to SST's own copies. Globals used here are declared in infra/sst-globals.d.ts.
+// resolve to SST's own copies. The globals come from SST's .sst/platform/config.d.ts (offline: a stand-in
+// that scripts/bootstrap.sh writes, pointing at infra/sst-offline.d.ts).
+//
+// Versions: package.json pins sst 3.19.3, so `npx sst` runs that CLI (without a pin npx fetches 4.x, which ships
+// @pulumi/aws 7). SST 3.19.3 ships @pulumi/aws 6.66.2 and @pulumi/pulumi 3.210.0, and the tests use exactly those;
+// run() refuses to deploy with any other @pulumi/aws (infra/versions.ts).
 export default $config({
   app(input) {
     return {
@@ -20,6 +26,8 @@ export default $config({
     };
   },
   async run() {
+    const { assertDeployVersions } = await import('./infra/versions.js');
+    await assertDeployVersions();
     const { sentinelConfig } = await import('./infra/config.js');
     const { sentinel } = await import('./infra/index.js');
     const stack = sentinel({ config: sentinelConfig($app.stage), root: $cli.paths.root });

@@ -78,6 +78,8 @@ export interface ServeStatus {
   runId?: string;
 }
 
+  /** During a zero-downtime upgrade: the config coming up on the new cluster, while `runId` keeps serving. */
+  pending?: { state: ServeStatus['state']; runId?: string; message?: string };
 /** The serving replicas of a pipeline's model deployment (ModelServer), as Serve reports them now. */
 export interface ServeReplicas {
   /** Replicas answering requests. */

@@ -1,10 +1,10 @@
-// Every Lambda: Node 22 on arm64, an ESM bundle built by bench/bundles.ts (the same options the benchmark measures),
+// Every Lambda: Node 22 on arm64, an ESM bundle built by infra/bundles.ts (the same options bench/bundles.ts measures),
 // its own role with the policy generated from its declared use (iam.ts), its own log group with retention, X-Ray
 // tracing, and — for the queue consumers — an SQS event source mapping that reports partial batch failures.
 import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, sqs } from '@pulumi/aws';
-import { buildLambda, LAMBDA_ENTRY_DIR } from '../bench/bundles.js';
+import { buildLambda, LAMBDA_ENTRY_DIR } from './bundles.js';
 import { deployedLambdas, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
 import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
 import type { PipelineSpecFile } from './bucket.js';

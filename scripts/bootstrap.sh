@@ -16,6 +16,13 @@ if [ ! -x node_modules/.bin/node ] || [ "$(cat node_modules/.sentinel-stamp 2>/d
   node_modules/.bin/node --version | grep -q '^v22\.' || { say "node_modules/.bin/node is not Node 22"; exit 1; }
   echo "$want_npm" > node_modules/.sentinel-stamp
 fi
+# sst.config.ts references .sst/platform/config.d.ts, which SST writes on its first (online) run. Until then a
+# stand-in points at infra/sst-offline.d.ts, so the project typechecks offline; SST replaces the folder on install.
+if [ ! -e .sst/platform/config.d.ts ]; then
+  mkdir -p .sst/platform
+  printf '%s\n' '// Offline stand-in written by scripts/bootstrap.sh; `sst install` replaces this folder.' \
+    '/// <reference path="../../infra/sst-offline.d.ts" />' > .sst/platform/config.d.ts
+fi
 
 want_py=$(stamp jobs/requirements.txt jobs/pyproject.toml)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.sentinel-stamp 2>/dev/null || true)" != "$want_py" ]; then

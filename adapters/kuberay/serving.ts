@@ -80,13 +80,17 @@ export class RayServiceServing implements ServingPort {
 
   async status(pipeline: string): Promise<ServeStatus> {
     const rs = await this.read<RayServiceObject>(RAYSERVICES, rayServiceNameFor(pipeline));
-    const active = rs?.status?.activeServiceStatus?.rayClusterName;
-    let runId: string | undefined;
-    if (active) {
-      const cluster = await this.read<RayClusterObject>('rayclusters', active);
-      runId = cluster?.spec?.headGroupSpec?.template?.metadata?.annotations?.[ANNOTATIONS.run];
-    }
-    return serveStatusFromRayService(rs, pipeline, runId);
+    // The run each cluster serves is stamped on its head pod template (rayservice.ts): the active cluster's is the
+    // run serving now, the pending cluster's (during an upgrade) the run coming up.
+    const runOn = async (cluster?: string) =>
+      cluster
+        ? (await this.read<RayClusterObject>('rayclusters', cluster))?.spec?.headGroupSpec?.template?.metadata?.annotations?.[ANNOTATIONS.run]
+        : undefined;
+    const [runId, pendingRunId] = await Promise.all([
+      runOn(rs?.status?.activeServiceStatus?.rayClusterName),
+      runOn(rs?.status?.pendingServiceStatus?.rayClusterName),
+    ]);
+    return serveStatusFromRayService(rs, pipeline, runId, pendingRunId);
   }
 
   endpoint(pipeline: string, route: string): string {

@@ -105,7 +105,12 @@ const serveState = (s?: string): ServeStatus['state'] => (SERVE_STATES.includes(
  * ever received that run's config, so its application status is that run's status. During an upgrade the new config
  * is on the pending cluster; its failure is reported (DEPLOY_FAILED) while the active run keeps serving.
  */
-export function serveStatusFromRayService(o: RayServiceObject | undefined, application: string, activeRunId?: string): ServeStatus {
+export function serveStatusFromRayService(
+  o: RayServiceObject | undefined,
+  application: string,
+  activeRunId?: string,
+  pendingRunId?: string,
+): ServeStatus {
   if (!o) return { state: 'NOT_STARTED' };
   const s = o.status ?? {};
   const cond = (type: string) => s.conditions?.find((c) => c.type === type);
@@ -120,6 +125,18 @@ export function serveStatusFromRayService(o: RayServiceObject | undefined, appli
     return { state: 'DEPLOY_FAILED', message: `new config failed on the pending cluster${pendingApp.message ? `: ${pendingApp.message}` : ''}`, ...run };
   }
   const app = s.activeServiceStatus?.applicationStatuses?.[application];
+  const pendingState = pendingApp ? serveState(pendingApp.status) : 'DEPLOYING';
+  const pending = {
+    state: pendingState,
+    ...(pendingRunId ? { runId: pendingRunId } : {}),
+    ...(pendingApp?.message ? { message: pendingApp.message } : {}),
+  };
+  if (!app && upgrading && s.activeServiceStatus?.rayClusterName && ready?.status === 'True') {
+    // KubeRay v1.7 empties the active cluster's applicationStatuses while UpgradeInProgress=True, though that
+    // cluster still serves (Ready=True): the old run is serving and the new one is pending.
+    const next = pendingRunId ? `run ${pendingRunId}` : 'the new config';
+    return { state: 'RUNNING', message: `upgrade in progress: ${next} is ${pendingState} on a new cluster`, ...run, pending };
+  }
   if (!app) {
     // First deployment: nothing active yet; the pending cluster is coming up.
     const state = pendingApp ? serveState(pendingApp.status) : 'DEPLOYING';
@@ -133,5 +150,5 @@ export function serveStatusFromRayService(o: RayServiceObject | undefined, appli
     message = [ready.reason, ready.message].filter(Boolean).join(': ') || message;
   }
   if (upgrading && state === 'RUNNING') message = 'upgrade in progress: the new config is deploying on a new cluster';
-  return { state, ...(message ? { message } : {}), ...run };
+  return { state, ...(message ? { message } : {}), ...run, ...(upgrading ? { pending } : {}) };
 }

@@ -1,6 +1,6 @@
 // What the cluster-side entries (handle-interruption, reap-idle) add to deps.ts: the ClusterPort/ReaperPort over the
 // same lazily connected Kubernetes client, EKS node groups, and their settings. Nothing does I/O at module init.
-// Not a Lambda entry (bench/bundles.ts skips it).
+// Not a Lambda entry (infra/bundles.ts skips it).
 //
 // Settings, as infra/functions.ts sets them (deps.ts ENV; test/infra checks the two agree):
 //   SENTINEL_NAMESPACE                  the pipelines' namespace

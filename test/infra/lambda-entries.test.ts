@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { buildLambda, lambdaEntries, PLACEHOLDER_ENV, provideSdk } from '../../bench/bundles.js';
+import { buildLambda, lambdaEntries, PLACEHOLDER_ENV, provideSdk } from '../../infra/bundles.js';
 import { lambdaEnvironment } from '../../infra/functions.js';
 import { TOKEN_KEY, TTL_ATTRIBUTE } from '../../infra/tokens.js';
 import * as adapter from '../../adapters/aws/dynamo-tokens.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildLambda, bundledSdkCommands, lambdaEntries, type BuiltLambda } from '../../bench/bundles.js';
+import { buildLambda, bundledSdkCommands, lambdaEntries, type BuiltLambda } from '../../infra/bundles.js';
 import { deployedLambdas, LAMBDA_NAMES, sentinelConfig, validateConfig, type LambdaName } from '../../infra/config.js';
 import { deploymentArns, functionGrants, policyDocument, SDK_COMMAND_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
 import { LAMBDAS } from '../../infra/functions.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { idleMs, managedNodeGroups, nodeHandling, parseBool, NODE_HANDLING_ENV } from '../../functions/aws/cluster-deps.js';
 import { ENV } from '../../functions/aws/deps.js';
-import { PLACEHOLDER_ENV } from '../../bench/bundles.js';
+import { PLACEHOLDER_ENV } from '../../infra/bundles.js';
 
 test('node handling: true/false, default true, anything else refused', () => {
   assert.equal(nodeHandling({}), true);

@@ -137,6 +137,21 @@ test('serving during an upgrade: the champion keeps serving; a failing new confi
     assert.deepEqual([f.state, f.runId], ['DEPLOY_FAILED', 'r1'], pending);
     assert.ok(f.message!.includes('boom'));
   }
+  // The shape KubeRay v1.7 really writes during an upgrade: the active cluster's applicationStatuses emptied while
+  // it still serves (Ready=True). The old run serves; the new run is pending, named from the pending cluster.
+  const v17 = service({
+    conditions: [ready('True'), upgrading],
+    activeServiceStatus: { rayClusterName: 'churn-raycluster-old' },
+    pendingServiceStatus: { rayClusterName: 'churn-raycluster-new', ...apps('DEPLOYING', 'starting replicas') },
+  });
+  const during = serveStatusFromRayService(v17, 'churn', 'r1', 'r2');
+  assert.deepEqual([during.state, during.runId, during.pending], ['RUNNING', 'r1', { state: 'DEPLOYING', runId: 'r2', message: 'starting replicas' }]);
+  assert.ok(during.message!.includes('r2'));
+  const noPendingApp = serveStatusFromRayService(service({ conditions: [ready('True'), upgrading], activeServiceStatus: { rayClusterName: 'old' }, pendingServiceStatus: { rayClusterName: 'new' } }), 'churn', 'r1', 'r2');
+  assert.deepEqual([noPendingApp.state, noPendingApp.runId, noPendingApp.pending?.state], ['RUNNING', 'r1', 'DEPLOYING']);
+  // Not serving (Ready=False) with nothing active is still deploying, not RUNNING.
+  const notReady = serveStatusFromRayService(service({ conditions: [ready('False', 'NoEndpoints'), upgrading], activeServiceStatus: { rayClusterName: 'old' } }), 'churn', 'r1', 'r2');
+  assert.notEqual(notReady.state, 'RUNNING');
   // Without the upgrade condition, the pending cluster's failure is not reported as ours.
   const stale = serveStatusFromRayService(service({ conditions: [ready('True'), { type: 'UpgradeInProgress', status: 'False' }], activeServiceStatus: apps('RUNNING'), pendingServiceStatus: apps('DEPLOY_FAILED') }), 'churn', 'r1');
   assert.deepEqual(stale, { state: 'RUNNING', runId: 'r1' });

@@ -1,6 +1,8 @@
-// The few SST v3 globals sst.config.ts uses, declared here so the project typechecks offline. SST generates the
-// full set in .sst/platform/config.d.ts on its first (online) run; do not also reference that file, or these
-// declarations will clash with it. Shapes follow SST's Global reference ($config, $app, $cli).
+// The few SST v3 globals sst.config.ts uses, for typechecking offline. sst.config.ts references
+// .sst/platform/config.d.ts, which SST writes on its first (online) run with the full set; until then
+// scripts/bootstrap.sh writes a stand-in there that references this file (SST replaces the folder on install). The
+// root tsconfig excludes this file so it never clashes with SST's own declarations. Shapes follow SST's Global
+// reference ($config, $app, $cli).
 interface SentinelSstAppInput {
   stage?: string;
 }
