@@ -32,6 +32,8 @@ export interface ReportData {
   /** The dataset's SHA-256 as ingest recorded it (its manifest). */
   datasetSha256?: string;
   manifestUri?: string;
+  /** The dataset's size as ingest read it. */
+  datasetBytes?: number;
   /** This run's candidate model. */
   modelUri?: string;
   /** Its version in the model registry, when this run's model was registered. */
@@ -86,6 +88,7 @@ export function seconds(s: number | undefined): string {
   return `${m} min ${String(Math.round(s - m * 60)).padStart(2, '0')} s`;
 }
 const when = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–');
+const bytesText = (b: number) => (b < 1024 ? `${b} B` : b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} KB` : `${(b / 1024 / 1024).toFixed(1)} MB`);
 /** Only http(s) URLs become links (a `javascript:` URI in a record stays text). */
 const link = (url: string | undefined, text?: string) => (url && /^https?:\/\//i.test(url) ? `<a href="${esc(url)}">${esc(text ?? url)}</a>` : esc(text ?? url ?? ''));
 
@@ -289,7 +292,7 @@ function lineageSection(d: ReportData): string {
   const box = (cls: string, title: string, body: string) => `<div class="lineage-node ${cls}"><span class="label">${esc(title)}</span>${body}</div>`;
   const arrow = '<div class="lineage-arrow" aria-hidden="true">→</div>';
   return `<div class="lineage">
-${box('lineage-dataset', 'dataset', `<code class="sha256" title="SHA-256 of the dataset">${esc(d.datasetSha256 ?? 'not recorded')}</code><span class="mono small">${esc(v.datasetUri)}</span>${d.manifestUri ? `<span class="mono small muted">manifest ${esc(d.manifestUri)}</span>` : ''}`)}
+${box('lineage-dataset', 'dataset', `<code class="sha256" title="SHA-256 of the dataset">${esc(d.datasetSha256 ?? 'not recorded')}</code><span class="mono small">${esc(v.datasetUri)}</span>${d.datasetBytes !== undefined ? `<span class="small muted">${esc(bytesText(d.datasetBytes))}</span>` : ''}${d.manifestUri ? `<span class="mono small muted">manifest ${esc(d.manifestUri)}</span>` : ''}`)}
 ${arrow}
 ${box('lineage-run', 'run', `<strong class="mono">${esc(v.runId)}</strong><span>${esc(v.pipeline)} · ${esc(v.trigger)}${v.requestedBy ? ` ${esc(v.requestedBy)}` : ''}</span>${tracking ? `<span class="small">MLflow ${link(tracking.liveUrl ?? tracking.url, `run ${tracking.parentRunId}`)}</span>` : v.tracking && 'off' in v.tracking ? `<span class="small muted">${esc(v.tracking.off)}</span>` : ''}`)}
 ${arrow}
@@ -394,6 +397,7 @@ table{border-collapse:collapse;width:100%}
 .lineage{display:flex;align-items:stretch;gap:8px}
 .lineage-node{flex:1;min-width:0;background:var(--card);border:1px solid var(--line);border-radius:14px;padding:14px 16px;display:flex;flex-direction:column;gap:4px;word-break:break-all}
 .lineage-arrow{align-self:center;color:#94a3b8;font-size:22px}
+.lineage-node .pill{align-self:flex-start}
 .sha256{font-size:12px;background:#f1f5f9;border-radius:6px;padding:4px 6px;color:#0f172a}
 .grid{stroke:#eef2f7}.axis{stroke:#94a3b8}.tick{font-size:11.5px;fill:#64748b}.axis-label{font-size:12px;fill:#475569}
 .error{color:#b91c1c;font-size:13px;word-break:break-word}.note{color:#92400e;font-size:13px}

@@ -77,7 +77,10 @@ export async function reportData(port: RunHistoryPort, store: Reader, record: Ru
 
   const manifestUri = artifactsOf('ingest').manifest;
   const manifest = manifestUri ? obj(await quietly('the ingest manifest', notes, store.getJson<unknown>(manifestUri))) : undefined;
-  const sha = typeof manifest?.sha256 === 'string' ? manifest.sha256 : typeof stageDetails.ingest?.sha256 === 'string' ? stageDetails.ingest.sha256 : undefined;
+  // The manifest's source (what ingest read and hashed); ingest's details repeat the digest.
+  const source = obj(manifest?.source);
+  const sha = typeof source?.sha256 === 'string' ? source.sha256 : typeof stageDetails.ingest?.sha256 === 'string' ? stageDetails.ingest.sha256 : undefined;
+  const datasetBytes = typeof source?.bytes === 'number' ? source.bytes : undefined;
   if (!sha && view.stages[0]?.state === 'SUCCEEDED') notes.push('the dataset SHA-256 (ingest recorded none)');
 
   const tune = artifactsOf('tune');
@@ -100,6 +103,7 @@ export async function reportData(port: RunHistoryPort, store: Reader, record: Ru
     generatedAt: new Date(now).toISOString(),
     ...(sha ? { datasetSha256: sha } : {}),
     ...(manifestUri ? { manifestUri } : {}),
+    ...(datasetBytes !== undefined ? { datasetBytes } : {}),
     ...(modelUri ? { modelUri } : {}),
     ...(registry ? { registry } : {}),
     ...(spec ? { route: spec.serve.route, gateRule: { metric: spec.gate.metric, ...(spec.gate.mode ? { mode: spec.gate.mode } : {}), floor: spec.gate.floor, minImprovement: spec.gate.minImprovement } } : {}),

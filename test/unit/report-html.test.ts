@@ -53,11 +53,11 @@ function writeRun(requestId: string, startS: number, outcome: RunRecord['outcome
   const runId = runIdFor(P, { kind: 'manual', requestId });
   const dir = (stage: string) => stageUri(root, P, runId, stage);
   const manifest = join(dir('ingest'), 'manifest.json');
-  put(manifest, { sha256: SHA, rows: { total: 569 } });
+  put(manifest, { source: { uri: ctx.datasetUri, sha256: SHA, bytes: 121385 }, rows: { total: 569 } });
   const trials = join(dir('tune'), 'trials.json');
   put(trials, { metric: 'validation_roc_auc', mode: 'max', bestTrialId: 't_00000', maxIterations: 5, trials: TRIALS });
   const all: Partial<Record<Stage, StageSummary>> = {
-    ingest: summary(runId, 'ingest', { rows: 569, features: 30 }, 6.2, { manifest }, { sha256: SHA }),
+    ingest: summary(runId, 'ingest', { rows: 569, features: 30 }, 6.2, { manifest }),
     train: summary(runId, 'train', { validation_roc_auc: 0.9988 }, 33.6, { model: join(dir('train'), 'model') }, { timing: { fitSeconds: 25.7, rayFixedSeconds: 20.4 } }),
     tune: summary(runId, 'tune', { validation_roc_auc: 0.99, trials: 3 }, 17.3, { model: join(dir('tune'), 'model'), trials }),
     evaluate: summary(runId, 'evaluate', { candidate_roc_auc: 0.9919 }, 5.4, {}, { candidate: { modelUri: join(dir('tune'), 'model'), metrics: { roc_auc: 0.9919, f1: 0.963 } } }),
@@ -90,7 +90,8 @@ describe('the report of a run (gathered through the local RunHistoryPort)', () =
     assert.deepEqual(states(html), { ingest: 'SUCCEEDED', train: 'SUCCEEDED', tune: 'SUCCEEDED', evaluate: 'SUCCEEDED', gate: 'SUCCEEDED', promote: 'SUCCEEDED' });
     assert.match(html, /id="gate" data-decision="PROMOTE"/);
     assert.ok(html.includes(esc(promoted.outcome && 'reason' in promoted.outcome ? promoted.outcome.reason : '')));
-    assert.equal(data.datasetSha256, SHA);
+    assert.equal(data.datasetSha256, SHA, "from ingest's manifest");
+    assert.match(html, />118\.5 KB</);
     assert.match(html, new RegExp(`<code class="sha256"[^>]*>${SHA}</code>`));
     assert.deepEqual(data.registry, { model: P, version: '3' });
     assert.match(html, /class="registry">breast-cancer v3</);
