@@ -10,9 +10,10 @@ import type { ObjectStore } from '../core/ports.js';
 import { STAGES, type Stage } from '../core/stages.js';
 import { LocalObjectStore } from '../local/object-store.js';
 import { homeOption, openHome, usageError } from './runs.js';
+import { BACKEND_USAGE, backendOptions, openHistory } from './backend.js';
 import { renderReport, type ReportData, type TrialCurve, type TuningCurves } from './report-html.js';
 
-export const REPORT_USAGE = `Usage: sentinel report RUN [--out FILE] [--home DIR]
+export const REPORT_USAGE = `Usage: sentinel report RUN [--out FILE] [--home DIR] [--backend local|aws] [--stack FILE]
   Writes one self-contained HTML page of a run (no external fetches, no script): the pipeline graph
   (ingest → train → tune → evaluate → gate → promote) coloured by each stage's outcome with its times, each stage's
   metrics, the gate's decision and reason, the tuning curves (one line per trial), lineage from the dataset's SHA-256
@@ -20,7 +21,8 @@ export const REPORT_USAGE = `Usage: sentinel report RUN [--out FILE] [--home DIR
   RUN is a run id (as \`sentinel runs\` lists them) or a unique prefix of one.
   --out FILE   where to write the page (default: report-<run id>.html in the current folder)
   --home DIR   the Sentinel home (default .sentinel/)
-  Exit codes: 0 written, 1 no such run or home (the nearest and most recent ids are listed) or the file could not be
+  --backend aws: the run's Step Functions execution and its S3 records (manifest and trial histories read from S3).
+${BACKEND_USAGE}  Exit codes: 0 written, 1 no such run or home (the nearest and most recent ids are listed) or the file could not be
   written, 2 bad usage.
 `;
 
@@ -155,7 +157,7 @@ const size = (bytes: number) => (bytes < 1024 ? `${bytes} B` : bytes < 1024 * 10
 export async function reportCommand(args: string[], now = Date.now(), out: (s: string) => void = (s) => void process.stdout.write(s)): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { out: { type: 'string', short: 'o' }, home: homeOption, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options: { out: { type: 'string', short: 'o' }, home: homeOption, ...backendOptions, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
   } catch (e) {
     return usageError((e as Error).message, REPORT_USAGE);
   }
@@ -166,13 +168,16 @@ export async function reportCommand(args: string[], now = Date.now(), out: (s: s
   }
   if (positionals.length !== 1) return usageError(positionals.length ? `report takes one RUN, got ${positionals.length}` : 'report needs a RUN id (`sentinel runs` lists them)', REPORT_USAGE);
   if (values.out !== undefined && !values.out.trim()) return usageError('--out needs a file name', REPORT_USAGE);
-  const history = openHome(values.home);
+  const history = await openHistory(values, openHome);
   if (!history) return 1;
+  // A deployed stack's history reads S3 through its own store; the local home is files.
+  const store = (history as Partial<{ store: Reader }>).store ?? new LocalObjectStore();
   let written;
   try {
-    written = await writeReport(history, new LocalObjectStore(), positionals[0]!, values.out, now);
+    written = await writeReport(history, store, positionals[0]!, values.out, now);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
+    if (!err.syscall) throw e; // not a file-system failure (an AWS one is said by main's guard)
     process.stderr.write(`sentinel: could not write the report${err.path ? ` to ${err.path}` : ''}: ${err.message}\n`);
     return 1;
   }
