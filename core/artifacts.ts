@@ -14,3 +14,7 @@ export const resultUri = (root: string, pipeline: string, runId: string, stage: 
 export const runRecordUri = (root: string, pipeline: string, runId: string) => joinUri(runUri(root, pipeline, runId), 'run.json');
 /** The pipeline's serving champion and the one before it (for rollback). */
 export const championUri = (root: string, pipeline: string) => joinUri(root, pipeline, 'champion.json');
+/** A stage attempt's driver log, written by the job itself as it runs (jobs/src/sentinel_sdk/driver_log.py). */
+export const STAGE_LOG_FOLDER = 'logs';
+export const stageLogUri = (root: string, pipeline: string, runId: string, stage: string, attempt: number) =>
+  joinUri(stageUri(root, pipeline, runId, stage), STAGE_LOG_FOLDER, `attempt-${attempt}.log`);

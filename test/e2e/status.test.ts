@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { referenceSpec, repoRoot } from '../support/harness.js';
 import { freePort } from '../../local/ray-head.js';
@@ -16,6 +17,10 @@ import { sessionFilePath, type SessionFile } from '../../local/session-file.js';
 import type { RunRow, RunStatusView } from '../../core/run-history.js';
 import { statusCommand } from '../../cli/status.js';
 import { runsCommand } from '../../cli/runs.js';
+import { logsCommand } from '../../cli/logs.js';
+import { resultUri, stageLogUri } from '../../core/artifacts.js';
+import { STAGES } from '../../core/stages.js';
+import { checkReport } from '../support/report-check.js';
 
 const node = join(repoRoot, 'node_modules', '.bin', 'node');
 const cli = (...args: string[]) => {
@@ -68,8 +73,21 @@ test('status and runs of a live `sentinel run --serve`, then after Ctrl-C', { ti
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let serving!: () => void;
   const served = new Promise<void>((resolve) => (serving = resolve));
+  // `sentinel logs RUN --follow`, started as soon as the run has an id: it streams every stage while the jobs write.
+  let follower: ReturnType<typeof spawn> | undefined;
+  let followed = '';
+  let followErr = '';
+  let followExit: Promise<number | null> | undefined;
   const on = (b: Buffer) => {
     out += b.toString();
+    const started = /Run (r[0-9a-f]{9})\s/.exec(out)?.[1];
+    if (started && !follower) {
+      follower = spawn(node, ['--import', 'tsx', join(repoRoot, 'cli', 'main.ts'), 'logs', started, '--follow', '--home', home], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      follower.stdout!.on('data', (c: Buffer) => (followed += c.toString()));
+      follower.stderr!.on('data', (c: Buffer) => (followErr += c.toString()));
+      const f = follower;
+      followExit = new Promise((resolve) => f.on('exit', (code) => resolve(code)));
+    }
     if (/Serving http:\S+ — press Ctrl-C/.test(out)) serving();
   };
   child.stdout.on('data', on);
@@ -120,6 +138,31 @@ test('status and runs of a live `sentinel run --serve`, then after Ctrl-C', { ti
     assert.match(text.out, /replicas\s+\d+ running \(target \d+\) · autoscaling 1–2/);
     assert.ok(!text.out.includes(session.dashboardToken!));
 
+    // Driver logs that outlive the cluster: each stage's attempt-1.log, written by its job beside its result.
+    const root = join(home, 'bucket', 'artifacts');
+    const logText: Record<string, string> = {};
+    for (const stage of STAGES) {
+      const file = stageLogUri(root, 'breast-cancer', runId, stage, 1);
+      assert.ok(existsSync(file), `${stage}: ${file}`);
+      const text = (logText[stage] = readFileSync(file, 'utf8'));
+      const lines = text.trimEnd().split('\n');
+      assert.ok(lines[0]!.startsWith(`[sentinel] ${stage} attempt 1 of run ${runId}`), `${stage}: ${lines[0]}`);
+      assert.ok(lines.includes(`[${stage}] wrote ${resultUri(root, 'breast-cancer', runId, stage)}`), `${stage} log:\n${text.slice(-1500)}`);
+      assert.match(lines.at(-1)!, /^\[sentinel\] log closed at /);
+    }
+    // Ray's own output: Ray Train's worker lines, forwarded to the driver, and Tune's search.
+    assert.match(logText.train!, /\(RayTrainWorker pid=\d+[^)]*\) \[train\]/, logText.train!.slice(-2000));
+    assert.match(logText.tune!, /^\[tune\] done: best trial /m);
+    const trainLog = await inProcess(logsCommand, runId, 'train', '--home', home);
+    assert.equal(trainLog.code, 0);
+    assert.equal(trainLog.out, logText.train);
+    // The follower saw every stage as it was written and stopped by itself when the run ended.
+    assert.ok(followExit, 'the follower started');
+    assert.equal(await Promise.race([followExit, sleep(60_000).then(() => 'still following')]), 0, followErr);
+    assert.deepEqual([...followed.matchAll(/^==> (\w+) · attempt 1 /gm)].map((m) => m[1]), [...STAGES], followed.slice(0, 3000));
+    for (const stage of STAGES) assert.ok(followed.includes(logText[stage]!), `the follower printed all of ${stage}'s log`);
+    mark('logs');
+
     const runs = await inProcess(runsCommand, '--json', '--home', home);
     assert.equal(runs.code, 0, runs.err);
     const rows = JSON.parse(runs.out) as RunRow[];
@@ -137,8 +180,13 @@ test('status and runs of a live `sentinel run --serve`, then after Ctrl-C', { ti
     assert.equal(w.live, undefined);
     assert.equal(w.status, 'SUCCEEDED');
     assert.equal(w.gate?.decision, 'PROMOTE');
+
+    // The run report of this finished run, looked at in headless Chromium (test/support/report-check.ts).
+    const report = await checkReport(home, s.name, runId);
+    t.diagnostic(`report ${report.bytes} bytes, written in ${report.writeMs} ms, shown in Chromium in ${report.renderMs.toFixed(0)} ms; ${report.screenshot}`);
     mark('done');
   } finally {
+    if (follower && follower.exitCode === null) follower.kill();
     if (child.exitCode === null) {
       child.kill('SIGINT');
       await exited;
