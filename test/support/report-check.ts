@@ -95,7 +95,7 @@ export async function checkReport(home: string, pipeline: string, runId: string,
       assert.ok(b.text.includes(b.state), `${b.stage}: the box says ${b.state}`);
     }
     for (const stage of ['ingest', 'train', 'tune', 'evaluate']) {
-      assert.match(page.boxes.find((b) => b.stage === stage)!.text, /\d+\.\d s in Ray/, `${stage}: its time in Ray on the box`);
+      assert.match(page.boxes.find((b) => b.stage === stage)!.text, /(\d+\.\d s|\d+ min \d{2} s) in Ray/, `${stage}: its time in Ray on the box`);
       assert.match(page.raySeconds[stage] ?? '', /^\d+(\.\d)? s$|^\d+ min \d{2} s$/, `${stage}: a time inside Ray`);
     }
     assert.equal(page.gate.decision, promoted ? 'PROMOTE' : 'KEEP CHAMPION');
