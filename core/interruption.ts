@@ -44,6 +44,7 @@ export interface InterruptionOutcome {
 }
 
 export const INTERRUPTION_EVENT_SOURCE = 'sentinel.interruptions';
+export const INTERRUPTION_EVENT_DETAIL_TYPE = 'Spot Interruption Handled';
 
 export async function handleInterruption(e: Ec2Event, deps: { cluster: ClusterPort; nodeHandling: boolean }): Promise<InterruptionOutcome> {
   const none = { cordoned: false, evicted: [], blocked: [], markedJobs: [] };
@@ -79,7 +80,7 @@ export async function handleInterruption(e: Ec2Event, deps: { cluster: ClusterPo
 
 export const interruptionEvent = (o: InterruptionOutcome, now: Date): BusEvent<InterruptionOutcome> => ({
   source: INTERRUPTION_EVENT_SOURCE,
-  'detail-type': 'Spot Interruption Handled',
+  'detail-type': INTERRUPTION_EVENT_DETAIL_TYPE,
   detail: o,
   time: now.toISOString(),
   resources: o.instanceId ? [o.instanceId] : [],

@@ -45,6 +45,8 @@ export function planReap(input: {
 }
 
 export const REAPER_EVENT_SOURCE = 'sentinel.reaper';
+/** The reaper's detail-types (IAM lets reap-idle publish these and no others). */
+export const REAPER_DETAIL_TYPES = ['Ray Cluster Suspended', 'Ray Cluster Deleted', 'Node Group Scaled To Zero'] as const;
 
 export async function reapIdle(deps: {
   reaper: ReaperPort;
@@ -61,7 +63,7 @@ export async function reapIdle(deps: {
   const now = deps.now();
   const plan = planReap({ clusters, activity, nodeGroups, idleMs: deps.idleMs, now: now.getTime() });
   const events: BusEvent[] = [];
-  const emit = (detailType: string, detail: Record<string, unknown>) => events.push({ source: REAPER_EVENT_SOURCE, 'detail-type': detailType, detail, time: now.toISOString() });
+  const emit = (detailType: (typeof REAPER_DETAIL_TYPES)[number], detail: Record<string, unknown>) => events.push({ source: REAPER_EVENT_SOURCE, 'detail-type': detailType, detail, time: now.toISOString() });
   for (const c of plan.suspend) {
     await deps.reaper.suspend(c);
     emit('Ray Cluster Suspended', { cluster: c.name, namespace: c.namespace });

@@ -9,11 +9,14 @@ import { STAGES } from '../core/stages.js';
 export const JOB_EVENT_SOURCE = 'sentinel.jobs';
 export const JOB_EVENT_DETAIL_TYPE = 'Ray Job State Change';
 
+/** Job and pipeline names are DNS labels (core/names.ts): nothing else can name a waiting task or a run folder. */
+const JOB_ID = /^[a-z][a-z0-9-]*$/;
+
 export const JobStateChangeDetailSchema = z
   .object({
     backend: z.enum(['ray-jobs', 'kuberay']),
-    jobId: z.string().min(1).max(63),
-    pipeline: z.string().min(1),
+    jobId: z.string().min(1).max(63).regex(JOB_ID, 'is not a stage job name'),
+    pipeline: z.string().min(1).regex(JOB_ID, 'is not a pipeline name'),
     runId: z.string().regex(/^r[0-9a-f]{9}$/),
     stage: z.enum(STAGES),
     attempt: z.number().int().min(1),
@@ -23,7 +26,11 @@ export const JobStateChangeDetailSchema = z
     startTime: z.number().optional(),
     endTime: z.number().optional(),
     interrupted: z.boolean().optional(),
-    /** Where the run's artifacts live, so the consumer can read result.json without another lookup. */
+    /**
+     * The watcher's artifact root, for whoever reads the bus. The consumer never reads a result from a location an
+     * event names: it reads the run's own stage folder under its deployment's root, and rejects an event whose root
+     * differs (core/complete-stage.ts).
+     */
     artifactRoot: z.string().min(1),
   })
   .strict();
@@ -47,7 +54,12 @@ export function jobStateChangeEvent(
   return { source: JOB_EVENT_SOURCE, 'detail-type': JOB_EVENT_DETAIL_TYPE, detail, time: now.toISOString(), resources: [s.jobId] };
 }
 
-/** Back from the event to what core's completion logic takes. */
+/** What an event claims about a job: core checks each part against the compute port before acting on it. */
+export function claimFromDetail(d: JobStateChangeDetail) {
+  return { jobId: d.jobId, state: d.state, identity: { pipeline: d.pipeline, runId: d.runId, stage: d.stage, attempt: d.attempt }, artifactRoot: d.artifactRoot };
+}
+
+/** Back from the event to a job status and identity (what the event says; not verified). */
 export function jobFromDetail(d: JobStateChangeDetail) {
   const status: JobStatus = {
     jobId: d.jobId,

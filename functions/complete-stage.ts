@@ -1,55 +1,27 @@
-// SQS consumer of `Ray Job State Change` events (EventBridge rule → queue → this). Reports partial batch failures
-// so one bad message is retried (then dead-lettered) without redoing the others.
+// SQS consumer of `Ray Job State Change` events (EventBridge rule → queue → this), on the batch consumer of
+// functions/lib/batch.ts: a malformed record fails (redriven, then dead-lettered), its neighbours go on. Each event
+// is a claim that core checks against the compute port before any task is completed (core/complete-stage.ts): a
+// rejected claim fails its record too, so a forged event ends in the DLQ and is counted (HandlerErrors,
+// ErrorName=CompletionRejected), and the waiting task is left for the real completion.
 import type { SQSBatchResponse } from 'aws-lambda';
-import { z } from 'zod';
-import { errorNameOf, handlerFor } from './lib/handler.js';
+import type { Handler } from './lib/handler.js';
+import { sqsEventConsumer } from './lib/batch.js';
 import { logger } from './lib/logger.js';
-import { SqsBatchEvent } from './schemas.js';
-import { JobStateChangeDetailSchema, jobFromDetail } from '../events/job-state-change.js';
-import { jobCompletedPattern } from '../events/patterns.js';
-import { matches } from '../events/match.js';
+import { claimFromDetail } from '../events/job-state-change.js';
+import { COMPLETION_MESSAGES } from '../events/messages.js';
 import { completeStage, type CompleteDeps } from '../core/complete-stage.js';
-import { formatIssues } from '../core/validation.js';
 
-const Envelope = z.object({ source: z.string(), 'detail-type': z.string(), detail: JobStateChangeDetailSchema });
-
-export const createCompleteStageHandler = (deps: CompleteDeps & { now?: () => Date }) =>
-  handlerFor('complete-stage', SqsBatchEvent, async (event, { metrics, name }): Promise<SQSBatchResponse> => {
+export const createCompleteStageHandler = (deps: CompleteDeps & { now?: () => Date }): Handler<unknown, SQSBatchResponse> =>
+  sqsEventConsumer('complete-stage', COMPLETION_MESSAGES, async ({ detail: d }, { metrics, messageId }) => {
     const now = deps.now ?? (() => new Date());
-    const failures: SQSBatchResponse['batchItemFailures'] = [];
-    for (const record of event.Records) {
-      let body: unknown;
-      try {
-        body = JSON.parse(record.body);
-      } catch {
-        // Malformed forever: retrying cannot fix it, so acknowledge and say so.
-        logger.error('dropping message: body is not JSON', { messageId: record.messageId });
-        continue;
-      }
-      const parsed = Envelope.safeParse(body);
-      if (!parsed.success || !matches(jobCompletedPattern, body)) {
-        logger.error('dropping message: not a job completion event', {
-          messageId: record.messageId,
-          problem: parsed.success ? 'does not match the completion pattern' : formatIssues(parsed.error.issues, 'event'),
-        });
-        continue;
-      }
-      const d = parsed.data.detail;
-      try {
-        const outcome = await completeStage(jobFromDetail(d), deps);
-        logger.info('job completion handled', { messageId: record.messageId, jobId: d.jobId, outcome });
-        if (outcome === 'completed' || outcome === 'failed') {
-          // Clamped at 0: the job's clock (the Ray head, the KubeRay operator) may run slightly ahead of this one.
-          if (d.endTime) metrics.add('CompletionLatency', Math.max(0, now().getTime() - d.endTime) / 1000, { Pipeline: d.pipeline }, d);
-          if (outcome === 'completed' && d.startTime && d.endTime && d.endTime >= d.startTime) {
-            metrics.add('StageDuration', (d.endTime - d.startTime) / 1000, { Pipeline: d.pipeline, Stage: d.stage }, d);
-          }
-        }
-      } catch (e) {
-        logger.error('job completion failed; will retry', { messageId: record.messageId, error: (e as Error).message });
-        metrics.add('HandlerErrors', 1, { Function: name, ErrorName: errorNameOf(e) }, d);
-        failures.push({ itemIdentifier: record.messageId });
-      }
+    const { completion, job, identity } = await completeStage(claimFromDetail(d), deps);
+    logger.info('job completion handled', { messageId, jobId: d.jobId, outcome: completion });
+    if (!job || !identity || (completion !== 'completed' && completion !== 'failed')) return;
+    // The job's times as the compute port reports them (the event's are only claims). Clamped at 0: the job's clock
+    // (the Ray head, the KubeRay operator) may run slightly ahead of this one.
+    const run = { pipeline: identity.pipeline, runId: identity.runId };
+    if (job.endTime) metrics.add('CompletionLatency', Math.max(0, now().getTime() - job.endTime) / 1000, { Pipeline: identity.pipeline }, run);
+    if (completion === 'completed' && job.startTime && job.endTime && job.endTime >= job.startTime) {
+      metrics.add('StageDuration', (job.endTime - job.startTime) / 1000, { Pipeline: identity.pipeline, Stage: identity.stage }, run);
     }
-    return { batchItemFailures: failures };
   });

@@ -7,6 +7,9 @@
 import { LAMBDA_NAMES, resourceNames, type LambdaName, type SentinelConfig } from './config.js';
 import { STATE_MACHINE_FUNCTIONS } from '../workflows/pipeline.js';
 import type { Schedule, ScheduleTarget } from '../events/routes.js';
+import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../events/job-state-change.js';
+import { INTERRUPTION_EVENT_DETAIL_TYPE, INTERRUPTION_EVENT_SOURCE } from '../core/interruption.js';
+import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
 
 export interface Statement {
   Sid?: string;
@@ -156,7 +159,29 @@ const tokens = (a: DeploymentArns, actions: Array<'PutItem' | 'GetItem' | 'Delet
 });
 /** The KubeRay adapters' bearer token: DescribeCluster for endpoint + CA (the STS presign needs no permission). */
 const kubernetes = (a: DeploymentArns): Grant => ({ sid: 'KubernetesEndpoint', actions: ['eks:DescribeCluster'], resources: [a.cluster], by: 'code' });
-const publishEvents = (a: DeploymentArns): Grant => ({ sid: 'PublishEvents', actions: ['events:PutEvents'], resources: [a.eventBus], by: 'code' });
+/** The events a function publishes: one source, and the detail-types it may use under it. */
+export interface PublishedEvents {
+  source: string;
+  detailTypes: readonly string[];
+}
+/**
+ * EventBridgePublisher.publish, limited by condition to the function's own source and detail-types: only the watcher
+ * may put `sentinel.jobs` job-state events on the bus (the completion consumer still checks each against the job).
+ */
+const publishEvents = (a: DeploymentArns, events: PublishedEvents): Grant => ({
+  sid: 'PublishEvents',
+  actions: ['events:PutEvents'],
+  resources: [a.eventBus],
+  condition: { StringEquals: { 'events:source': [events.source], 'events:detail-type': [...events.detailTypes] } },
+  by: 'code',
+});
+
+/** What each publishing function publishes (the sources and detail-types are their modules' own constants). */
+export const PUBLISHED_EVENTS = {
+  'watch-jobs': { source: JOB_EVENT_SOURCE, detailTypes: [JOB_EVENT_DETAIL_TYPE] },
+  'handle-interruption': { source: INTERRUPTION_EVENT_SOURCE, detailTypes: [INTERRUPTION_EVENT_DETAIL_TYPE] },
+  'reap-idle': { source: REAPER_EVENT_SOURCE, detailTypes: REAPER_DETAIL_TYPES },
+} as const satisfies Partial<Record<LambdaName, PublishedEvents>>;
 /** What the Lambda service does with the function's role to poll the queue (event source mapping). */
 const consumeQueue = (queueArn: string): Grant => ({
   sid: 'ConsumeQueue',
@@ -197,7 +222,7 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
   'watch-jobs': (a) => [
     tokens(a, ['GetItem', 'DeleteItem']),
     { sid: 'HeartbeatTasks', actions: ['states:SendTaskHeartbeat'], resources: ['*'], by: 'code' },
-    publishEvents(a),
+    publishEvents(a, PUBLISHED_EVENTS['watch-jobs']),
     kubernetes(a),
   ],
   // Reads the deployed spec (by name), lists datasets and reads the champion (schedules), starts the execution.
@@ -207,12 +232,12 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
     { sid: 'StartExecutions', actions: ['states:StartExecution'], resources: [a.stateMachine], by: 'code' },
   ],
   // Cordons/evicts through the API server, marks jobs, publishes what it did.
-  'handle-interruption': (a) => [kubernetes(a), publishEvents(a), consumeQueue(a.interruptionQueue)],
+  'handle-interruption': (a) => [kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['handle-interruption']), consumeQueue(a.interruptionQueue)],
   // Suspends idle Ray clusters, scales the named managed node groups to zero, publishes what it did.
   'reap-idle': (a) => [
     kubernetes(a),
     ...(a.nodegroups.length ? [{ sid: 'ScaleNodeGroups', actions: ['eks:DescribeNodegroup', 'eks:UpdateNodegroupConfig'], resources: a.nodegroups, by: 'code' as const }] : []),
-    publishEvents(a),
+    publishEvents(a, PUBLISHED_EVENTS['reap-idle']),
   ],
 };
 

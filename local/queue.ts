@@ -1,9 +1,31 @@
-// A local SQS queue in front of a batch consumer: SQS-shaped records, partial batch failures redelivered up to
-// maxReceiveCount, then moved to a dead-letter list, as a redrive policy would.
-import { randomUUID } from 'node:crypto';
+// A local SQS queue in front of a batch consumer: records as Lambda's SQS event source delivers them, partial batch
+// failures (batchItemFailures) and thrown invocations redelivered up to maxReceiveCount, then moved to a dead-letter
+// list, as a redrive policy would. The consumers parse records with Powertools' SqsEnvelope, so the records here
+// carry every field a real one does.
+import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export type BatchConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+
+/** One SQS record as the event source mapping delivers it (every field Powertools' SqsRecordSchema requires). */
+export function sqsRecord(body: string, o: { messageId?: string; receiveCount?: number; queue?: string; sentAt?: number } = {}): SQSRecord {
+  const messageId = o.messageId ?? randomUUID();
+  const sent = String(o.sentAt ?? Date.now());
+  return {
+    messageId,
+    receiptHandle: `${messageId}#${o.receiveCount ?? 1}`,
+    body,
+    attributes: { ApproximateReceiveCount: String(o.receiveCount ?? 1), SentTimestamp: sent, SenderId: 'AROAEXAMPLE:events', ApproximateFirstReceiveTimestamp: sent },
+    messageAttributes: {},
+    md5OfBody: createHash('md5').update(body).digest('hex'),
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${o.queue ?? 'sentinel-local'}`,
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** An SQS event of one record per body. */
+export const sqsEvent = (bodies: string[], o: { queue?: string; receiveCount?: number } = {}): SQSEvent => ({ Records: bodies.map((b) => sqsRecord(b, o)) });
 
 export class LocalQueue {
   readonly deadLetters: Array<{ body: string; receives: number }> = [];
@@ -22,18 +44,8 @@ export class LocalQueue {
     return this.chain;
   }
 
-  private async deliver(messageId: string, body: string, receive: number): Promise<void> {
-    const record = {
-      messageId,
-      receiptHandle: messageId,
-      body,
-      attributes: { ApproximateReceiveCount: String(receive) },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:local:000000000000:${this.name}`,
-      awsRegion: 'local',
-    } as unknown as SQSRecord;
+  private async deliver(messageId: string, body: string, receive: number, sentAt = Date.now()): Promise<void> {
+    const record = sqsRecord(body, { messageId, receiveCount: receive, queue: this.name, sentAt });
     let failed: boolean;
     try {
       const res = await this.consumer({ Records: [record] });
@@ -47,7 +59,7 @@ export class LocalQueue {
       return;
     }
     await new Promise((r) => setTimeout(r, this.opts.retryDelayMs));
-    return this.deliver(messageId, body, receive + 1);
+    return this.deliver(messageId, body, receive + 1, sentAt);
   }
 
   drained() {

@@ -144,7 +144,7 @@ export class LocalRuntime {
       'evaluate-gate': createEvaluateGateHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
       promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, ...(opts.tracking ? { tracking: opts.tracking } : {}), ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
       'finish-run': createFinishRunHandler({ store, compute, tokens, now, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
-      'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store }) as unknown as AnyHandler,
+      'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'handle-interruption': createHandleInterruptionHandler({ cluster: this.cluster, publisher: this.bus, nodeHandling: opts.nodeHandling ?? true }) as unknown as AnyHandler,
       'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot }),

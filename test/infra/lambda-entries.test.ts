@@ -17,6 +17,7 @@ import { resourceNames, sentinelConfig } from '../../infra/config.js';
 import { deploymentArns } from '../../infra/iam.js';
 import { ENV, lazy, PerPipelineServing } from '../../functions/aws/deps.js';
 import type { ServingPort } from '../../core/ports.js';
+import { sqsEvent } from '../../local/queue.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
 type Handler = (event: unknown, context: Context) => Promise<any>;
@@ -47,10 +48,11 @@ test('the bundled start-run ignores an upload outside datasets/ and says why', a
   assert.match(res.reason, /outside datasets\//);
 });
 
-test('the bundled queue consumers drop an undecodable message without failing the batch', async () => {
+test('the bundled queue consumers fail an undecodable message (so SQS redrives it to the DLQ), and only that one', async () => {
   for (const fn of ['complete-stage', 'handle-interruption']) {
-    const res = await handlers.get(fn)!({ Records: [{ messageId: 'm1', body: 'not json' }] }, context(fn));
-    assert.deepEqual(res, { batchItemFailures: [] }, fn);
+    const event = sqsEvent(['not json', JSON.stringify({ source: 'aws.ec2', 'detail-type': 'EC2 Something New', detail: {} })]);
+    const res = await handlers.get(fn)!(event, context(fn));
+    assert.deepEqual(res, { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) }, fn);
   }
 });
 

@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLambda, bundledSdkCommands, lambdaEntries, type BuiltLambda } from '../../infra/bundles.js';
 import { deployedLambdas, LAMBDA_NAMES, sentinelConfig, validateConfig, type LambdaName } from '../../infra/config.js';
-import { deploymentArns, functionGrants, policyDocument, SDK_COMMAND_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
+import { deploymentArns, functionGrants, functionPolicy, policyDocument, PUBLISHED_EVENTS, SDK_COMMAND_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
+import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../../events/job-state-change.js';
+import { interruptionEvent } from '../../core/interruption.js';
+import { reapIdle } from '../../core/reaper.js';
+import type { BusEvent } from '../../core/ports.js';
 import { LAMBDAS } from '../../infra/functions.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
@@ -88,4 +92,42 @@ test('configuration validation names every problem', () => {
   const bad = { ...sentinelConfig('dev'), stage: 'Dev_1', region: 'mars', pipelines: [{ name: 'x', specFile: 'p.yaml', retrainSchedule: 'every day' }], watchEvery: 'often' };
   assert.throws(() => validateConfig(bad), (e: Error) => /stage "Dev_1"/.test(e.message) && /region "mars"/.test(e.message) && /retrainSchedule "every day"/.test(e.message) && /watchEvery "often"/.test(e.message));
   assert.throws(() => sentinelConfig('dev', { cluster: { ...sentinelConfig('dev').cluster, kubernetesGroup: 'system:masters' } }), /kubernetesGroup/);
+});
+
+test('PutEvents is conditioned on source and detail-type: only the watcher may publish job-state events', () => {
+  const publishers = deployedLambdas(cfg).filter((f) => functionGrants(f, arns).some((g) => g.actions.includes('events:PutEvents')));
+  assert.deepEqual([...publishers].sort(), Object.keys(PUBLISHED_EVENTS).sort(), 'every publisher declares what it publishes');
+  const jobEvents: string[] = [];
+  for (const f of publishers) {
+    const statement = functionPolicy(f, arns).Statement.find((s) => s.Action.includes('events:PutEvents'))!;
+    const declared = PUBLISHED_EVENTS[f as keyof typeof PUBLISHED_EVENTS];
+    assert.deepEqual(statement.Condition, { StringEquals: { 'events:source': [declared.source], 'events:detail-type': [...declared.detailTypes] } }, f);
+    assert.deepEqual(statement.Action, ['events:PutEvents'], `${f}: PutEvents alone under its condition`);
+    if (statement.Condition!.StringEquals!['events:source']!.includes(JOB_EVENT_SOURCE)) jobEvents.push(f);
+  }
+  assert.deepEqual(jobEvents, ['watch-jobs']);
+  assert.deepEqual(PUBLISHED_EVENTS['watch-jobs'], { source: JOB_EVENT_SOURCE, detailTypes: [JOB_EVENT_DETAIL_TYPE] });
+  // The sources are distinct: no function can publish under another's.
+  const sources = Object.values(PUBLISHED_EVENTS).map((p) => p.source);
+  assert.equal(new Set(sources).size, sources.length);
+});
+
+test('the declared detail-types are the ones the code publishes', async () => {
+  assert.equal(interruptionEvent({ action: 'handled', reason: 'spot-warning', cordoned: true, evicted: [], blocked: [], markedJobs: [] }, new Date(0))['detail-type'], PUBLISHED_EVENTS['handle-interruption'].detailTypes[0]);
+  const published: BusEvent[] = [];
+  const cluster = { name: 'rc', namespace: 'ns', suspended: false, owner: 'none' as const, createdAt: 0 };
+  await reapIdle({
+    reaper: { listRayClusters: async () => [cluster, { ...cluster, name: 'rj', owner: 'rayjob' as const }], clusterActivity: async () => [], suspend: async () => undefined, delete: async () => undefined, rayPodsInNodeGroup: async () => 0 },
+    nodeGroups: { desiredSize: async () => 2, scaleToZero: async () => undefined },
+    publisher: { publish: async (e) => void published.push(...e) },
+    managedNodeGroups: ['ng'],
+    idleMs: 0,
+    now: () => new Date(10 ** 12),
+  });
+  const types = new Set(published.map((e) => e['detail-type']));
+  assert.ok(types.size >= 2, [...types].join(', '));
+  for (const e of published) {
+    assert.equal(e.source, PUBLISHED_EVENTS['reap-idle'].source);
+    assert.ok((PUBLISHED_EVENTS['reap-idle'].detailTypes as readonly string[]).includes(e['detail-type']), e['detail-type']);
+  }
 });

@@ -62,7 +62,7 @@ before(async () => {
   const { createHandleInterruptionHandler } = await import('../../functions/handle-interruption.js');
   const { createPrepareRunHandler } = await import('../../functions/prepare-run.js');
   const { LocalObjectStore } = await import('../../local/object-store.js');
-  const { ec2Event } = await import('../support/events.js');
+  const { ec2Event, sqsOf } = await import('../support/events.js');
 
   // A first invocation in a "new container": Powertools' ColdStart goes to stdout, where Lambda's log would take it.
   const write = process.stdout.write.bind(process.stdout);
@@ -109,7 +109,7 @@ before(async () => {
         },
         publisher: { publish: async () => undefined },
         nodeHandling: true,
-      })({ Records: [{ messageId: 'm', body: JSON.stringify(ec2Event('ec2-spot-instance-interruption-warning', 'i-0123456789abcdef0')) }] }, lambdaContext('spot'));
+      })(sqsOf(ec2Event('ec2-spot-instance-interruption-warning', 'i-0123456789abcdef0')), lambdaContext('spot'));
     } finally {
       undo();
     }
@@ -172,7 +172,7 @@ test('the dashboard graphs each metric for every configured pipeline and stage, 
 
 test('every deployed function emits into that namespace, with tracing on and the grants X-Ray needs', () => {
   const fns = ofType('aws:lambda/function:Function');
-  assert.equal(fns.length, 10);
+  assert.equal(fns.length, 12);
   for (const f of fns) {
     assert.equal(f.inputs.environment.variables[NAMESPACE_ENV], NS, f.inputs.name);
     assert.equal(f.inputs.environment.variables.POWERTOOLS_SERVICE_NAME, SERVICE);

@@ -11,6 +11,8 @@ import { lambdaRbac, spotHandlerRbac } from '../../core/kuberay/rbac.js';
 import type { KubeClient } from '../../adapters/kuberay/client.js';
 import { mergePatch, paths } from '../../adapters/kuberay/kube-rest.js';
 import type { BusEvent, EventPublisher } from '../../core/ports.js';
+import { sqsRecord } from '../../local/queue.js';
+import { delivered, type Deliverable } from '../support/events.js';
 
 export const IMAGE = 'ghcr.io/sentinel-dev/sentinel-jobs:0.1.0';
 
@@ -93,5 +95,5 @@ export const lambdaContext = (fn: string) => localLambdaContext(fn, 60_000);
 
 /** An EventBridge event as the interruption queue delivers it: one SQS record whose body is the event. */
 let seq = 0;
-export const sqsDelivery = (event: unknown): SQSEvent =>
-  ({ Records: [{ messageId: `m-${++seq}`, body: JSON.stringify(event) }] }) as unknown as SQSEvent;
+/** One SQS record carrying the event as EventBridge delivers it (what the consumers' parser envelopes check). */
+export const sqsDelivery = (event: Deliverable): SQSEvent => ({ Records: [sqsRecord(JSON.stringify(delivered(event)), { messageId: `m-${++seq}` })] });

@@ -6,7 +6,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeCompute, FakeServing } from '../support/fakes.js';
 import { harness, statesEntered } from '../support/harness.js';
-import { ec2Event, s3Upload } from '../support/events.js';
+import { delivered, ec2Event, s3Upload } from '../support/events.js';
 import { LOCAL_BUCKET } from '../../local/runtime.js';
 import { LOCAL_INSTANCE_ID } from '../../local/local-cluster.js';
 
@@ -101,15 +101,16 @@ test('a spot warning marks the running job, evicts it, and the stage is retried 
   }
 });
 
-test('EC2 events for other instances and unknown detail-types are acknowledged, not retried', async () => {
+test('EC2 events for other instances are acknowledged; unknown detail-types and undecodable messages are dead-lettered', async () => {
   const h = harness(new FakeCompute(), new FakeServing());
   try {
     await publish(h, ec2Event('ec2-spot-instance-interruption-warning', 'i-1234567890abcdef0'));
     await publish(h, ec2Event('ec2-instance-rebalance-recommendation', 'i-1234567890abcdef0'));
-    await h.runtime.interruptions.send(JSON.stringify({ 'detail-type': 'EC2 Something New', detail: {} }));
+    const unknown = JSON.stringify(delivered({ source: 'aws.ec2', 'detail-type': 'EC2 Something New', detail: {} }));
+    await h.runtime.interruptions.send(unknown);
     await h.runtime.interruptions.send('not json');
-    assert.equal(h.runtime.interruptions.deadLetters.length, 0);
-    assert.equal(h.runtime.invocations['handle-interruption'], 4, 'each delivered once: nothing to retry');
+    assert.deepEqual(h.runtime.interruptions.deadLetters, [{ body: unknown, receives: 3 }, { body: 'not json', receives: 3 }]);
+    assert.equal(h.runtime.invocations['handle-interruption'], 2 + 3 + 3, 'the foreign instances once each; the malformed ones until the redrive limit');
   } finally {
     await h.cleanup();
   }

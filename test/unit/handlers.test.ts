@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { createSubmitStageHandler } from '../../functions/submit-stage.js';
 import { createCompleteStageHandler } from '../../functions/complete-stage.js';
 import { createPromoteHandler } from '../../functions/promote.js';
@@ -15,6 +15,10 @@ import { referenceSpec } from '../support/reference.js';
 import { validateSpec } from '../../core/spec.js';
 import { systemClock, type TaskCallbacks } from '../../core/ports.js';
 import { jobStateChangeEvent } from '../../events/job-state-change.js';
+import { labelsFor, parseJobName } from '../../core/names.js';
+import type { JobStatus } from '../../core/job-status.js';
+import type { JobRequest } from '../../core/ports.js';
+import { sqsOf } from '../support/events.js';
 
 const ctx = { functionName: 'test', awsRequestId: 'r' } as Context;
 const dir = () => mkdtempSync(join(tmpdir(), 'sentinel-h-'));
@@ -80,24 +84,30 @@ test('submit-stage: spec.code reaches the job request as its PYTHONPATH', async 
   assert.equal(compute.jobs.get(a.jobId)!.req.pythonPath, '/opt/pipelines/churn');
 });
 
-test('complete-stage: success reads result.json; duplicates and garbage are acknowledged; a missing result fails the task', async () => {
+/** A job that ended on the fake compute port, with the labels submit gives it. */
+function ended(compute: FakeCompute, jobId: string, state: JobStatus['state'] = 'SUCCEEDED', extra: Partial<JobStatus> = {}) {
+  compute.jobs.set(jobId, { jobId, state, labels: labelsFor(parseJobName(jobId)!), ...extra, req: {} as JobRequest });
+}
+
+test('complete-stage: success reads result.json; duplicates are acknowledged; garbage fails its record; a missing result fails the task', async () => {
   const root = dir();
   const tokens = new FileTokenStore(join(root, 't'));
   const callbacks = new RecordingCallbacks();
   const compute = new FakeCompute();
-  const h = createCompleteStageHandler({ compute, tokens, callbacks, store: new LocalObjectStore() });
+  const h = createCompleteStageHandler({ compute, tokens, callbacks, store: new LocalObjectStore(), artifactRoot: root });
   const jobId = 'breast-cancer-r012345678-train-1';
+  ended(compute, jobId, 'SUCCEEDED', { startTime: 1000, endTime: 4000 });
   const stageDir = join(root, 'breast-cancer', 'r012345678', 'train');
   mkdirSync(stageDir, { recursive: true });
   writeFileSync(join(stageDir, 'result.json'), JSON.stringify({ stage: 'train', metrics: { validation_roc_auc: 0.9 }, artifacts: { model: 'm' } }));
   await tokens.put(jobId, 'tok');
   const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {}, startTime: 1000, endTime: 4000 }, root, new Date())!;
-  const msg = (body: string, id = 'm1') => ({ Records: [{ messageId: id, body }] });
-  const r1 = await h(msg(JSON.stringify(ev)) as never, ctx);
-  const r2 = await h(msg(JSON.stringify(ev), 'm2') as never, ctx); // duplicate delivery
-  const r3 = await h(msg('not json', 'm3') as never, ctx);
-  const r4 = await h(msg(JSON.stringify({ source: 'sentinel.jobs', 'detail-type': 'Ray Job State Change', detail: { jobId } }), 'm4') as never, ctx);
-  for (const r of [r1, r2, r3, r4]) assert.deepEqual(r, { batchItemFailures: [] });
+  const ids = (r: unknown) => (r as SQSBatchResponse).batchItemFailures.map((f) => f.itemIdentifier);
+  const r1 = await h(sqsOf(ev), ctx);
+  const r2 = await h(sqsOf(ev), ctx); // duplicate delivery
+  assert.deepEqual([ids(r1), ids(r2)], [[], []]);
+  const junk = sqsOf('not json', { source: 'sentinel.jobs', 'detail-type': 'Ray Job State Change', detail: { jobId } });
+  assert.deepEqual(ids(await h(junk, ctx)), junk.Records.map((r) => r.messageId), 'malformed records fail (and are redriven to the DLQ)');
   assert.equal(callbacks.calls.length, 1, 'one completion for one job');
   const [kind, token, output] = callbacks.calls[0]!;
   assert.deepEqual([kind, token], ['success', 'tok']);
@@ -105,9 +115,10 @@ test('complete-stage: success reads result.json; duplicates and garbage are ackn
   assert.equal(await tokens.get(jobId), undefined);
 
   const jobId2 = 'breast-cancer-r012345678-tune-1';
+  ended(compute, jobId2);
   await tokens.put(jobId2, 'tok2');
   const ev2 = jobStateChangeEvent('ray-jobs', { jobId: jobId2, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
-  await h(msg(JSON.stringify(ev2)) as never, ctx);
+  await h(sqsOf(ev2), ctx);
   assert.deepEqual(callbacks.calls[1]!.slice(0, 3), ['failure', 'tok2', 'RayJobFailed']);
   assert.match(String(callbacks.calls[1]![3]), /succeeded but wrote no result at .*tune\/result\.json/);
 });
@@ -116,7 +127,8 @@ test('complete-stage: a result.json that breaks the contract (or is for another 
   const root = dir();
   const tokens = new FileTokenStore(join(root, 't'));
   const callbacks = new RecordingCallbacks();
-  const h = createCompleteStageHandler({ compute: new FakeCompute(), tokens, callbacks, store: new LocalObjectStore() });
+  const compute = new FakeCompute();
+  const h = createCompleteStageHandler({ compute, tokens, callbacks, store: new LocalObjectStore(), artifactRoot: root });
   const cases: Array<[string, string, RegExp]> = [
     ['train', JSON.stringify({ stage: 'train', metrics: { validation_roc_auc: 'high' }, artifacts: {} }), /breaks the stage contract: .*train\/result\.json\.metrics\.validation_roc_auc: /],
     ['tune', JSON.stringify({ stage: 'tune', metrics: {}, artifacts: {}, surprise: 1 }), /breaks the stage contract: .*unknown field\(s\) "surprise"/],
@@ -125,12 +137,13 @@ test('complete-stage: a result.json that breaks the contract (or is for another 
   ];
   for (const [stage, body, why] of cases) {
     const jobId = `breast-cancer-r012345678-${stage}-1`;
+    ended(compute, jobId);
     const stageDir = join(root, 'breast-cancer', 'r012345678', stage);
     mkdirSync(stageDir, { recursive: true });
     writeFileSync(join(stageDir, 'result.json'), body);
     await tokens.put(jobId, `tok-${stage}`);
     const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
-    assert.deepEqual(await h({ Records: [{ messageId: stage, body: JSON.stringify(ev) }] } as never, ctx), { batchItemFailures: [] });
+    assert.deepEqual(await h(sqsOf(ev), ctx), { batchItemFailures: [] });
     const call = callbacks.calls.at(-1)!;
     assert.deepEqual(call.slice(0, 3), ['failure', `tok-${stage}`, 'RayJobFailed'], stage);
     assert.match(String(call[3]), why);
@@ -141,15 +154,18 @@ test('complete-stage: a consumer error is reported as a partial batch failure fo
   const root = dir();
   const tokens = new FileTokenStore(join(root, 't'));
   const broken: TaskCallbacks = { success: async () => { throw new Error('throttled'); }, failure: async () => 'ok', heartbeat: async () => 'ok' };
-  const h = createCompleteStageHandler({ compute: new FakeCompute(), tokens, callbacks: broken, store: new LocalObjectStore() });
+  const compute = new FakeCompute();
+  const h = createCompleteStageHandler({ compute, tokens, callbacks: broken, store: new LocalObjectStore(), artifactRoot: root });
   const jobId = 'breast-cancer-r012345678-ingest-1';
+  ended(compute, jobId);
   const stageDir = join(root, 'breast-cancer', 'r012345678', 'ingest');
   mkdirSync(stageDir, { recursive: true });
   writeFileSync(join(stageDir, 'result.json'), JSON.stringify({ stage: 'ingest', metrics: {}, artifacts: {} }));
   await tokens.put(jobId, 'tok');
   const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {} }, root, new Date())!;
-  const res = await h({ Records: [{ messageId: 'keep', body: JSON.stringify(ev) }, { messageId: 'junk', body: '{}' }] } as never, ctx);
-  assert.deepEqual(res, { batchItemFailures: [{ itemIdentifier: 'keep' }] });
+  const batch = sqsOf(ev, ev);
+  const res = await h(batch, ctx);
+  assert.deepEqual(res, { batchItemFailures: batch.Records.map((r) => ({ itemIdentifier: r.messageId })) });
   assert.equal(await tokens.get(jobId), 'tok', 'the token stays until the callback went through');
 });
 

@@ -21,6 +21,9 @@ import { LocalObjectStore } from '../../local/object-store.js';
 import { FileTokenStore } from '../../local/token-store.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 import { jobStateChangeEvent } from '../../events/job-state-change.js';
+import { labelsFor, parseJobName } from '../../core/names.js';
+import type { JobRequest } from '../../core/ports.js';
+import { sqsOf } from '../support/events.js';
 
 import { createPromoteHandler } from '../../functions/promote.js';
 import { createSubmitStageHandler } from '../../functions/submit-stage.js';
@@ -141,13 +144,16 @@ test('complete-stage: stage duration from the job’s own times, completion late
   const tokens = new FileTokenStore(join(root, 't'));
   const callbacks = { success: async () => 'ok' as const, failure: async () => 'ok' as const, heartbeat: async () => 'ok' as const };
   const end = Date.parse('2026-01-01T00:10:00Z');
-  const h = createCompleteStageHandler({ compute: new FakeCompute(), tokens, callbacks, store: new LocalObjectStore(), now: () => new Date(end + 2500) });
+  const compute = new FakeCompute();
+  const h = createCompleteStageHandler({ compute, tokens, callbacks, store: new LocalObjectStore(), artifactRoot: root, now: () => new Date(end + 2500) });
   const jobId = 'breast-cancer-r012345678-train-1';
+  // The times measured are the compute port's (the event's are only claims).
+  compute.jobs.set(jobId, { jobId, state: 'SUCCEEDED', labels: labelsFor(parseJobName(jobId)!), startTime: end - 42_000, endTime: end, req: {} as JobRequest });
   mkdirSync(join(root, 'breast-cancer', 'r012345678', 'train'), { recursive: true });
   writeFileSync(join(root, 'breast-cancer', 'r012345678', 'train', 'result.json'), JSON.stringify({ stage: 'train', metrics: {}, artifacts: {} }));
   await tokens.put(jobId, 'secret-task-token');
-  const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {}, startTime: end - 42_000, endTime: end }, root, new Date())!;
-  const { lines, raw } = await emfOf(() => h({ Records: [{ messageId: 'm', body: JSON.stringify(ev) }] }, lambdaContext('x')));
+  const ev = jobStateChangeEvent('ray-jobs', { jobId, state: 'SUCCEEDED', labels: {}, startTime: 0, endTime: 1 }, root, new Date())!;
+  const { lines, raw } = await emfOf(() => h(sqsOf(ev), lambdaContext('x')));
   const values = Object.fromEntries(lines.flatMap((l) => l._aws.CloudWatchMetrics[0]!.Metrics.map((m) => [m.Name, [l[m.Name], m.Unit, l._aws.CloudWatchMetrics[0]!.Dimensions[0]]])));
   assert.deepEqual(values, {
     CompletionLatency: [2.5, 'Seconds', ['service', 'Pipeline']],
@@ -155,7 +161,7 @@ test('complete-stage: stage duration from the job’s own times, completion late
   });
   assert.ok(raw.every((l) => !l.includes('secret-task-token')));
   // A redelivery finds no waiting task: nothing more is measured.
-  assert.equal((await emfOf(() => h({ Records: [{ messageId: 'm2', body: JSON.stringify(ev) }] }, lambdaContext('x')))).lines.length, 0);
+  assert.equal((await emfOf(() => h(sqsOf(ev), lambdaContext('x')))).lines.length, 0);
 });
 
 test('finish-run: run duration and the outcome, one line per run', async () => {
@@ -227,10 +233,14 @@ test('every handler in functions/ is built through the one factory (handlerFor);
   assert.ok(files.length >= 10);
   for (const f of files) {
     const src = readFileSync(join(dirFns, f), 'utf8');
-    assert.match(src, /handlerFor\('[a-z-]+'/, `${f} builds its handler with handlerFor`);
+    // SQS consumers are built by sqsEventConsumer, which is handlerFor with Powertools' batch processor inside.
+    assert.match(src, /(handlerFor|sqsEventConsumer)\('[a-z-]+'/, `${f} builds its handler with handlerFor`);
     assert.doesNotMatch(src, /@middy\/core|injectLambdaContext/, `${f} wires middy itself`);
   }
   for (const f of readdirSync(join(dirFns, 'aws'))) assert.doesNotMatch(readFileSync(join(dirFns, 'aws', f), 'utf8'), /@middy\/core/, `functions/aws/${f}`);
+  const batch = readFileSync(join(dirFns, 'lib', 'batch.ts'), 'utf8');
+  assert.match(batch, /return handlerFor\(name, SqsBatchEvent/, 'sqsEventConsumer goes through handlerFor');
+  assert.doesNotMatch(batch, /@middy\/core/);
 });
 
 test('the vocabulary speaks Powertools: every unit is a Powertools unit', () => {
