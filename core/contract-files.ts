@@ -1,10 +1,12 @@
 // The contract as files for the Python side (docs/stage-contract.md): each stage's whole input envelope, the
-// result.json shape and the task/metric vocabulary, as JSON Schema and JSON. Pure: `npm run contract`
-// (scripts/gen-contract.ts) writes them, and a unit test regenerates them to catch stale checked-in copies.
+// result.json shape, the task/metric vocabulary and the stage input's variable and encoding, as JSON Schema and
+// JSON. Pure: `npm run contract` (scripts/gen-contract.ts) writes them, and a unit test regenerates them to catch
+// stale checked-in copies.
 import { z } from 'zod';
 import { StageInputSchemas, StageResultSchema } from './contract.js';
 import { STAGES } from './stages.js';
 import { vocabulary } from './tasks.js';
+import { stageInputWire } from './stage-input-wire.js';
 
 /** Where the files live, relative to the repository root (inside the sentinel_sdk package). */
 export const CONTRACT_DIR = 'jobs/src/sentinel_sdk/contract';
@@ -24,5 +26,7 @@ export function contractFiles(): Record<string, string> {
   for (const stage of STAGES) files[`${stage}.input.schema.json`] = schemaText(StageInputSchemas[stage], `SENTINEL_STAGE_INPUT of the ${stage} stage`);
   files['result.schema.json'] = schemaText(StageResultSchema, 'result.json of a stage');
   files['vocabulary.json'] = `${JSON.stringify(vocabulary(), null, 2)}\n`;
+  // Where the stage input is and how it is encoded (core/stage-input-wire.ts): the Python side reads both from here.
+  files['wire.json'] = `${JSON.stringify({ $comment: 'Generated from core/stage-input-wire.ts by `npm run contract`; do not edit.', stageInput: stageInputWire() }, null, 2)}\n`;
   return files;
 }

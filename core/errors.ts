@@ -21,14 +21,31 @@ export type ErrorName = (typeof ErrorNames)[keyof typeof ErrorNames];
 /** Errors the state machine retries with backoff (the rest are caught and recorded). */
 export const RETRYABLE_ERRORS: readonly ErrorName[] = [ErrorNames.ComputeUnavailable, ErrorNames.SpotInterrupted];
 
+/** At most this many characters of one input (a name, a key, a value, a line of a file) are echoed in an error. */
+export const MAX_ECHO = 200;
+/** The backstop for a whole error message: what the sites that echo input have not capped is cut here. */
+export const MAX_ERROR_MESSAGE = 4000;
+
+/**
+ * `text` as an error message may echo it: whole when it is at most `max` characters, else its first `max`, an
+ * elision mark and its whole length (`AAAA… (6000000 characters)`). Never splits a surrogate pair.
+ */
+export function capEcho(text: string, max = MAX_ECHO): string {
+  if (text.length <= max) return text;
+  const end = max > 0 && /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return `${text.slice(0, end)}… (${text.length} characters)`;
+}
+
+/** A value echoed in quotes, capped: `"price.csv"`, or `"AAAA… (6000000 characters)"`. */
+export const quoted = (value: unknown, max = MAX_ECHO) => `"${capEcho(String(value), max)}"`;
+
 export class SentinelError extends Error {
-  constructor(
-    name: ErrorName,
-    message: string,
-    /** Where the problem is: a field path, a URI, a job id. Shown to the user. */
-    readonly where?: string,
-  ) {
-    super(where ? `${where}: ${message}` : message);
+  /** Where the problem is: a field path, a URI, a job id. Shown to the user, capped at MAX_ECHO characters. */
+  readonly where?: string;
+  constructor(name: ErrorName, message: string, where?: string) {
+    const at = where === undefined ? undefined : capEcho(where);
+    super(capEcho(at ? `${at}: ${message}` : message, MAX_ERROR_MESSAGE));
+    if (at !== undefined) this.where = at;
     this.name = name;
   }
 }

@@ -2,7 +2,7 @@
 // agree and a stage's job can be found again from (pipeline, run, stage, attempt) alone.
 import type { Stage } from './stages.js';
 import { RUN_ID_PATTERN } from './run-id.js';
-import { validationFailed } from './errors.js';
+import { quoted, validationFailed } from './errors.js';
 
 /**
  * KubeRay derives the RayCluster name from the RayJob name plus a suffix and checks the length, so RayJob names stay
@@ -13,10 +13,10 @@ export const MAX_JOB_NAME = 47;
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 export function jobNameFor(pipeline: string, runId: string, stage: Stage, attempt: number): string {
-  if (!RUN_ID_PATTERN.test(runId)) throw validationFailed(`"${runId}" is not a run id`, 'runId');
-  if (!Number.isInteger(attempt) || attempt < 1 || attempt > 99) throw validationFailed(`${attempt} is out of range 1-99`, 'attempt');
+  if (!RUN_ID_PATTERN.test(runId)) throw validationFailed(`${quoted(runId)} is not a run id`, 'runId');
+  if (!Number.isInteger(attempt) || attempt < 1 || attempt > 99) throw validationFailed(`${quoted(attempt)} is out of range 1-99`, 'attempt');
   const name = `${pipeline}-${runId}-${stage}-${attempt}`;
-  if (name.length > MAX_JOB_NAME || !DNS1035.test(name)) throw validationFailed(`"${name}" is not a valid job name`, 'pipeline');
+  if (name.length > MAX_JOB_NAME || !DNS1035.test(name)) throw validationFailed(`${quoted(name)} is not a valid job name`, 'pipeline');
   return name;
 }
 

@@ -2,7 +2,7 @@
 // so a bad spec fails before any compute starts. Errors name the field.
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { validationFailed } from './errors.js';
+import { capEcho, quoted, validationFailed } from './errors.js';
 import { formatIssues } from './validation.js';
 import { defaultMetric, isMetricOf, isTask, metricMode, metricsFor, type Metric } from './tasks.js';
 import {
@@ -63,11 +63,14 @@ const stageBase = (stage: Stage) => ({
 /** A field of spec v1, kept only to say where it went: present, it is an error at its own path. */
 const moved = (to: string) => z.never({ error: `removed in spec v2: use ${to}` }).optional();
 
-/** The folder of the pipeline's own Python modules, put on PYTHONPATH (so no ':' inside). */
+/**
+ * The folder of the pipeline's own Python modules, put on PYTHONPATH (so no ':' inside). No '$' either: Ray expands
+ * `$VAR` and `${VAR}` in runtime-env values (core/stage-input-wire.ts), so the job would see another folder.
+ */
 const codeFolder = z
   .string()
   .min(1)
-  .regex(/^[^:\n\r\0]+$/, 'must be a folder path without ":" (it goes on PYTHONPATH)');
+  .regex(/^[^:$\n\r\0]+$/, 'must be a folder path without ":" (it goes on PYTHONPATH) or "$" (Ray expands it)');
 
 const SpecObject = z
   .object({
@@ -193,7 +196,7 @@ function checkGate(v: unknown, ctx: z.core.$RefinementCtx<SpecObjectOut>) {
     ctx.addIssue({
       code: 'custom',
       path: ['gate', 'metric'],
-      message: `"${metric}" is not a metric of task ${task}; use one of ${metricsFor(task).join(', ')} (usually ${defaultMetric(task)})`,
+      message: `${quoted(metric)} is not a metric of task ${task}; use one of ${metricsFor(task).join(', ')} (usually ${defaultMetric(task)})`,
       input: metric,
     });
     return;
@@ -230,7 +233,7 @@ export function parseSpecText(text: string, where = 'spec'): Record<string, unkn
   try {
     raw = parseYaml(text);
   } catch (e) {
-    throw validationFailed(`not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`, where);
+    throw validationFailed(`not valid YAML/JSON: ${capEcho((e as Error).message.split('\n')[0] ?? '')}`, where);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed('must be a mapping (YAML object)', where);
   return raw as Record<string, unknown>;

@@ -6,9 +6,9 @@ import { handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
 import { startRun } from '../core/start-run.js';
 import { TriggerSchema } from '../core/run-input.js';
-import { parseSpec } from '../core/spec.js';
+import { parseSpec, PIPELINE_NAME_PATTERN } from '../core/spec.js';
 import { datasetUriFor, decideForSchedule, decideForUpload, pipelineSpecUri, type TriggerDecision } from '../core/triggers.js';
-import { validationFailed } from '../core/errors.js';
+import { capEcho, quoted, validationFailed } from '../core/errors.js';
 import type { ExecutionsPort, ObjectStore } from '../core/ports.js';
 
 const S3ObjectCreatedEvent = z.object({
@@ -46,9 +46,11 @@ export const createStartRunHandler = (deps: StartRunDeps) =>
   handlerFor('start-run', StartRunEvent, async (event) => {
     const now = deps.now ?? (() => new Date());
     const loadSpec = async (pipeline: string) => {
+      // Not a name a spec can have: say so before the name becomes a key in the bucket.
+      if (!PIPELINE_NAME_PATTERN.test(pipeline)) throw validationFailed(`${quoted(pipeline)} is not a pipeline name (1-24 chars of a-z, 0-9 and "-")`, 'pipeline');
       const uri = pipelineSpecUri(deps.bucketUri, pipeline);
       const text = await deps.store.getText(uri);
-      if (text === undefined) throw validationFailed(`no pipeline "${pipeline}" is deployed (no spec at ${uri})`, 'pipeline');
+      if (text === undefined) throw validationFailed(`no pipeline ${quoted(pipeline)} is deployed (no spec at ${capEcho(uri)})`, 'pipeline');
       return parseSpec(text, uri);
     };
 

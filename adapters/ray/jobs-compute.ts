@@ -5,7 +5,7 @@ import type { ComputePort, JobRequest } from '../../core/ports.js';
 import { JOB_STATES, type JobState, type JobStatus } from '../../core/job-status.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { requestJson, type RayDashboard } from './http.js';
-import { STAGE_INPUT_ENV } from '../../core/stage-input.js';
+import { STAGE_INPUT_ENV, encodeStageInput } from '../../core/stage-input-wire.js';
 
 interface RayJobDetails {
   submission_id?: string | null;
@@ -28,11 +28,14 @@ const specHash = (entrypoint: string, input: unknown, pythonPath?: string) => {
   return h.digest('hex').slice(0, 16);
 };
 
-/** The job's environment: the adapter's own, the pipeline's code folder first on PYTHONPATH, and the input. */
+/**
+ * The job's environment: the adapter's own, the pipeline's code folder first on PYTHONPATH, and the input, encoded
+ * (core/stage-input-wire.ts): Ray expands `$VAR` in every env value, so the JSON itself would not arrive as sent.
+ */
 export function jobEnvVars(base: Record<string, string> | undefined, req: Pick<JobRequest, 'input' | 'pythonPath'>): Record<string, string> {
   const env: Record<string, string> = { ...base };
   if (req.pythonPath) env.PYTHONPATH = env.PYTHONPATH ? `${req.pythonPath}:${env.PYTHONPATH}` : req.pythonPath;
-  env[STAGE_INPUT_ENV] = JSON.stringify(req.input);
+  env[STAGE_INPUT_ENV] = encodeStageInput(req.input);
   return env;
 }
 

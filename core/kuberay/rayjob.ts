@@ -7,8 +7,10 @@
 // backticks in the stage input (an S3 key, a search-space value) would run in the submitter pod. HTTPMode also needs
 // no submitter pod. InteractiveMode waits for someone else to submit, which nobody would.
 import type { JobRequest } from '../ports.js';
-import { validationFailed } from '../errors.js';
+import { quoted, validationFailed } from '../errors.js';
 import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, RAY_API_VERSION, STAGE_INPUT_ENV, specHash, type KubeObject } from './meta.js';
+import { encodeStageInput } from '../stage-input-wire.js';
+import { yaml11Json } from './yaml11.js';
 import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 
 /** Same rule as the spec schema: a module path cannot carry shell syntax (Ray runs the entrypoint with a shell). */
@@ -57,7 +59,7 @@ export interface RayJobSpec {
 export type RayJobManifest = KubeObject<RayJobSpec> & { metadata: { namespace: string; labels: Record<string, string>; annotations: Record<string, string> } };
 
 export const entrypointFor = (module: string) => {
-  if (!PYTHON_MODULE.test(module)) throw validationFailed(`"${module}" is not a Python module path`, 'module');
+  if (!PYTHON_MODULE.test(module)) throw validationFailed(`${quoted(module)} is not a Python module path`, 'module');
   return `python -m ${module}`;
 };
 
@@ -68,10 +70,16 @@ export const requestHash = (req: JobRequest) =>
     image: req.image, cluster: req.cluster, labels: req.labels,
   });
 
-/** The job's runtime env: the stage input as data and, with spec.code, the pipeline's modules on PYTHONPATH. */
+/**
+ * The job's runtime env: the stage input as data, encoded so Ray's `$VAR` expansion and YAML 1.1 leave it alone
+ * (core/stage-input-wire.ts), and, with spec.code, the pipeline's modules on PYTHONPATH.
+ */
 export function runtimeEnvFor(req: Pick<JobRequest, 'input' | 'pythonPath'>): { env_vars: Record<string, string> } {
-  return { env_vars: { ...(req.pythonPath ? { PYTHONPATH: req.pythonPath } : {}), [STAGE_INPUT_ENV]: JSON.stringify(req.input) } };
+  return { env_vars: { ...(req.pythonPath ? { PYTHONPATH: req.pythonPath } : {}), [STAGE_INPUT_ENV]: encodeStageInput(req.input) } };
 }
+
+/** runtimeEnvYAML: the runtime env as JSON (JSON is YAML) that the operator's YAML 1.1 parser reads back exactly. */
+export const runtimeEnvYAMLFor = (req: Pick<JobRequest, 'input' | 'pythonPath'>) => yaml11Json(runtimeEnvFor(req), 'runtimeEnv');
 
 /** Ray workers for the stage's parallelism: train's numWorkers, tune's maxConcurrent trials, else one. */
 function workerCount(req: JobRequest): number {
@@ -108,8 +116,8 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels, prometheus = fal
 
 export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest {
   const entrypoint = entrypointFor(req.module);
-  // JSON is YAML; KubeRay parses runtimeEnvYAML and the operator sends it to Ray as a JSON object.
-  const runtimeEnvYAML = JSON.stringify(runtimeEnvFor(req));
+  // KubeRay parses runtimeEnvYAML (as YAML 1.1) and the operator sends it to Ray as a JSON object.
+  const runtimeEnvYAML = runtimeEnvYAMLFor(req);
   const common = {
     entrypoint,
     // The Ray submission id is the RayJob name, as on the Ray Jobs backend.

@@ -4,6 +4,7 @@
 // that fails here is stored, then parked by the operator as ValidationFailed. Tests run every manifest through this.
 import { parse as parseYaml } from 'yaml';
 import { CLUSTER_SELECTOR_KEY } from './meta.js';
+import { quoted } from '../errors.js';
 
 /** utils/constant.go: MaxRayClusterNameLength = 53; RayJob and RayService names leave 6 for "-xxxxx". */
 export const MAX_RAY_CLUSTER_NAME = 53;
@@ -45,8 +46,8 @@ interface ClusterSpec {
 
 function labelProblems(where: string, labels: Record<string, string> | undefined): string[] {
   return Object.entries(labels ?? {}).flatMap(([k, v]) => [
-    ...(isQualifiedName(k) ? [] : [`${where}: invalid label key "${k}"`]),
-    ...(isLabelValue(v) ? [] : [`${where}: invalid label value "${v}" for "${k}"`]),
+    ...(isQualifiedName(k) ? [] : [`${where}: invalid label key ${quoted(k)}`]),
+    ...(isLabelValue(v) ? [] : [`${where}: invalid label value ${quoted(v)} for ${quoted(k)}`]),
   ]);
 }
 
@@ -113,8 +114,8 @@ export interface ManifestLike {
 export function rayJobProblems(o: ManifestLike): string[] {
   const p: string[] = [];
   const name = o.metadata.name;
-  if (name.length > MAX_RAY_JOB_NAME) p.push(`name "${name}" is longer than ${MAX_RAY_JOB_NAME} characters`);
-  if (!isDns1035Label(name)) p.push(`name "${name}" is not a DNS-1035 label`);
+  if (name.length > MAX_RAY_JOB_NAME) p.push(`name ${quoted(name)} is longer than ${MAX_RAY_JOB_NAME} characters`);
+  if (!isDns1035Label(name)) p.push(`name ${quoted(name)} is not a DNS-1035 label`);
   p.push(...labelProblems('metadata.labels', o.metadata.labels));
   const s = (o.spec ?? {}) as RayJobSpecLike;
   const selectorMode = Object.keys(s.clusterSelector ?? {}).length > 0;
@@ -160,8 +161,8 @@ interface RayServiceSpecLike {
 export function rayServiceProblems(o: ManifestLike): string[] {
   const p: string[] = [];
   const name = o.metadata.name;
-  if (name.length > MAX_RAY_SERVICE_NAME) p.push(`name "${name}" is longer than ${MAX_RAY_SERVICE_NAME} characters`);
-  if (!isDns1035Label(name)) p.push(`name "${name}" is not a DNS-1035 label`);
+  if (name.length > MAX_RAY_SERVICE_NAME) p.push(`name ${quoted(name)} is longer than ${MAX_RAY_SERVICE_NAME} characters`);
+  if (!isDns1035Label(name)) p.push(`name ${quoted(name)} is not a DNS-1035 label`);
   p.push(...labelProblems('metadata.labels', o.metadata.labels));
   const s = (o.spec ?? {}) as RayServiceSpecLike;
   if (!s.rayClusterConfig) p.push('rayClusterConfig is required');

@@ -9,7 +9,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EKSClient } from '@aws-sdk/client-eks';
 import type { ComputePort, EventPublisher, ExecutionsPort, ObjectStore, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
 import type { ServeConfig } from '../../core/serve-config.js';
-import { validationFailed } from '../../core/errors.js';
+import { quoted, validationFailed } from '../../core/errors.js';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
 import { SfnExecutions, SfnTaskCallbacks } from '../../adapters/aws/sfn.js';
 import { DynamoTokenStore } from '../../adapters/aws/dynamo-tokens.js';
@@ -118,7 +118,7 @@ export class PerPipelineServing implements ServingPort {
   ) {}
   private for(pipeline: string): ServingPort {
     const image = this.images[pipeline];
-    if (!image) throw validationFailed(`pipeline "${pipeline}" is not deployed (no serving image in ${ENV.serveImages})`, 'pipeline');
+    if (!image) throw validationFailed(`pipeline ${quoted(pipeline)} is not deployed (no serving image in ${ENV.serveImages})`, 'pipeline');
     let s = this.byPipeline.get(pipeline);
     if (!s) this.byPipeline.set(pipeline, (s = this.make(image)));
     return s;

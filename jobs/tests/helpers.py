@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sentinel_sdk.contract import ENV_VAR
+from sentinel_sdk.contract import ENV_VAR, encode_stage_input
 
 RUN_IDS = {"r-test": "r000000001"}
 
@@ -47,7 +47,7 @@ def stage_input(root: Path, stage: str, params: dict[str, Any], run_id: str = "r
 
 def run_module(module: str, payload: dict[str, Any], address: str | None = None,
                extra_env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, ENV_VAR: json.dumps(payload), **(extra_env or {})}
+    env = {**os.environ, ENV_VAR: encode_stage_input(payload), **(extra_env or {})}
     if address:
         env["RAY_ADDRESS"] = address
     else:

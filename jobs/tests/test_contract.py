@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -18,6 +19,8 @@ from sentinel_sdk.contract import (
     StageResult,
     TrainingFailed,
     ValidationFailed,
+    decode_stage_input,
+    encode_stage_input,
     parse_stage_input,
     run_stage,
     write_result,
@@ -35,7 +38,7 @@ VALID: dict[str, dict[str, object]] = {
 
 
 def _raw(tmp_path: Path, stage: str = "train", **params: object) -> str:
-    return json.dumps({
+    return encode_stage_input({
         "pipeline": "p", "runId": RUN, "stage": stage,
         "stageUri": str(tmp_path / "r1" / stage), "runUri": str(tmp_path / "r1"),
         "params": {**VALID.get(stage, {}), **params},
@@ -77,14 +80,22 @@ def test_contract_violations_name_the_field(tmp_path: Path, change: dict[str, ob
     ("raw", "message"),
     [
         (None, "is not set"),
-        ("{not json", "not valid JSON"),
-        ("[1, 2]", "must be a JSON object"),
-        (json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a"}),
+        # Plain JSON is refused, not guessed at: Ray would have expanded any `$VAR` in it on the way.
+        (json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a", "params": VALID["train"]}),
+         "is not base64"),
+        ("{not json", "is not base64"),
+        ("e30", "is not base64"),  # unpadded
+        ("e30=\n", "is not base64"),
+        ("é30=", "is not base64"),
+        (base64.b64encode(b"\xff\xfe{}").decode(), "not UTF-8"),
+        (base64.b64encode(b"{not json").decode(), "is not JSON"),
+        (encode_stage_input([1, 2]), "must be a JSON object"),
+        (encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a"}),
          "'params' is missing"),
-        (json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "rel/dir", "runUri": "/a",
-                     "params": VALID["train"]}), "stageUri must be an absolute path"),
-        (json.dumps({"stage": "ingest", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a",
-                     "params": {}}), "stage is 'ingest' but this entrypoint runs 'train'"),
+        (encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "rel/dir", "runUri": "/a",
+                             "params": VALID["train"]}), "stageUri must be an absolute path"),
+        (encode_stage_input({"stage": "ingest", "pipeline": "p", "runId": RUN, "stageUri": "/a", "runUri": "/a",
+                             "params": {}}), "stage is 'ingest' but this entrypoint runs 'train'"),
     ],
 )
 def test_rejects_bad_input_with_clear_error(raw: str | None, message: str) -> None:
@@ -92,9 +103,36 @@ def test_rejects_bad_input_with_clear_error(raw: str | None, message: str) -> No
         parse_stage_input(raw, "train")
 
 
+#: What Ray (`$VAR`, `${VAR}`), a shell (backticks, quotes, `#`) or YAML 1.1 (NEL, LS, PS) would alter, and emoji.
+HOSTILE = "price$HOME.csv ${HOME} $ `id` 'single' \"double\" # not a comment \u0085 \u2028 \u2029 \U0001F600 \\ \u00e9"
+
+
+def test_the_wire_encoding_round_trips_what_ray_and_yaml_would_alter() -> None:
+    data = {"params": {"datasetUri": f"s3://b/datasets/{HOSTILE}", HOSTILE: [HOSTILE]}}
+    raw = encode_stage_input(data)
+    assert set(raw) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="), "only the base64 alphabet"
+    assert decode_stage_input(raw) == data
+    # The control plane's encoding of the same value (core/stage-input-wire.ts: UTF-8 JSON, standard base64).
+    assert decode_stage_input(base64.b64encode(json.dumps(data).encode()).decode()) == data
+    assert contract_module.ENV_VAR == json.loads((contract_module.SCHEMA_DIR / "wire.json").read_text())["stageInput"]["env"]
+
+
+def test_echoed_input_is_capped() -> None:
+    from sentinel_sdk.contract import MAX_ECHO, capped, echo
+
+    assert capped("short") == "short"
+    big = "A" * 6_000_000
+    assert capped(big) == "A" * MAX_ECHO + "… (6000000 characters)"
+    assert len(echo(big)) < MAX_ECHO + 30
+    with pytest.raises(InvalidInput) as e:
+        parse_stage_input(encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": big, "runUri": "/r",
+                                              "params": VALID["train"]}), "train")
+    assert len(str(e.value)) < 400 and "(6000002 characters)" in str(e.value)
+
+
 def test_accepts_s3_uris() -> None:
-    raw = json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "s3://b/x/r/train/",
-                      "runUri": "s3://b/x/r", "params": VALID["train"]})
+    raw = encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "s3://b/x/r/train/",
+                              "runUri": "s3://b/x/r", "params": VALID["train"]})
     assert parse_stage_input(raw, "train").stage_uri == "s3://b/x/r/train"
 
 
@@ -283,8 +321,8 @@ def test_defaults_are_filled_through_refs_and_object_options() -> None:
     assert _with_defaults({"other": {}}, root, root)["other"]["m"] == [1]
     assert _with_defaults("text", root, root) == "text"
     # The evaluate input: a null champion stays null, a champion object is kept.
-    raw = json.dumps({"stage": "evaluate", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r",
-                      "params": VALID["evaluate"] | {"champion": {"modelUri": "/c", "runId": RUN}}})
+    raw = encode_stage_input({"stage": "evaluate", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "/r",
+                              "params": VALID["evaluate"] | {"champion": {"modelUri": "/c", "runId": RUN}}})
     assert parse_stage_input(raw, "evaluate").params.raw("champion") == {"modelUri": "/c", "runId": RUN}
 
 
@@ -321,15 +359,15 @@ def test_params_accessors_check_types_and_bounds_and_name_the_key() -> None:
 def test_stage_and_run_uris_are_absolute_and_lose_trailing_slashes(tmp_path: Path) -> None:
     from sentinel_sdk.contract import check_uri_param, split_uri
 
-    raw = json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/", "runUri": "s3://b/r/",
-                      "params": VALID["train"], "tracking": {"uri": "http://mlflow", "experimentId": "1", "parentRunId": "p"}})
+    raw = encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/", "runUri": "s3://b/r/",
+                              "params": VALID["train"], "tracking": {"uri": "http://mlflow", "experimentId": "1", "parentRunId": "p"}})
     si = parse_stage_input(raw, "train")
     assert (si.stage_uri, si.run_uri) == ("/", "s3://b/r")
     assert si.tracking == {"uri": "http://mlflow", "experimentId": "1", "parentRunId": "p", "tags": {}}
     assert si.params.where == "params" and si.params.integer("iterations") == 5
     assert parse_stage_input(_raw(tmp_path), "train").tracking is None
     with pytest.raises(InvalidInput, match=r"^SENTINEL_STAGE_INPUT\.runUri "):
-        parse_stage_input(json.dumps({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "r", "params": VALID["train"]}), "train")
+        parse_stage_input(encode_stage_input({"stage": "train", "pipeline": "p", "runId": RUN, "stageUri": "/s", "runUri": "r", "params": VALID["train"]}), "train")
     assert check_uri_param(Params({"dataUri": "/d/"}), "dataUri") == "/d"
     with pytest.raises(InvalidInput, match=r"^params\.dataUri "):
         check_uri_param(Params({"dataUri": "d"}), "dataUri")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from helpers import model_params, read_result, run_module, stage_input
+from sentinel_sdk.contract import ENV_VAR, encode_stage_input
 from sentinel_sdk.tracking import client
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -209,7 +210,7 @@ def test_the_pipeline_run_compares_stages_and_carries_the_dataset_lineage(tracke
 def _run_ingest_inline(payload: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """Ingest in a fresh interpreter that reports whether the MLflow client was ever imported."""
     code = "import sys; from sentinel_jobs.ingest import main; rc = main(); print('mlflow imported:', 'mlflow' in sys.modules); sys.exit(rc)"
-    env = {**os.environ, "SENTINEL_STAGE_INPUT": json.dumps(payload)}
+    env = {**os.environ, ENV_VAR: encode_stage_input(payload)}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
 

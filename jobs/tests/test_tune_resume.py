@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import model_params, read_result, run_module, stage_input
-from sentinel_sdk.contract import ENV_VAR
+from sentinel_sdk.contract import ENV_VAR, encode_stage_input
 
 
 def test_rerun_resumes_the_interrupted_search(ray_address: str, workdir: Path, ingested: dict[str, Any]) -> None:
@@ -27,7 +27,7 @@ def test_rerun_resumes_the_interrupted_search(ray_address: str, workdir: Path, i
         "reductionFactor": 2,
     }), run_id="r-tune-resume")
     # Save Tune's experiment state often so the kill below lands after a snapshot.
-    env = {**os.environ, ENV_VAR: json.dumps(payload), "RAY_ADDRESS": ray_address, "TUNE_GLOBAL_CHECKPOINT_S": "0.5"}
+    env = {**os.environ, ENV_VAR: encode_stage_input(payload), "RAY_ADDRESS": ray_address, "TUNE_GLOBAL_CHECKPOINT_S": "0.5"}
     first = subprocess.Popen([sys.executable, "-m", "sentinel_jobs.tune"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, start_new_session=True)
     assert first.stdout is not None

@@ -14,7 +14,7 @@ import pytest
 
 from helpers import last_stderr_line, read_result, run_module, stage_input
 from sentinel_jobs.ingest import parse_csv, split, validate
-from sentinel_sdk.contract import ValidationFailed
+from sentinel_sdk.contract import MAX_ECHO, ValidationFailed
 
 
 def _csv(rows: int = 40, **overrides: Sequence[str | float]) -> bytes:
@@ -86,6 +86,24 @@ def test_ingest_module_exits_nonzero_with_validation_failed(tmp_path: Path) -> N
     assert proc.returncode != 0
     assert last_stderr_line(proc) == "ValidationFailed: column 'a' has 3 NaN/empty values"
     assert not (Path(payload["stageUri"]) / "result.json").exists()
+
+
+def test_a_file_that_is_not_a_csv_is_echoed_at_most_max_echo_characters(tmp_path: Path) -> None:
+    """The file's first line is the user's (or someone else's) text: the error shows at most MAX_ECHO characters of it."""
+    first = "root:x:0:0:root:/root:/bin/bash" + "A" * 100_000  # under csv's 128 KiB field limit
+    for data in [f"{first}\nbin:x:1:1\n".encode(), first.encode() + b"," + first.encode() + b"\n1,2\n",
+                 b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4000, b"B" * 1_000_000 + b"\n"]:
+        with pytest.raises(ValidationFailed) as err:
+            _check(data)
+        assert "A" * (MAX_ECHO + 1) not in str(err.value) and len(str(err.value)) < 6 * (MAX_ECHO + 40), str(err.value)[:300]
+    bad = tmp_path / "passwd.csv"
+    bad.write_text(f"{first}\ndaemon:x:1:1\n")
+    payload = stage_input(tmp_path, "ingest", {"datasetUri": str(bad), "target": "target", "task": "binary",
+                                                "split": {"validation": 0.2, "test": 0.2, "seed": 1}})
+    proc = run_module("ingest", payload)
+    line = last_stderr_line(proc)
+    assert proc.returncode != 0 and line.startswith("ValidationFailed: target column 'target' is missing"), line[:300]
+    assert f"({len(first)} characters)" in line and len(line) < 2 * MAX_ECHO + 120, line[:300]
 
 
 def test_ingest_module_writes_splits_and_manifest(ingested: dict[str, Any], reference_csv: Path) -> None:

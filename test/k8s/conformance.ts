@@ -3,6 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { ComputePort, JobRequest } from '../../core/ports.js';
 import { isTerminal } from '../../core/job-status.js';
 import { jobNameFor, labelsFor } from '../../core/names.js';
@@ -24,6 +25,50 @@ export function conformanceRequest(runId: string, stage: Stage, input: Record<st
     cluster: { mode: 'ephemeral' },
     labels: labelsFor(identity),
   };
+}
+
+/** What Ray (`$`, `${…}`), a shell (backticks, quotes, `#`) or YAML 1.1 (NEL, LS, PS) would alter, and emoji. */
+export const HOSTILE_TEXT = "price$HOME.csv ${HOME} $ $$ `id` $(id) 'single' \"double\" # not a comment \u0085 NEL \u2028 LS \u2029 PS 😀 é \\ end";
+
+/** A stage input full of HOSTILE_TEXT: in a value (an S3 key), as a key, in a list. */
+export const hostileInput = (): Record<string, unknown> => ({
+  pipeline: 'conformance',
+  params: { datasetUri: `s3://bucket/datasets/${HOSTILE_TEXT}.csv`, [HOSTILE_TEXT]: [HOSTILE_TEXT, `${HOSTILE_TEXT}${HOSTILE_TEXT}`] },
+});
+
+/** The fixture job that prints the stage input it decoded (test/fixtures/stage-input-echo). */
+export const ECHO_MODULE = 'stage_input_echo';
+export const ECHO_CODE = join(import.meta.dirname, '..', 'fixtures', 'stage-input-echo');
+const ECHO_MARKER = 'SENTINEL-STAGE-INPUT-ECHO ';
+
+/** The input the echo job printed, from its logs. */
+export function echoedInput(logs: string): unknown {
+  const line = logs.split('\n').find((l) => l.startsWith(ECHO_MARKER));
+  assert.ok(line, `the echo job printed no input; its logs:\n${logs.slice(-2000)}`);
+  return JSON.parse(line.slice(ECHO_MARKER.length)) as unknown;
+}
+
+/**
+ * Stage input survives the backend: HOSTILE_TEXT goes in, a real Ray job decodes it with sentinel_sdk, and what it
+ * printed equals what was sent, byte for byte. `run` submits the request on the backend and returns the job's logs.
+ */
+export function stageInputConformance(name: string, run: (req: JobRequest) => Promise<string>) {
+  describe(`Stage input survives Ray: ${name}`, () => {
+    test('$, ${…}, backticks, quotes, #, NEL, LS, PS and emoji reach the job byte for byte', async () => {
+      const req: JobRequest = { ...conformanceRequest(newRunId(), 'ingest', hostileInput()), module: ECHO_MODULE, pythonPath: ECHO_CODE };
+      const got = echoedInput(await run(req));
+      const utf8 = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
+      assert.equal(Buffer.compare(utf8(got), utf8(req.input)), 0, `sent ${JSON.stringify(req.input)}\ngot  ${JSON.stringify(got)}`);
+    });
+  });
+}
+
+/** Waits for a job to end and returns its logs (it must have succeeded). */
+export async function logsWhenDone(c: ComputePort, jobId: string, timeoutMs = 120_000): Promise<string> {
+  const s = await eventually(`job ${jobId}`, () => c.get(jobId), (v) => v !== undefined && isTerminal(v.state), timeoutMs);
+  const logs = await c.logs(jobId, 1000);
+  assert.equal(s?.state, 'SUCCEEDED', `${jobId}: ${s?.message ?? ''}\n${logs.slice(-2000)}`);
+  return logs;
 }
 
 async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {

@@ -20,6 +20,7 @@ import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { lambdaRbac, spotHandlerRbac } from '../../core/kuberay/rbac.js';
 import { rayJobProblems, rayServiceProblems, MAX_RAY_JOB_NAME } from '../../core/kuberay/validate.js';
 import { STAGE_INPUT_ENV } from '../../core/kuberay/meta.js';
+import { decodeStageInput } from '../../core/stage-input-wire.js';
 import { jobStateChangeEvent } from '../../events/job-state-change.js';
 import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
 import { RayServiceServing } from '../../adapters/kuberay/serving.js';
@@ -81,9 +82,9 @@ describe('RayJob manifests', () => {
       assert.equal(s.ttlSecondsAfterFinished, 60);
       assert.equal(s.jobId, req.jobId);
       assert.deepEqual(m.metadata.labels, labelsFor(req.identity));
-      // The input travels as data: the runtime env carries it verbatim, the entrypoint never does.
-      const env = parseYaml(s.runtimeEnvYAML) as { env_vars: Record<string, string> };
-      assert.deepEqual(JSON.parse(env.env_vars[STAGE_INPUT_ENV]!), req.input);
+      // The input travels as data: the runtime env carries it encoded (core/stage-input-wire.ts), the entrypoint never does.
+      const env = parseYaml(s.runtimeEnvYAML, { version: '1.1' }) as { env_vars: Record<string, string> };
+      assert.deepEqual(decodeStageInput(env.env_vars[STAGE_INPUT_ENV]), req.input);
       // Head always on-demand; workers on spot exactly when the stage asks for it.
       assert.deepEqual(pod(m, 'head').spec.nodeSelector, { 'karpenter.sh/capacity-type': 'on-demand' });
       const spot = spec.stages[req.identity.stage].resources.spot;
@@ -102,8 +103,8 @@ describe('RayJob manifests', () => {
     const m = rayJobFor(req, { namespace: ns });
     assert.equal(m.spec!.entrypoint, 'python -m sentinel_jobs.ingest');
     await createAndCompare(m, 'rayjobs');
-    const env = parseYaml(m.spec!.runtimeEnvYAML) as { env_vars: Record<string, string> };
-    assert.deepEqual(JSON.parse(env.env_vars[STAGE_INPUT_ENV]!), req.input);
+    const env = parseYaml(m.spec!.runtimeEnvYAML, { version: '1.1' }) as { env_vars: Record<string, string> };
+    assert.deepEqual(decodeStageInput(env.env_vars[STAGE_INPUT_ENV]), req.input);
     assert.throws(() => rayJobFor({ ...req, module: 'x; rm -rf /' }, { namespace: ns }), /not a Python module path/);
   });
 

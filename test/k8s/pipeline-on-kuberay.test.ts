@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { startKube, waitForAccess, type KubeHarness } from './harness.js';
 import { lambdaRbac } from '../../core/kuberay/rbac.js';
 import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
-import { STAGE_INPUT_ENV } from '../../core/stage-input.js';
+import { STAGE_INPUT_ENV, decodeStageInput } from '../../core/stage-input-wire.js';
 import { FakeServing, fakeResult } from '../support/fakes.js';
 import { harness, statesEntered } from '../support/harness.js';
 import type { Stage } from '../../core/stages.js';
@@ -42,7 +42,7 @@ function fakeOperator(fail: Partial<Record<Stage, string>> = {}) {
         if (seen.has(job.metadata.name) || job.status?.jobStatus) continue;
         seen.add(job.metadata.name);
         const env = JSON.parse(job.spec.runtimeEnvYAML ?? '{}') as { env_vars?: Record<string, string> };
-        const input = JSON.parse(env.env_vars?.[STAGE_INPUT_ENV] ?? '{}') as { stage: Stage; stageUri: string };
+        const input = decodeStageInput(env.env_vars?.[STAGE_INPUT_ENV]) as { stage: Stage; stageUri: string };
         const now = new Date();
         const failed = fail[input.stage];
         if (!failed) {

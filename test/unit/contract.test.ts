@@ -134,7 +134,7 @@ test('the vocabulary: every task has its metrics with a direction and a default 
 
 test('the checked-in contract files are current (run `npm run contract` when this fails)', () => {
   const files = contractFiles();
-  assert.deepEqual(Object.keys(files).sort(), [...STAGES.map((s) => `${s}.input.schema.json`), 'result.schema.json', 'vocabulary.json'].sort());
+  assert.deepEqual(Object.keys(files).sort(), [...STAGES.map((s) => `${s}.input.schema.json`), 'result.schema.json', 'vocabulary.json', 'wire.json'].sort());
   for (const [name, text] of Object.entries(files)) {
     let onDisk: string | undefined;
     try {

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { entrypointFor, rayJobFor, requestHash, runtimeEnvFor, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from '../../core/kuberay/rayjob.js';
 import { cpuQuantity, podTemplate, EKS_MANAGED_NODE_GROUPS, KARPENTER } from '../../core/kuberay/pods.js';
 import { canonicalJson, specHash, RAY_API_VERSION } from '../../core/kuberay/meta.js';
+import { encodeStageInput } from '../../core/stage-input-wire.js';
 import { rayServiceFor, runOfConfig, rayServiceNameFor } from '../../core/kuberay/rayservice.js';
 import { lambdaRbac, spotHandlerRbac } from '../../core/kuberay/rbac.js';
 import { rayJobProblems, rayServiceProblems } from '../../core/kuberay/validate.js';
@@ -43,7 +44,7 @@ test('a stage attempt on an ephemeral cluster: the whole RayJob', () => {
       entrypoint: 'python -m sentinel_jobs.train',
       jobId: 'churn-r0a1b2c3d4-train-1',
       metadata: labels,
-      runtimeEnvYAML: JSON.stringify({ env_vars: { SENTINEL_STAGE_INPUT: JSON.stringify(request().input) } }),
+      runtimeEnvYAML: JSON.stringify({ env_vars: { SENTINEL_STAGE_INPUT: encodeStageInput(request().input) } }),
       submissionMode: 'HTTPMode',
       backoffLimit: 0,
       activeDeadlineSeconds: 900,
@@ -124,8 +125,8 @@ test('the entrypoint is a fixed command over a module path; anything else is ref
 });
 
 test("the runtime env carries the stage input as data, and spec.code as PYTHONPATH", () => {
-  assert.deepEqual(runtimeEnvFor({ input: { a: '$(id)' } }), { env_vars: { SENTINEL_STAGE_INPUT: '{"a":"$(id)"}' } });
-  assert.deepEqual(runtimeEnvFor({ input: {}, pythonPath: '/code' }), { env_vars: { PYTHONPATH: '/code', SENTINEL_STAGE_INPUT: '{}' } });
+  assert.deepEqual(runtimeEnvFor({ input: { a: '$(id)' } }), { env_vars: { SENTINEL_STAGE_INPUT: Buffer.from('{"a":"$(id)"}').toString('base64') } });
+  assert.deepEqual(runtimeEnvFor({ input: {}, pythonPath: '/code' }), { env_vars: { PYTHONPATH: '/code', SENTINEL_STAGE_INPUT: 'e30=' } });
   const m = rayJobFor(request({ pythonPath: '/opt/churn' }), { namespace: 'ml' });
   assert.deepEqual(JSON.parse(m.spec!.runtimeEnvYAML).env_vars.PYTHONPATH, '/opt/churn');
 });

@@ -11,7 +11,7 @@ import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { rayJobProblems, rayServiceProblems } from '../../core/kuberay/validate.js';
 import { serveApplicationFor, SERVE_DEPLOYMENT } from '../../core/serve-config.js';
 import { validateSpec, DEFAULT_SERVE_APP } from '../../core/spec.js';
-import { STAGE_INPUT_ENV } from '../../core/stage-input.js';
+import { STAGE_INPUT_ENV, decodeStageInput } from '../../core/stage-input-wire.js';
 import type { JobRequest } from '../../core/ports.js';
 import { referenceSpec } from '../support/reference.js';
 
@@ -65,7 +65,7 @@ test('Ray Jobs: the code folder is the job\'s PYTHONPATH, before the adapter\'s 
     const env = ray.jobs.get('churn-r0a1b2c3d4-train-1')!.runtime_env.env_vars;
     assert.equal(env.PYTHONPATH, '/work/churn');
     assert.equal(env.PATH, '/venv/bin');
-    assert.deepEqual(JSON.parse(env[STAGE_INPUT_ENV]!), request().input);
+    assert.deepEqual(decodeStageInput(env[STAGE_INPUT_ENV]), request().input);
     assert.equal(ray.jobs.get('churn-r0a1b2c3d4-train-1')!.entrypoint, 'python -m sentinel_jobs.train', 'the entrypoint stays fixed text');
 
     // The same request again is the same job; another code folder under the same name is not.
@@ -88,7 +88,7 @@ test('KubeRay: the code folder is in the RayJob\'s runtimeEnvYAML and in its spe
   const job = rayJobFor(req, { namespace: 'sentinel' });
   const env = (parseYaml(job.spec!.runtimeEnvYAML) as { env_vars: Record<string, string> }).env_vars;
   assert.equal(env.PYTHONPATH, '/opt/pipelines/churn');
-  assert.deepEqual(JSON.parse(env[STAGE_INPUT_ENV]!), req.input);
+  assert.deepEqual(decodeStageInput(env[STAGE_INPUT_ENV]), req.input);
   assert.deepEqual(rayJobProblems(job), []);
   const without = rayJobFor(request(), { namespace: 'sentinel' });
   assert.equal((parseYaml(without.spec!.runtimeEnvYAML) as { env_vars: Record<string, string> }).env_vars.PYTHONPATH, undefined);

@@ -18,7 +18,9 @@ from sentinel_sdk.contract import (
     StageInput,
     StageResult,
     ValidationFailed,
+    capped,
     check_uri_param,
+    echo,
     run_stage,
     split_uri,
 )
@@ -29,24 +31,28 @@ _MAX_LISTED = 5
 
 
 def _listed(items: list[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
+    """The first few items, each capped (a column name, a cell: the file's own text, of any length)."""
+    shown = ", ".join(capped(item) for item in items[:_MAX_LISTED])
     return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
 
 
 def check_header(data: bytes) -> list[str]:
     """Header checks run on the raw line because pandas silently renames duplicates to 'x.1'."""
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline="")
-    header = next(csv.reader(text), None)  # decodes lazily: only the header is read
+    try:
+        header = next(csv.reader(text), None)  # decodes lazily: only the header is read
+    except csv.Error as e:  # e.g. a first "field" over csv's 128 KiB limit: not a CSV header
+        raise ValidationFailed(f"the header row is not readable CSV: {capped(str(e))}") from None
     if not header or all(not h.strip() for h in header):
         raise ValidationFailed("the file is empty or has no header row")
     problems: list[str] = []
-    dupes = [f"{name!r} ({n}x)" for name, n in Counter(header).items() if n > 1]
+    dupes = [f"{echo(name)} ({n}x)" for name, n in Counter(header).items() if n > 1]
     if dupes:
         problems.append(f"duplicate column names: {_listed(dupes)}")
     blanks = [str(i + 1) for i, h in enumerate(header) if not h.strip()]
     if blanks:
         problems.append(f"columns at positions {_listed(blanks)} have empty names")
-    bad = [repr(h) for h in header if _XGB_FORBIDDEN & set(h)]
+    bad = [echo(h) for h in header if _XGB_FORBIDDEN & set(h)]
     if bad:
         problems.append(f"column names must not contain '[', ']' or '<': {_listed(bad)}")
     if problems:
@@ -59,12 +65,12 @@ def parse_csv(data: bytes) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ValidationFailed(f"the file is not a readable CSV: {e}") from None
+        raise ValidationFailed(f"the file is not a readable CSV: {capped(str(e))}") from None
 
 
 def _first_bad(series: pd.Series, mask: pd.Series) -> str:
     idx = int(np.flatnonzero(mask.to_numpy())[0])
-    return f"{series.iloc[idx]!r} on line {idx + 2}"  # +2: 1-based and the header is line 1
+    return f"{echo(series.iloc[idx])} on line {idx + 2}"  # +2: 1-based and the header is line 1
 
 
 def _label(value: Any) -> Any:
@@ -84,35 +90,35 @@ def check_target(raw: pd.Series, target: str, task: str) -> tuple[pd.Series, lis
     problems: list[str] = []
     empty = raw.isna()
     if empty.any():
-        problems.append(f"target column {target!r} has {int(empty.sum())} empty values (first on line {int(np.flatnonzero(empty.to_numpy())[0]) + 2})")
+        problems.append(f"target column {echo(target)} has {int(empty.sum())} empty values (first on line {int(np.flatnonzero(empty.to_numpy())[0]) + 2})")
         return raw, None, problems
     if task == "regression":
         y = pd.to_numeric(raw, errors="coerce")
         bad = y.isna() | ~np.isfinite(y.fillna(0.0).to_numpy(dtype=np.float64))
         if bad.any():
-            problems.append(f"target column {target!r} must be a finite number for task regression; found {_first_bad(raw, bad)}")
+            problems.append(f"target column {echo(target)} must be a finite number for task regression; found {_first_bad(raw, bad)}")
         elif y.nunique() < 2:
-            problems.append(f"target column {target!r} is constant ({y.iloc[0]!r}); a regression target must vary")
+            problems.append(f"target column {echo(target)} is constant ({echo(y.iloc[0])}); a regression target must vary")
         return y.astype(np.float64), None, problems
     numeric = pd.to_numeric(raw, errors="coerce")
     labels = raw if numeric.isna().any() else numeric
     if labels is numeric and not np.all(np.isfinite(numeric.to_numpy(dtype=np.float64))):
-        problems.append(f"target column {target!r} has infinite values")
+        problems.append(f"target column {echo(target)} has infinite values")
         return raw, None, problems
     classes = sorted({_label(v) for v in labels.tolist()}, key=lambda v: (isinstance(v, str), v))
     if task == "binary":
         if labels is numeric and not set(classes) <= {0, 1}:
-            problems.append(f"target column {target!r} must be binary 0/1 for task binary; found values {_listed([repr(c) for c in classes if c not in (0, 1)])} (for more classes use task: multiclass)")
+            problems.append(f"target column {echo(target)} must be binary 0/1 for task binary; found values {_listed([echo(c) for c in classes if c not in (0, 1)])} (for more classes use task: multiclass)")
         elif len(classes) > 2:
-            problems.append(f"target column {target!r} has {len(classes)} classes ({_listed([repr(c) for c in classes])}); task binary needs exactly 2 (use task: multiclass)")
+            problems.append(f"target column {echo(target)} has {len(classes)} classes ({_listed([echo(c) for c in classes])}); task binary needs exactly 2 (use task: multiclass)")
         elif len(classes) < 2:
-            problems.append(f"target column {target!r} contains only class {classes[0]!r}; both classes are needed")
+            problems.append(f"target column {echo(target)} contains only class {echo(classes[0])}; both classes are needed")
         if labels is numeric:
             classes = [0, 1]
     elif len(classes) < 2:
-        problems.append(f"target column {target!r} contains only class {classes[0]!r}; at least 2 classes are needed")
+        problems.append(f"target column {echo(target)} contains only class {echo(classes[0])}; at least 2 classes are needed")
     elif len(classes) > MAX_CLASSES:
-        problems.append(f"target column {target!r} has {len(classes)} distinct values; task multiclass allows at most {MAX_CLASSES} (is it a regression target?)")
+        problems.append(f"target column {echo(target)} has {len(classes)} distinct values; task multiclass allows at most {MAX_CLASSES} (is it a regression target?)")
     if problems:
         return raw, None, problems
     codes = {c: i for i, c in enumerate(classes)}
@@ -123,7 +129,7 @@ def validate(df: pd.DataFrame, target: str, min_rows: int, task: str = "binary")
     """Return a clean frame (numeric features, encoded target) and the class labels, or raise ValidationFailed
     listing every problem."""
     if target not in df.columns:
-        raise ValidationFailed(f"target column {target!r} is missing; columns are: {_listed(list(map(str, df.columns)))}")
+        raise ValidationFailed(f"target column {echo(target)} is missing; columns are: {_listed(list(map(str, df.columns)))}")
     features = [c for c in df.columns if c != target]
     if not features:
         raise ValidationFailed("the file has no feature columns besides the target")
@@ -142,14 +148,14 @@ def validate(df: pd.DataFrame, target: str, min_rows: int, task: str = "binary")
         if not pd.api.types.is_numeric_dtype(s):
             as_num = pd.to_numeric(s, errors="coerce")
             non_numeric = as_num.isna() & s.notna()
-            problems.append(f"column {col!r} is not numeric: {_first_bad(s, non_numeric)}")
+            problems.append(f"column {echo(col)} is not numeric: {_first_bad(s, non_numeric)}")
             continue
         values = s.to_numpy(dtype=np.float64)
         n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
         if n_nan:
-            problems.append(f"column {col!r} has {n_nan} NaN/empty values")
+            problems.append(f"column {echo(col)} has {n_nan} NaN/empty values")
         if n_inf:
-            problems.append(f"column {col!r} has {n_inf} infinite values")
+            problems.append(f"column {echo(col)} has {n_inf} infinite values")
         clean[col] = s
     if problems:
         raise ValidationFailed("; ".join(problems))
@@ -197,7 +203,7 @@ def run(stage_input: StageInput) -> StageResult:
     try:
         data = storage.read_bytes(dataset_uri)
     except FileNotFoundError:
-        raise ValidationFailed(f"dataset {dataset_uri} does not exist") from None
+        raise ValidationFailed(f"dataset {capped(dataset_uri)} does not exist") from None
     digest = hashlib.sha256(data).hexdigest()
     df, classes = validate(parse_csv(data), target, min_rows, task)
     parts = split(df, target, validation, test, seed, task)

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sentinel_sdk import storage
-from sentinel_sdk.contract import InvalidInput, split_uri
+from sentinel_sdk.contract import InvalidInput, capped, echo, split_uri
 from sentinel_sdk.metrics import Task
 
 MANIFEST = "manifest.json"
@@ -69,11 +69,11 @@ def load_split(data_uri: str, name: str, target: str, task: str, features: list[
     except FileNotFoundError:
         raise InvalidInput(f"the {name} split {uri} does not exist; is dataUri the ingest stage folder?") from None
     if target not in df.columns:
-        raise InvalidInput(f"the {name} split {uri} has no target column {target!r}")
+        raise InvalidInput(f"the {name} split {uri} has no target column {echo(target)}")
     cols = [c for c in df.columns if c != target] if features is None else features
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise InvalidInput(f"the {name} split {uri} lacks the model's features: {', '.join(missing[:5])}")
+        raise InvalidInput(f"the {name} split {uri} lacks the model's features: {', '.join(capped(str(c)) for c in missing[:5])}")
     return Split(X=df[cols], y=target_array(df[target], task))
 
 
@@ -89,7 +89,7 @@ def read_manifest(data_uri: str) -> dict[str, Any]:
 def load_data(data_uri: str, target: str, task: Task) -> Data:
     manifest = read_manifest(data_uri)
     if manifest.get("task", task) != task:
-        raise InvalidInput(f"the data at {data_uri} was ingested for task {manifest.get('task')!r}, not {task!r}")
+        raise InvalidInput(f"the data at {data_uri} was ingested for task {echo(manifest.get('task'))}, not {echo(task)}")
     train = load_split(data_uri, "train", target, task)
     validation = load_split(data_uri, "validation", target, task, list(train.X.columns))
     classes = manifest.get("classes")
@@ -100,7 +100,7 @@ def load_data(data_uri: str, target: str, task: Task) -> Data:
 def frame_to_data(df: pd.DataFrame, target: str, task: Task, validation: float = 0.2, seed: int = 0) -> Data:
     """For tests and notebooks: a Data from an in-memory frame (classes are encoded as ingest would)."""
     if target not in df.columns:
-        raise InvalidInput(f"the frame has no target column {target!r}")
+        raise InvalidInput(f"the frame has no target column {echo(target)}")
     frame = df.copy()
     classes: list[Any] | None = None
     if task != "regression":

@@ -7,6 +7,8 @@ schema's defaults filled in, and every result.json against `result.schema.json`,
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import os
@@ -23,7 +25,6 @@ import jsonschema
 
 from sentinel_sdk import driver_log, storage
 
-ENV_VAR = "SENTINEL_STAGE_INPUT"
 SCHEMA_DIR = Path(__file__).resolve().parent
 STAGES = ("ingest", "train", "tune", "evaluate")
 _MISSING: Any = object()
@@ -57,10 +58,25 @@ def one_line(text: str, limit: int = 1000) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+#: At most this many characters of one input (a column name, a cell, a line of a file) are echoed in an error,
+#: as on the control plane (core/errors.ts MAX_ECHO).
+MAX_ECHO = 200
+
+
+def capped(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` as an error may echo it: whole up to `limit` characters, else its start, `…` and its whole length."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def echo(value: Any, limit: int = MAX_ECHO) -> str:
+    """A value as errors show it (its repr), capped: `'price'`, or `'AAAA… (6000000 characters)`."""
+    return capped(repr(value), limit)
+
+
 @cache
 def schema(name: str) -> dict[str, Any]:
-    """A generated schema: `<stage>.input`, `result`, or `vocabulary`."""
-    path = SCHEMA_DIR / (f"{name}.json" if name == "vocabulary" else f"{name}.schema.json")
+    """A generated contract file: `<stage>.input`, `result` (schemas), `vocabulary` or `wire`."""
+    path = SCHEMA_DIR / (f"{name}.json" if name in ("vocabulary", "wire") else f"{name}.schema.json")
     try:
         loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -200,20 +216,51 @@ class StageResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def _wire() -> dict[str, str]:
+    """Where the stage input is and how it is encoded: the generated wire.json (core/stage-input-wire.ts)."""
+    wire: dict[str, str] = schema("wire")["stageInput"]
+    if wire.get("encoding") != "base64" or wire.get("charset") != "utf-8" or wire.get("format") != "json":
+        raise StageError(f"wire.json describes an encoding this sentinel_sdk does not read: {wire}")
+    return wire
+
+
+#: The environment variable with the stage input: base64 (standard, padded) of its UTF-8 JSON. Ray expands `$VAR`
+#: in runtime-env values and KubeRay parses runtimeEnvYAML as YAML 1.1; neither touches the base64 alphabet.
+ENV_VAR = _wire()["env"]
+
+
+def encode_stage_input(data: Any) -> str:
+    """The variable's value for a stage input, as the control plane writes it (tests and tools that run a stage)."""
+    return base64.b64encode(json.dumps(data, ensure_ascii=False).encode("utf-8")).decode("ascii")
+
+
+def decode_stage_input(raw: str | None) -> Any:
+    """The stage input in the variable's value. Anything but base64 of UTF-8 JSON is InvalidInput naming the variable."""
+    if raw is None or not raw.strip():
+        raise InvalidInput(f"environment variable {ENV_VAR} is not set")
+    try:
+        data = base64.b64decode(raw.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error) as e:
+        raise InvalidInput(f"{ENV_VAR} is not base64 (standard alphabet, padded; {len(raw)} characters): {e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{ENV_VAR} decodes to bytes that are not UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"{ENV_VAR} decodes to text that is not JSON: {capped(str(e))}") from None
+
+
 def _check_uri(value: str, key: str) -> str:
     # Relative paths would resolve against whatever cwd the Ray job happens to have.
     if "://" in value or os.path.isabs(value):
         return value.rstrip("/") or "/"
-    raise InvalidInput(f"{key} must be an absolute path or a URL such as s3://bucket/prefix; got {value!r}")
+    raise InvalidInput(f"{key} must be an absolute path or a URL such as s3://bucket/prefix; got {echo(value)}")
 
 
 def parse_stage_input(raw: str | None, expected_stage: str) -> StageInput:
-    if raw is None or not raw.strip():
-        raise InvalidInput(f"environment variable {ENV_VAR} is not set")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InvalidInput(f"{ENV_VAR} is not valid JSON: {e}") from None
+    data = decode_stage_input(raw)
     if not isinstance(data, dict):
         raise InvalidInput(f"{ENV_VAR} must be a JSON object")
     stage = data.get("stage")
