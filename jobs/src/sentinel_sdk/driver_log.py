@@ -308,8 +308,9 @@ class DriverLog:
                 pass
 
     def _flush_loop(self) -> None:
+        # Python's own buffers are not flushed from here (TextIOWrapper is not thread-safe); Ray runs drivers with
+        # PYTHONUNBUFFERED=1, so what the stage prints reaches fd 1/2 at once anyway.
         while not self._stop.wait(self.flush_seconds):
-            self._flush_python_streams()
             with self._lock:
                 # A partial line waiting a whole interval (a progress bar, a prompt) goes in as it is.
                 for fd in (1, 2):
