@@ -20,6 +20,7 @@ import { runsCommand } from '../../cli/runs.js';
 import { logsCommand } from '../../cli/logs.js';
 import { resultUri, stageLogUri } from '../../core/artifacts.js';
 import { STAGES } from '../../core/stages.js';
+import { checkReport } from '../support/report-check.js';
 
 const node = join(repoRoot, 'node_modules', '.bin', 'node');
 const cli = (...args: string[]) => {
@@ -179,6 +180,10 @@ test('status and runs of a live `sentinel run --serve`, then after Ctrl-C', { ti
     assert.equal(w.live, undefined);
     assert.equal(w.status, 'SUCCEEDED');
     assert.equal(w.gate?.decision, 'PROMOTE');
+
+    // The run report of this finished run, looked at in headless Chromium (test/support/report-check.ts).
+    const report = await checkReport(home, s.name, runId);
+    t.diagnostic(`report ${report.bytes} bytes, written in ${report.writeMs} ms, shown in Chromium in ${report.renderMs.toFixed(0)} ms; ${report.screenshot}`);
     mark('done');
   } finally {
     if (follower && follower.exitCode === null) follower.kill();
