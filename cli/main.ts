@@ -10,6 +10,8 @@ import { loadSpecOrExplain } from './run.js';
 import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
 import { runsCommand } from './runs.js';
 import { statusCommand } from './status.js';
+import { guarded } from './backend.js';
+import { reportCommand } from './report.js';
 import { logsCommand } from './logs.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -40,6 +42,9 @@ Usage:
       The driver output of the run's stage jobs, kept beside each stage's result (<stage>/logs/attempt-N.log, written
       by the job as it runs, so it outlives the Ray head): every stage in order, or one STAGE (latest attempt, or
       --attempt N); --follow streams it until the stage (or the run) ends. Exit 1 when there is no such log.
+  sentinel report RUN [--out FILE] [--home DIR] [--backend local|aws]
+      One self-contained HTML page of a run: the pipeline graph coloured by outcome, metrics, the gate's decision,
+      tuning curves, lineage (dataset SHA-256 → run → model → endpoint), time inside Ray. Exit 1 when not found.
   sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
       Injects an AWS event into the local runtime and follows what it causes:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
@@ -104,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'runs') return runsCommand(rest);
   if (command === 'status') return statusCommand(rest);
+  if (command === 'report') return guarded(() => reportCommand(rest));
   if (command === 'logs') return logsCommand(rest);
   if (command === 'mlflow') {
     const { values } = parseArgs({
