@@ -11,6 +11,7 @@ import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
 import { runsCommand } from './runs.js';
 import { statusCommand } from './status.js';
 import { guarded } from './backend.js';
+import { startCommand } from './start.js';
 import { reportCommand } from './report.js';
 import { logsCommand } from './logs.js';
 
@@ -45,6 +46,11 @@ Usage:
   sentinel report RUN [--out FILE] [--home DIR] [--backend local|aws]
       One self-contained HTML page of a run: the pipeline graph coloured by outcome, metrics, the gate's decision,
       tuning curves, lineage (dataset SHA-256 → run → model → endpoint), time inside Ray. Exit 1 when not found.
+  sentinel start PIPELINE [--request-id ID] [--dataset s3://…] --backend aws [--stack FILE]
+      Starts a run on the deployed stack (StartExecution, named from the request id: the same id is the same run).
+  runs, status, logs (and start) take --backend local|aws (or SENTINEL_BACKEND); aws reads the deployed stack named
+      by --stack FILE (SST's outputs, default .sst/outputs.json) or SENTINEL_BUCKET + SENTINEL_STATE_MACHINE_ARN
+      (docs/aws-backend.md).
   sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
       Injects an AWS event into the local runtime and follows what it causes:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
@@ -107,8 +113,9 @@ async function main(argv: string[]): Promise<number> {
       tracking: values['no-tracking'] ? 'off' : trackingUri ? { uri: trackingUri } : 'local',
     });
   }
-  if (command === 'runs') return runsCommand(rest);
-  if (command === 'status') return statusCommand(rest);
+  if (command === 'runs') return guarded(() => runsCommand(rest));
+  if (command === 'status') return guarded(() => statusCommand(rest));
+  if (command === 'start') return guarded(() => startCommand(rest));
   if (command === 'report') return guarded(() => reportCommand(rest));
   if (command === 'logs') return logsCommand(rest);
   if (command === 'mlflow') {

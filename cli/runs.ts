@@ -4,15 +4,17 @@ import { resolve } from 'node:path';
 import { LocalRunHistory } from '../local/run-history.js';
 import { listRuns, parseSince, parseStatusFilter, STATUS_FILTERS, type RunFilter, type RunRow } from '../core/run-history.js';
 import { bold, dim, duration, green, red, yellow } from './format.js';
+import { BACKEND_USAGE, backendOptions, openHistory } from './backend.js';
 
-export const RUNS_USAGE = `Usage: sentinel runs [--pipeline P] [--status S] [--since DURATION|ISO] [--json] [--home DIR]
-  Lists the runs recorded in the home (default .sentinel/), newest first: run id, pipeline, status, started,
-  duration, outcome (promoted / kept / failed, and why).
+export const RUNS_USAGE = `Usage: sentinel runs [--pipeline P] [--status S] [--since DURATION|ISO] [--json] [--home DIR] [--backend local|aws] [--stack FILE]
+  Lists the runs recorded in the home (default .sentinel/), or a deployed stack's (--backend aws: its Step Functions
+  executions and their S3 records), newest first: run id, pipeline, status, started, duration, outcome (promoted /
+  kept / failed, and why).
   --pipeline P   only pipeline P
   --status S     ${STATUS_FILTERS.join('|')} (interrupted: recorded as running, but no live session runs it)
   --since D      started within D (90s, 30m, 2h, 1d, 1w, 1h30m) or at/after an ISO date or time (2026-12-01T18:00Z)
   --json         the rows as a JSON array on stdout
-  Exit codes: 0 listed (even none), 1 no Sentinel home at DIR, 2 bad usage.
+\${BACKEND_USAGE}  Exit codes: 0 listed (even none), 1 no Sentinel home at DIR (or AWS failed: credentials, access), 2 bad usage.
   Then: sentinel status RUN for one run's stages, gate, champion, metrics and (while live) serving replicas.
 `;
 
@@ -59,7 +61,7 @@ export async function runsCommand(args: string[], now = Date.now()): Promise<num
   try {
     ({ values } = parseArgs({
       args,
-      options: { pipeline: { type: 'string' }, status: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean', default: false }, home: homeOption, help: { type: 'boolean', short: 'h' } },
+      options: { pipeline: { type: 'string' }, status: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean', default: false }, home: homeOption, ...backendOptions, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -82,7 +84,7 @@ export async function runsCommand(args: string[], now = Date.now()): Promise<num
     if (since === undefined) return usageError(`--since: "${values.since}" is neither a duration (30m, 2h, 1d) nor an ISO date/time`, RUNS_USAGE);
     filter.since = since;
   }
-  const history = openHome(values.home);
+  const history = await openHistory(values, openHome);
   if (!history) return 1;
   const records = await history.listRuns();
   const rows = listRuns(records, filter, await history.live(), now);

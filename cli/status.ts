@@ -8,15 +8,17 @@ import { bold, dim, duration, green, metricsText, red, yellow } from './format.j
 import { metricsDigestLine } from './metrics-digest.js';
 import { replicasText } from './session-command.js';
 import { homeOption, openHome, outcomeText, statusText, usageError, whenText } from './runs.js';
+import { BACKEND_USAGE, backendOptions, openHistory } from './backend.js';
 
-export const STATUS_USAGE = `Usage: sentinel status RUN [--json] [--home DIR]
+export const STATUS_USAGE = `Usage: sentinel status RUN [--json] [--home DIR] [--backend local|aws] [--stack FILE]
   One run of the home (default .sentinel/): each stage's state, attempts, times and metrics, the gate's decision and
   reason, the pipeline's champion, the artifacts, the run's control-plane metrics (metrics.jsonl), its MLflow run; and
   while a session is live (a \`sentinel run\` still running, or serving with --serve): the Ray dashboard URL and the
   serving replicas (running, target, autoscaling range).
   RUN is a run id (as \`sentinel runs\` lists them) or a unique prefix of one.
   --json   the same as JSON on stdout
-  Exit codes: 0 the run succeeded or is running, 1 it failed or was interrupted, or no such run (the nearest and most
+  --backend aws: the run's Step Functions execution (stage attempts and times from its history) and its S3 records.
+\${BACKEND_USAGE}  Exit codes: 0 the run succeeded or is running, 1 it failed or was interrupted, or no such run (the nearest and most
   recent ids are listed), 2 bad usage.
 `;
 
@@ -58,7 +60,9 @@ export function printStatus(v: RunStatusView, now: number, write: (s: string) =>
   } else if (v.tracking) write(`  ${bold('tracking')}  ${dim(v.tracking.off)}`);
   write(`  ${bold('artifacts')} ${v.artifactsUri}`);
   if (v.live) {
-    write(`  ${bold('live')}      Ray dashboard ${v.live.dashboardUrl}${v.live.dashboardAnswers ? '' : red(' (not answering)')}  ${dim(`(session pid ${v.live.pid ?? '?'}, up since ${v.live.startedAt ? whenText(v.live.startedAt, now) : '?'})`)}`);
+    // A deployed stack's "live view" is its state machine in the Step Functions console (no session, no pid).
+    if (v.live.pid === undefined) write(`  ${bold('console')}   ${v.live.dashboardUrl}`);
+    else write(`  ${bold('live')}      Ray dashboard ${v.live.dashboardUrl}${v.live.dashboardAnswers ? '' : red(' (not answering)')}  ${dim(`(session pid ${v.live.pid ?? '?'}, up since ${v.live.startedAt ? whenText(v.live.startedAt, now) : '?'})`)}`);
     if (v.live.note) write(`  ${yellow(v.live.note)}`);
     const sv = v.live.serving;
     if (sv) {
@@ -71,14 +75,14 @@ export function printStatus(v: RunStatusView, now: number, write: (s: string) =>
           }`,
         );
       }
-    } else if (v.live.dashboardAnswers) write(`  ${bold('serving')}   ${dim(`nothing serves ${v.pipeline} in the live session`)}`);
+    } else if (v.live.dashboardAnswers && v.live.pid !== undefined) write(`  ${bold('serving')}   ${dim(`nothing serves ${v.pipeline} in the live session`)}`);
   } else write(`  ${bold('live')}      ${dim('no live session (a `sentinel run` that is running, or serving with --serve, shows its dashboard and replicas here)')}`);
 }
 
 export async function statusCommand(args: string[], now = Date.now()): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { json: { type: 'boolean', default: false }, home: homeOption, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options: { json: { type: 'boolean', default: false }, home: homeOption, ...backendOptions, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
   } catch (e) {
     return usageError((e as Error).message, STATUS_USAGE);
   }
@@ -88,7 +92,7 @@ export async function statusCommand(args: string[], now = Date.now()): Promise<n
     return 0;
   }
   if (positionals.length !== 1) return usageError(positionals.length ? `status takes one RUN, got ${positionals.length}` : 'status needs a RUN id (`sentinel runs` lists them)', STATUS_USAGE);
-  const history = openHome(values.home);
+  const history = await openHistory(values, openHome);
   if (!history) return 1;
   const id = positionals[0]!;
   const records = await history.listRuns();

@@ -37,3 +37,11 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.sentinel-stamp 2>/dev/null || tr
   .venv/bin/pip install --disable-pip-version-check -q --no-deps -e jobs >&2
   echo "$want_py" > .venv/.sentinel-stamp
 fi
+
+# moto in server mode: the AWS-API server (Step Functions, S3, SNS) the aws test suite starts (test/support/moto.ts).
+want_moto=$(stamp test/aws/requirements.txt)
+if [ ! -x .venv/bin/moto_server ] || [ "$(cat .venv/.sentinel-moto-stamp 2>/dev/null || true)" != "$want_moto" ]; then
+  say "installing moto (the AWS-API server of the aws tests) into .venv …"
+  .venv/bin/pip install --disable-pip-version-check -q -r test/aws/requirements.txt >&2
+  echo "$want_moto" > .venv/.sentinel-moto-stamp
+fi

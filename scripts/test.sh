@@ -6,6 +6,7 @@
 #   paths  the state machine's paths on the local interpreter with the real handlers (node:test)
 #   jobs   the Python Ray workloads (pytest, real Ray)
 #   infra  the SST/Pulumi stack's wiring and least privilege under Pulumi's runtime mocks, AWS adapters (node:test)
+#   aws    the AWS backend of the CLI (start, runs, status, cancel) and AWS adapters against moto in server mode (node:test)
 #   k8s    the KubeRay adapters, manifests, RBAC, retries, spot handling and the reaper on a real kube-apiserver + etcd
 #   e2e    full local pipeline runs on a real Ray head, the CLI, Ctrl-C (node:test)
 # Pass suite names to run only some: scripts/test.sh unit paths
@@ -20,7 +21,7 @@ out="$(mktemp -d)"
 status=0
 summary=()
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(typecheck py-quality unit paths infra k8s jobs e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(typecheck py-quality unit paths infra aws k8s jobs e2e)
 
 # node_part TAP ARGS…: one node:test run, its TAP report in TAP.
 node_part() {
@@ -80,6 +81,8 @@ for suite in "${suites[@]}"; do
     paths) node_suite paths --import ./test/support/leak-check.ts --test-timeout=120000 test/paths/*.test.ts ;;
     e2e) node_suite e2e test/e2e/*.test.ts ;;
     infra) node_suite infra test/infra/*.test.ts ;;
+    # The AWS backend against moto in server mode (an AWS-API server each file starts on a free port, test/support/moto.ts).
+    aws) node_suite aws --import ./test/support/leak-check.ts --test-timeout=300000 test/aws/*.test.ts ;;
     k8s)
       # Builds kube-apiserver and etcd from the Go module proxy once (cached under ~/.cache/sentinel/kube).
       bash tools/kube/build.sh || { summary+=("k8s: 0 passed, 1 failed"); status=1; continue; }

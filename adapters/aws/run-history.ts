@@ -14,18 +14,19 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ChampionRecord, RunRecord, RunState } from '../../core/model.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { ControlPlaneDigest, LiveView, RunHistoryPort, StoredStageResult } from '../../core/run-history.js';
-import { championUri, resultUri, runRecordUri, runUri } from '../../core/artifacts.js';
+import { championUri, resultUri, runRecordUri, runUri, STAGE_LOG_FOLDER, stageUri } from '../../core/artifacts.js';
+import { sortLogs, STAGE_LOG_NAME, type StageLog, type StageLogsPort } from '../../core/run-logs.js';
 import { STAGES, stateNameFor, type Stage } from '../../core/stages.js';
 import { StageResultSchema } from '../../core/contract.js';
 import { parseSpec, type PipelineSpec } from '../../core/spec.js';
 import { pipelineSpecUri } from '../../core/triggers.js';
 import { executionNameFor, RUN_ID_PATTERN } from '../../core/run-id.js';
 import { jobNameFor, labelsFor } from '../../core/names.js';
-import { S3ObjectStore } from './s3-store.js';
+import { parseS3Uri, S3ObjectStore } from './s3-store.js';
 import { executionArnFor } from './sfn.js';
 
 export interface AwsStack {
@@ -138,7 +139,7 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
   return out;
 }
 
-export class AwsRunHistory implements RunHistoryPort {
+export class AwsRunHistory implements RunHistoryPort, StageLogsPort {
   readonly where: string;
   readonly bucketUri: string;
   readonly artifactRoot: string;
@@ -307,6 +308,35 @@ export class AwsRunHistory implements RunHistoryPort {
     await this.o.sfn.send(new StopExecutionCommand({ executionArn, error: 'SentinelCancelled', cause: reason.slice(0, 32_768) }));
     this.executions = undefined;
     return { stopped: true, status: 'ABORTED', executionArn };
+  }
+
+  /** Every attempt's driver log: the objects <stage>/logs/attempt-N.log the jobs write beside their results. */
+  async stageLogs(pipeline: string, runId: string): Promise<StageLog[]> {
+    const found = await Promise.all(
+      STAGES.map(async (stage) => {
+        const objects = await this.store.list(`${stageUri(this.artifactRoot, pipeline, runId, stage)}/${STAGE_LOG_FOLDER}/`);
+        return objects.flatMap((o): StageLog[] => {
+          const m = STAGE_LOG_NAME.exec(o.uri.slice(o.uri.lastIndexOf('/') + 1));
+          return m ? [{ stage, attempt: Number(m[1]), uri: o.uri, size: o.size, ...(o.lastModified ? { modifiedAt: new Date(o.lastModified).toISOString() } : {}) }] : [];
+        });
+      }),
+    );
+    return sortLogs(found.flat());
+  }
+
+  /** The log from byte `offset` on (a ranged GetObject); empty when nothing new, undefined when there is no such log. */
+  async readLog(uri: string, offset: number): Promise<Uint8Array | undefined> {
+    if (!uri.startsWith(`${this.artifactRoot}/`)) return undefined; // only this stack's logs
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const res = await this.o.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}) }));
+      return (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (err.name === 'InvalidRange' || err.$metadata?.httpStatusCode === 416) return new Uint8Array(0); // nothing past offset yet
+      if (err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404) return undefined;
+      throw e;
+    }
   }
 
   /** Not used by the listing (the record wins), kept for callers that want the started input. */
