@@ -36,7 +36,7 @@ export async function renderAws(out: string, opts: RenderAwsOptions): Promise<st
   const cfg = opts.config ?? sentinelConfig(opts.stage, { region: opts.region });
   const derived = deploymentArns(cfg, { account: opts.account });
   const a: DeploymentArns = opts.bucket ? { ...derived, bucketName: opts.bucket, bucket: `arn:${derived.partition}:s3:::${opts.bucket}` } : derived;
-  const settings = routeSettings(cfg, a.bucketName);
+  const settings = routeSettings(cfg, a.bucketName, a.stateMachine);
   const routes = routesFor(settings);
   const schedules = schedulesFor(settings);
   const lambdas = deployedLambdas(cfg);

@@ -1,6 +1,9 @@
 // Last state of every path: record how the run ended. On failure, stop any job of the run that is still going, so a
 // failed run leaves no orphaned Ray job behind.
-import type { ComputePort, ObjectStore, TokenStore, TrackingPort } from './ports.js';
+import type { BusEvent, ComputePort, EventPublisher, ObjectStore, TokenStore, TrackingPort } from './ports.js';
+import { runEvent, stageMetrics } from '../events/run-events.js';
+import type { ChampionRecord } from './model.js';
+import { championUri } from './artifacts.js';
 import { notePipelineRun } from './tracking.js';
 import type { RunContext, RunRecord, StageSummaries } from './model.js';
 import { runRecordUri } from './artifacts.js';
@@ -17,6 +20,8 @@ export interface FinishDeps {
   now: () => Date;
   /** Ends the pipeline run's MLflow run with the run's outcome (best effort). */
   tracking?: TrackingPort;
+  /** Where `Run Succeeded` / `Run Failed` / `Champion Kept` go (events/run-events.ts); absent: no run events. */
+  publisher?: EventPublisher;
 }
 
 export async function finishRun(req: { run: RunContext; stages?: StageSummaries; end: RunEnd }, deps: FinishDeps) {
@@ -51,9 +56,28 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     ...(run.tracking ? { tracking: run.tracking } : {}),
   };
   await deps.store.putJson(uri, record);
+  if (deps.publisher) await deps.publisher.publish(await endEvents(run, record, end, req.stages, deps));
   if (deps.tracking) {
     const tags: Record<string, string> = end.status === 'SUCCEEDED' ? { 'sentinel.status': 'SUCCEEDED' } : { 'sentinel.status': 'FAILED', 'sentinel.error': `${end.error}: ${end.cause}`.slice(0, 5000), ...(end.failedAt ? { 'sentinel.failedAt': end.failedAt } : {}) };
     await notePipelineRun(deps.tracking, run, tags, end.status === 'SUCCEEDED' ? 'FINISHED' : 'FAILED').catch(() => undefined);
   }
   return { status: end.status, stoppedJobs: stopped };
+}
+
+/** The run's end as run events: Succeeded (and Champion Kept when the gate kept it) or Failed. */
+async function endEvents(run: RunContext, record: RunRecord, end: RunEnd, stages: StageSummaries | undefined, deps: Pick<FinishDeps, 'store' | 'now'>): Promise<BusEvent[]> {
+  const now = deps.now();
+  const base = { pipeline: run.pipeline, runId: run.runId };
+  if (end.status === 'FAILED') {
+    return [runEvent('failed', { ...base, startedAt: record.startedAt, endedAt: record.endedAt!, error: end.error, cause: end.cause.slice(0, 2000), ...(end.failedAt ? { stage: end.failedAt } : {}) }, now)];
+  }
+  const metrics = stageMetrics(stages);
+  const durationSeconds = Math.max(0, (Date.parse(record.endedAt!) - Date.parse(record.startedAt)) / 1000) || 0;
+  const events: BusEvent[] = [runEvent('succeeded', { ...base, startedAt: record.startedAt, endedAt: record.endedAt!, durationSeconds, promoted: end.promoted, reason: end.reason, metrics }, now)];
+  if (!end.promoted) {
+    const c = (await deps.store.getJson<ChampionRecord>(championUri(run.artifactRoot, run.pipeline)))?.current;
+    const champion = c ? { runId: c.runId, metric: c.metric, value: c.value, promotedAt: c.promotedAt, modelUri: c.modelUri } : undefined;
+    events.push(runEvent('kept', { ...base, reason: end.reason, metrics, ...(champion ? { champion } : {}) }, now));
+  }
+  return events;
 }

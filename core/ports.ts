@@ -76,10 +76,10 @@ export interface ServeStatus {
   message?: string;
   /** The run whose model the deployed config serves (so a wait can tell the new config from the old one). */
   runId?: string;
-}
-
   /** During a zero-downtime upgrade: the config coming up on the new cluster, while `runId` keeps serving. */
   pending?: { state: ServeStatus['state']; runId?: string; message?: string };
+}
+
 /** The serving replicas of a pipeline's model deployment (ModelServer), as Serve reports them now. */
 export interface ServeReplicas {
   /** Replicas answering requests. */
@@ -231,4 +231,19 @@ export interface TrackingPort {
   setAlias(model: string, alias: string, version: string): Promise<void>;
   /** The version an alias points at, or undefined when the model or the alias does not exist. */
   byAlias(model: string, alias: string): Promise<ModelVersionInfo | undefined>;
+}
+
+/** A notification topic (SNS): one message per run event, with attributes subscribers can filter on. */
+export interface TopicPort {
+  publish(topicArn: string, message: { subject: string; text: string; attributes: Record<string, string> }): Promise<void>;
+}
+
+/** A Slack-compatible incoming webhook: a JSON POST of `{"text": …}`. The URL is a secret: never logged. */
+export interface WebhookPort {
+  post(url: string, body: { text: string }): Promise<void>;
+}
+
+/** One-time schedules (EventBridge Scheduler `at(…)`): armed by name, re-arming the same name replaces it. */
+export interface OneTimeSchedulesPort {
+  arm(name: string, at: Date, input: unknown): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // First state of a run: re-validate the input, check the dataset is there, and record the run as RUNNING.
 // Fails with ValidationFailed before any compute is asked for.
-import type { ObjectStore, TrackingPort } from './ports.js';
+import type { EventPublisher, ObjectStore, TrackingPort } from './ports.js';
+import { runEvent } from '../events/run-events.js';
 import type { RunContext, RunRecord } from './model.js';
 import { parseRunContext } from './run-input.js';
 import { runRecordUri } from './artifacts.js';
@@ -12,6 +13,8 @@ export interface PrepareDeps {
   now: () => Date;
   /** The deployment's MLflow server; absent: runs are not tracked (a note says so, it is not an error). */
   tracking?: TrackingPort;
+  /** Where `Run Started` goes (events/run-events.ts); absent: no run events. */
+  publisher?: EventPublisher;
 }
 
 export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunContext> {
@@ -46,6 +49,8 @@ export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunCo
       ...(run.tracking ? { tracking: run.tracking } : {}),
     };
     await deps.store.putJson(uri, record);
+    const started = runEvent('started', { pipeline: run.pipeline, runId: run.runId, startedAt: record.startedAt, trigger: run.trigger.kind, datasetUri: run.datasetUri }, deps.now());
+    await deps.publisher?.publish([started]);
   }
   return run;
 }

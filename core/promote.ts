@@ -6,6 +6,9 @@ import { serveApplicationFor, type ServeApplication } from './serve-config.js';
 import { championUri } from './artifacts.js';
 import { ErrorNames, SentinelError } from './errors.js';
 import { notePipelineRun, registerChampion } from './tracking.js';
+import type { EventPublisher, OneTimeSchedulesPort } from './ports.js';
+import { runEvent, type ChampionRefDetail } from '../events/run-events.js';
+import { armStaleCheck } from './staleness.js';
 
 export interface PromoteDeps {
   serving: ServingPort;
@@ -14,7 +17,34 @@ export interface PromoteDeps {
   now: () => Date;
   /** The model registry: each champion is a version there and the alias `champion` follows champion.json. */
   tracking?: TrackingPort;
+  /** Where `Model Promoted` / `Model Rolled Back` go (events/run-events.ts); absent: no run events. */
+  publisher?: EventPublisher;
+  /** Arms each new champion's staleness check (spec.staleAfter; core/staleness.ts); absent: not armed. */
+  staleChecks?: { schedules: OneTimeSchedulesPort; prefix: string; staleAfterFor?: (pipeline: string) => Promise<string | undefined> };
 }
+
+const championRef = (c: Champion): ChampionRefDetail => ({ runId: c.runId, metric: c.metric, value: c.value, promotedAt: c.promotedAt, modelUri: c.modelUri });
+
+/** After the record: the event, then the staleness check for the champion now serving. */
+async function announceChampion(
+  deps: PromoteDeps,
+  pipeline: string,
+  champion: Champion,
+  staleAfter: string | undefined,
+  event: Parameters<EventPublisher['publish']>[0][number],
+): Promise<StaleCheckArmed | undefined> {
+  await deps.publisher?.publish([event]);
+  if (!deps.staleChecks || !staleAfter) return undefined;
+  // Best effort like the registry: the model serves already; a check not armed is reported, not a failed promotion.
+  try {
+    return await armStaleCheck({ pipeline, champion, staleAfter, schedulePrefix: deps.staleChecks.prefix }, deps.staleChecks.schedules, deps.now());
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+}
+
+/** The staleness check armed for the new champion (its schedule's name and time), or why it was not. */
+export type StaleCheckArmed = { name: string; at: string } | { error: string };
 
 export interface Promotion {
   endpoint: string;
@@ -25,6 +55,8 @@ export interface Promotion {
   registry?: { model: string; version: string };
   /** Why the registry was not updated (its server failed); serving and champion.json are unaffected. */
   registryError?: string;
+  /** The champion's staleness check (spec.staleAfter), when armed. */
+  staleCheck?: StaleCheckArmed;
 }
 
 /**
@@ -95,7 +127,11 @@ export async function promote(
     const tags: Record<string, string> = { 'sentinel.promoted': 'true', ...(synced.registry ? { 'sentinel.registry.version': synced.registry.version } : {}) };
     await notePipelineRun(deps.tracking, run, tags).catch(() => undefined);
   }
+  const endpoint = deps.serving.endpoint(run.pipeline, run.spec.serve.route);
+  const promoted = runEvent('promoted', { pipeline: run.pipeline, runId: run.runId, champion: championRef(current), endpoint, ...(previous ? { previousRunId: previous.runId } : {}) }, deps.now());
+  const staleCheck = await announceChampion(deps, run.pipeline, current, run.spec.staleAfter, promoted);
   return {
+    ...(staleCheck ? { staleCheck } : {}),
     endpoint: deps.serving.endpoint(run.pipeline, run.spec.serve.route),
     championRunId: run.runId,
     ...(previous ? { previousRunId: previous.runId } : {}),
@@ -106,7 +142,7 @@ export async function promote(
 
 /** Restores the previous champion's serve config and swaps the record back. */
 export async function rollback(
-  req: { artifactRoot: string; pipeline: string },
+  req: { artifactRoot: string; pipeline: string; /** Why (recorded in the Model Rolled Back event). */ reason?: string },
   deps: PromoteDeps,
   timeoutMs = 180_000,
 ): Promise<Champion> {
@@ -119,6 +155,9 @@ export async function rollback(
   const synced = await syncRegistry(deps, req.pipeline, current); // the alias moves back to the previous version
   if (synced.registry) current.registry = synced.registry;
   await deps.store.putJson(uri, { pipeline: req.pipeline, current, previous: record.current } satisfies ChampionRecord);
+  const now = deps.now();
+  const rolledBack = runEvent('rolledBack', { pipeline: req.pipeline, runId: current.runId, champion: championRef(current), from: record.current.runId, reason: req.reason ?? 'rollback requested', at: now.toISOString() }, now);
+  await announceChampion(deps, req.pipeline, current, await deps.staleChecks?.staleAfterFor?.(req.pipeline), rolledBack);
   return current;
 }
 

@@ -25,6 +25,8 @@ import {
   TaskSchema,
 } from './contract.js';
 import type { Stage } from './stages.js';
+import { NotifySchema } from './notify.js';
+import { StaleAfterSchema } from './staleness.js';
 
 export type { Metric, Task, Mode } from './tasks.js';
 
@@ -180,6 +182,10 @@ const SpecObject = z
         message: 'must be ≥ targetOngoingRequests (a replica could never reach its target)',
         path: ['maxOngoingRequests'],
       }),
+    /** Who hears about this pipeline's runs: an SNS topic and/or a Slack-compatible webhook (core/notify.ts). */
+    notify: NotifySchema.optional(),
+    /** The champion is stale once older than this (30d, 12h, 90m): a Model Stale event, notified (core/staleness.ts). */
+    staleAfter: StaleAfterSchema.optional(),
   })
   .strict();
 

@@ -35,6 +35,17 @@ export const instanceStateChangePattern = {
   detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
 } as const satisfies EventPattern;
 
+/**
+ * The pipeline's state machine ended without reaching its own last state (stopped, timed out) or failed → the
+ * execution-ended handler (core/execution-ended.ts): deletes the run's Ray jobs, records the end in run.json.
+ */
+export const executionEndedPattern = (stateMachineArn: string) =>
+  ({
+    source: ['aws.states'],
+    'detail-type': ['Step Functions Execution Status Change'],
+    detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [stateMachineArn] },
+  }) as const satisfies EventPattern;
+
 /** Patterns that do not depend on deployment settings (rendered as-is by `sentinel render`). */
 export const patterns = {
   jobCompleted: jobCompletedPattern,

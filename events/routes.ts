@@ -2,9 +2,11 @@
 // (or scheduler schedule) with its target; the local runtime turns them into routes on its bus. One table, so a
 // rule cannot exist in one place and not the other.
 import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, type EventPattern } from './patterns.js';
+import { executionEndedPattern } from './patterns.js';
+import { runEventsPattern } from './run-events.js';
 
 /** Targets are logical: infra maps them to queues/functions, the local runtime to in-process queues/handlers. */
-export type RouteTarget = 'completion-queue' | 'interruption-queue' | 'start-run';
+export type RouteTarget = 'completion-queue' | 'interruption-queue' | 'start-run' | 'notify' | 'execution-ended';
 export type ScheduleTarget = 'watch-jobs' | 'reap-idle' | 'start-run';
 
 export interface Route {
@@ -29,6 +31,8 @@ export interface RouteSettings {
   pipelines: Array<{ name: string; retrainSchedule?: string }>;
   watchEvery?: string;
   reapEvery?: string;
+  /** The pipeline state machine's ARN: its executions that end early are cleaned up (execution-ended). */
+  stateMachineArn?: string;
 }
 
 export function routesFor(s: RouteSettings): Route[] {
@@ -42,6 +46,11 @@ export function routesFor(s: RouteSettings): Route[] {
     { name: 'spot-interruption', description: 'Spot warnings and rebalance recommendations', pattern: spotInterruptionPattern, target: 'interruption-queue' },
     { name: 'instance-state-change', description: 'Instances stopping or terminating', pattern: instanceStateChangePattern, target: 'interruption-queue' },
   );
+  // Run events (events/run-events.ts) → each pipeline's notifications; a run's early end → its jobs deleted.
+  routes.push({ name: 'run-events-notify', description: 'Run events to the pipelines\' SNS topics and webhooks', pattern: runEventsPattern(), target: 'notify' });
+  if (s.stateMachineArn) {
+    routes.push({ name: 'execution-ended', description: 'Aborted, timed-out or failed executions: delete their Ray jobs, record the end', pattern: executionEndedPattern(s.stateMachineArn), target: 'execution-ended' });
+  }
   return routes;
 }
 

@@ -129,6 +129,8 @@ export const LAMBDA_NAMES = [
   'start-run',
   'handle-interruption',
   'reap-idle',
+  'notify',
+  'execution-ended',
 ] as const;
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
@@ -155,15 +157,21 @@ export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
     rule: (route: string) => `${prefix}-${route}`,
     schedule: (name: string) => `${prefix}-${name}`,
     alarmTopic: `${prefix}-alarms`,
+    /** Run notifications of every pipeline (core/notify.ts); subscribers filter on the pipeline attribute. */
+    notificationsTopic: `${prefix}-notifications`,
     dashboard: `${prefix}`,
   };
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
+/** Stands in for the state machine's ARN where only the routes' shape matters (names, targets), not their patterns. */
+export const PLACEHOLDER_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:sentinel-pipeline';
+
 /** What events/routes.ts needs to list this deployment's rules and schedules. */
-export function routeSettings(cfg: SentinelConfig, bucketName: string): RouteSettings {
+export function routeSettings(cfg: SentinelConfig, bucketName: string, stateMachineArn = PLACEHOLDER_STATE_MACHINE_ARN): RouteSettings {
   return {
     bucket: bucketName,
+    stateMachineArn,
     pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
     watchEvery: cfg.watchEvery,
     reapEvery: cfg.reapEvery,

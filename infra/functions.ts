@@ -56,6 +56,10 @@ export const LAMBDAS: Record<LambdaName, LambdaSettings> = {
     consumes: { queue: 'interruption', batchSize: 10, maximumConcurrency: 5 },
   },
   'reap-idle': { entry: REAP_IDLE_ENTRY, timeoutSeconds: 120, memoryMb: 512, reservedConcurrency: 1 },
+  // Run events → SNS and the webhook (5 s timeout each); staleness checks.
+  notify: { entry: entry('notify'), timeoutSeconds: 30, memoryMb: 256 },
+  // An execution that ended early: deletes its RayJobs, records the end.
+  'execution-ended': { entry: entry('execution-ended'), timeoutSeconds: 60, memoryMb: 512 },
 };
 
 
@@ -75,6 +79,8 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
     SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
+    // Run notifications (functions/aws/notify.ts): the deployment's shared topic.
+    SENTINEL_NOTIFICATIONS_TOPIC_ARN: a.notificationsTopic,
     // The MLflow server (runs, registry); unset: tracking off (functions/aws/deps.ts OPTIONAL_ENV).
     ...(cfg.trackingUri ? { SENTINEL_TRACKING_URI: cfg.trackingUri } : {}),
     POWERTOOLS_SERVICE_NAME: SERVICE,

@@ -10,6 +10,7 @@ import type { Schedule, ScheduleTarget } from '../events/routes.js';
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../events/job-state-change.js';
 import { INTERRUPTION_EVENT_DETAIL_TYPE, INTERRUPTION_EVENT_SOURCE } from '../core/interruption.js';
 import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
+import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../events/run-events.js';
 
 export interface Statement {
   Sid?: string;
@@ -72,6 +73,7 @@ export const SDK_COMMAND_ACTIONS: Readonly<Record<string, Readonly<Record<string
     StartExecution: 'states:StartExecution',
   },
   'client-eventbridge': { PutEvents: 'events:PutEvents' },
+  'client-sns': { Publish: 'sns:Publish' },
   'client-eks': { DescribeCluster: 'eks:DescribeCluster', DescribeNodegroup: 'eks:DescribeNodegroup', UpdateNodegroupConfig: 'eks:UpdateNodegroupConfig' },
 };
 
@@ -102,6 +104,8 @@ export interface DeploymentArns {
   functions: Record<LambdaName, string>;
   functionLogGroups: Record<LambdaName, string>;
   stateMachineLogGroup: string;
+  /** The shared topic of run notifications (core/notify.ts). */
+  notificationsTopic: string;
   rule: (route: string) => string;
 }
 
@@ -133,6 +137,7 @@ export function deploymentArns(cfg: SentinelConfig, env: { account: string; part
     functions: Object.fromEntries(LAMBDA_NAMES.map((f) => [f, arn('lambda', `function:${n.function(f)}`)])) as Record<LambdaName, string>,
     functionLogGroups: Object.fromEntries(LAMBDA_NAMES.map((f) => [f, logGroup(n.functionLogGroup(f))])) as Record<LambdaName, string>,
     stateMachineLogGroup: logGroup(n.stateMachineLogGroup),
+    notificationsTopic: arn('sns', n.notificationsTopic),
     rule: (route) => arn('events', `rule/${n.rule(route)}`),
   };
 }
@@ -181,6 +186,12 @@ export const PUBLISHED_EVENTS = {
   'watch-jobs': { source: JOB_EVENT_SOURCE, detailTypes: [JOB_EVENT_DETAIL_TYPE] },
   'handle-interruption': { source: INTERRUPTION_EVENT_SOURCE, detailTypes: [INTERRUPTION_EVENT_DETAIL_TYPE] },
   'reap-idle': { source: REAPER_EVENT_SOURCE, detailTypes: REAPER_DETAIL_TYPES },
+  // Run events (events/run-events.ts): one source, each function only the kinds it announces.
+  'prepare-run': { source: RUN_EVENT_SOURCE, detailTypes: [RUN_EVENT_TYPES.started] },
+  'finish-run': { source: RUN_EVENT_SOURCE, detailTypes: [RUN_EVENT_TYPES.succeeded, RUN_EVENT_TYPES.failed, RUN_EVENT_TYPES.kept] },
+  promote: { source: RUN_EVENT_SOURCE, detailTypes: [RUN_EVENT_TYPES.promoted] },
+  'execution-ended': { source: RUN_EVENT_SOURCE, detailTypes: [RUN_EVENT_TYPES.failed] },
+  notify: { source: RUN_EVENT_SOURCE, detailTypes: [RUN_EVENT_TYPES.stale] },
 } as const satisfies Partial<Record<LambdaName, PublishedEvents>>;
 /** What the Lambda service does with the function's role to poll the queue (event source mapping). */
 const consumeQueue = (queueArn: string): Grant => ({
@@ -199,16 +210,16 @@ const traces: Grant = { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:
 
 /** What each function's code calls. Change a handler's adapters, change its line here (test/infra checks both). */
 const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
-  // Heads the dataset, reads/writes the run record.
-  'prepare-run': (a) => [readObjects(a, ['datasets/', 'artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a)],
+  // Heads the dataset, reads/writes the run record, announces Run Started.
+  'prepare-run': (a) => [readObjects(a, ['datasets/', 'artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), publishEvents(a, PUBLISHED_EVENTS['prepare-run'])],
   // Reads the champion (evaluate stage), parks the task token, creates the RayJob.
   'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a)],
   // Reads stage results and the champion.
   'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
   // Applies the RayService config, reads/writes champion.json.
-  promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a)],
+  promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS.promote)],
   // Stops the run's jobs on failure, drops their tokens, writes run.json.
-  'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a)],
+  'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['finish-run'])],
   // Reads result.json and the job's log tail, completes the waiting task, drops the token.
   'complete-stage': (a) => [
     readObjects(a, ['artifacts/']),
@@ -239,6 +250,16 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
     ...(a.nodegroups.length ? [{ sid: 'ScaleNodeGroups', actions: ['eks:DescribeNodegroup', 'eks:UpdateNodegroupConfig'], resources: a.nodegroups, by: 'code' as const }] : []),
     publishEvents(a, PUBLISHED_EVENTS['reap-idle']),
   ],
+  // Reads the deployed specs (notify, staleAfter) and champion.json; publishes to the notifications topic only;
+  // announces Model Stale. The webhook is plain HTTPS, no AWS call.
+  notify: (a) => [
+    readObjects(a, ['pipelines/', 'artifacts/']),
+    listBucket(a),
+    { sid: 'PublishNotifications', actions: ['sns:Publish'], resources: [a.notificationsTopic], by: 'code' },
+    publishEvents(a, PUBLISHED_EVENTS.notify),
+  ],
+  // Deletes the run's RayJobs and their tokens, records the end in run.json, announces Run Failed.
+  'execution-ended': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['execution-ended'])],
 };
 
 export function functionGrants(fn: LambdaName, a: DeploymentArns): Grant[] {

@@ -12,6 +12,7 @@ import { createStateMachine } from './statemachine.js';
 import { createRules, PLACEHOLDER_BUCKET } from './rules.js';
 import { createEksAccess } from './eks-access.js';
 import { createAlarms } from './alarms.js';
+import { createNotificationsTopic } from './notifications.js';
 import { routesFor } from '../events/routes.js';
 
 export interface SentinelOptions {
@@ -46,6 +47,7 @@ export function sentinel(opts: SentinelOptions) {
   const events = createRules({ cfg, names, arns, queues, functions });
   const eksAccess = createEksAccess({ cfg, names, arns, functions });
   const alarms = createAlarms({ cfg, names, queues, functions, stateMachine: pipeline.machine });
+  const notifications = createNotificationsTopic(names);
 
   return {
     names,
@@ -58,6 +60,7 @@ export function sentinel(opts: SentinelOptions) {
     events,
     eksAccess,
     alarms,
+    notifications,
     outputs: {
       bucket: storage.bucket.bucket,
       stateMachineArn: pipeline.machine.arn,

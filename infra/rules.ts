@@ -16,6 +16,8 @@ export const ROUTE_TARGETS = {
   'completion-queue': { kind: 'queue', queue: 'completion' },
   'interruption-queue': { kind: 'queue', queue: 'interruption' },
   'start-run': { kind: 'function', function: 'start-run' },
+  notify: { kind: 'function', function: 'notify' },
+  'execution-ended': { kind: 'function', function: 'execution-ended' },
 } as const satisfies Record<RouteTarget, { kind: 'queue'; queue: 'completion' | 'interruption' } | { kind: 'function'; function: LambdaName }>;
 
 /** Undeliverable events: retried for an hour, then kept in the undelivered-events queue. */
@@ -55,7 +57,7 @@ export function createRules(args: {
   // The routes' shape from the configuration, their patterns with the real bucket name.
   const shape = routeSettings(args.cfg, PLACEHOLDER_BUCKET);
   const patternOf = (name: string) =>
-    args.arns.apply((a) => JSON.stringify(routesFor(routeSettings(args.cfg, a.bucketName)).find((r) => r.name === name)!.pattern));
+    args.arns.apply((a) => JSON.stringify(routesFor(routeSettings(args.cfg, a.bucketName, a.stateMachine)).find((r) => r.name === name)!.pattern));
 
   const rules: RuleResources[] = routesFor(shape).map((route) => {
     const id = `Rule-${route.name}`;

@@ -32,6 +32,10 @@ import { lambdaContext } from './lambda-context.js';
 import type { TrackingPort } from '../core/ports.js';
 import { RunFolderMetricsSink } from './metrics-sink.js';
 import { useMetricsSink } from '../functions/lib/metrics.js';
+import { createNotifyHandler } from '../functions/notify.js';
+import { createExecutionEndedHandler } from '../functions/execution-ended.js';
+import { HttpWebhook } from '../adapters/http/webhook.js';
+import { logger as handlerLogger } from '../functions/lib/logger.js';
 
 /** The bucket name the local bus uses in S3 events (the local folder plays s3://sentinel-local). */
 export const LOCAL_BUCKET = 'sentinel-local';
@@ -139,15 +143,18 @@ export class LocalRuntime {
     this.cluster = new LocalCluster(compute);
     const now = () => new Date();
     this.handlers = {
-      'prepare-run': createPrepareRunHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
+      'prepare-run': createPrepareRunHandler({ store, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
       'submit-stage': createSubmitStageHandler({ compute, tokens, store }),
       'evaluate-gate': createEvaluateGateHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
-      promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, ...(opts.tracking ? { tracking: opts.tracking } : {}), ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
-      'finish-run': createFinishRunHandler({ store, compute, tokens, now, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
+      promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}), ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
+      'finish-run': createFinishRunHandler({ store, compute, tokens, now, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
       'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'handle-interruption': createHandleInterruptionHandler({ cluster: this.cluster, publisher: this.bus, nodeHandling: opts.nodeHandling ?? true }) as unknown as AnyHandler,
       'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot }),
+      // Run events → the pipeline's notifications (no SNS locally: a spec's `topic: true` is reported as not sent).
+      notify: createNotifyHandler({ store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot, webhook: new HttpWebhook(), publisher: this.bus }) as unknown as AnyHandler,
+      'execution-ended': createExecutionEndedHandler({ compute, tokens, store, artifactRoot: opts.artifactRoot, publisher: this.bus, now }) as unknown as AnyHandler,
     };
 
     this.queue = new LocalQueue('sentinel-job-completions', (event) => this.invoke('complete-stage', event) as never);
@@ -158,6 +165,13 @@ export class LocalRuntime {
       'interruption-queue': (e) => this.interruptions.send(JSON.stringify(e)),
       'start-run': async (e) => {
         await this.invoke('start-run', e);
+      },
+      // As on AWS, a target that fails (a webhook down) is the target's problem, never the publisher's: logged.
+      notify: async (e) => {
+        await this.invoke('notify', e).catch((err: Error) => handlerLogger.warn('notification not sent', { error: `${err.name}: ${err.message}` }));
+      },
+      'execution-ended': async (e) => {
+        await this.invoke('execution-ended', e);
       },
     };
     for (const route of routesFor({ bucket: LOCAL_BUCKET, pipelines: [] })) {

@@ -2,6 +2,7 @@
 // make (the SDK is external: the bundle's imports from @aws-sdk/client-* name the commands tree-shaking kept), and
 // each SDK command in the bundle must be granted or listed here as bundled-but-never-called (with the reason). Plus
 // the policy generator's own rules.
+import { RUN_EVENT_SOURCE } from '../../events/run-events.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +37,8 @@ const BUNDLED_NOT_CALLED: Partial<Record<LambdaName, Record<string, string>>> = 
   'complete-stage': { 's3:PutObject': 'S3ObjectStore.putJson: completion only reads result.json', 'dynamodb:PutItem': 'DynamoTokenStore.put: completion only reads and deletes', 'states:SendTaskHeartbeat': 'SfnTaskCallbacks.heartbeat: the watcher heartbeats, not the consumer' },
   'watch-jobs': { 'dynamodb:PutItem': 'DynamoTokenStore.put: the watcher only reads and deletes', 'states:SendTaskSuccess': 'SfnTaskCallbacks.success: only the consumer completes tasks', 'states:SendTaskFailure': 'SfnTaskCallbacks.failure: only the consumer completes tasks' },
   'start-run': { 's3:PutObject': 'S3ObjectStore.putJson: start-run only reads' },
+  'execution-ended': { 'dynamodb:PutItem': 'DynamoTokenStore.put: executionEnded only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: executionEnded only deletes' },
+  notify: { 's3:PutObject': 'S3ObjectStore.putJson: notify reads specs and champion.json only' },
 };
 
 const built = new Map<string, BuiltLambda>();
@@ -107,9 +110,18 @@ test('PutEvents is conditioned on source and detail-type: only the watcher may p
   }
   assert.deepEqual(jobEvents, ['watch-jobs']);
   assert.deepEqual(PUBLISHED_EVENTS['watch-jobs'], { source: JOB_EVENT_SOURCE, detailTypes: [JOB_EVENT_DETAIL_TYPE] });
-  // The sources are distinct: no function can publish under another's.
-  const sources = Object.values(PUBLISHED_EVENTS).map((p) => p.source);
+  // The sources are distinct: no function can publish under another's. Run events (events/run-events.ts) are the one
+  // shared source, and each function may put only the run-event kinds it announces.
+  const sources = Object.values(PUBLISHED_EVENTS).map((p) => p.source).filter((s) => s !== RUN_EVENT_SOURCE);
   assert.equal(new Set(sources).size, sources.length);
+  const runEvents = Object.fromEntries(Object.entries(PUBLISHED_EVENTS).filter(([, p]) => p.source === RUN_EVENT_SOURCE).map(([f, p]) => [f, [...p.detailTypes].sort()]));
+  assert.deepEqual(runEvents, {
+    'prepare-run': ['Run Started'],
+    'finish-run': ['Champion Kept', 'Run Failed', 'Run Succeeded'],
+    promote: ['Model Promoted'],
+    'execution-ended': ['Run Failed'],
+    notify: ['Model Stale'],
+  });
 });
 
 test('the declared detail-types are the ones the code publishes', async () => {

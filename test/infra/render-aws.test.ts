@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { renderAws } from '../../cli/render-aws.js';
 import { deployedLambdas, routeSettings, sentinelConfig } from '../../infra/config.js';
-import { WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
+import { deploymentArns, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
 import { routesFor, schedulesFor } from '../../events/routes.js';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (d: unknown) => { isValid: boolean; errors: unknown[] };
@@ -48,7 +48,7 @@ test('renderAws writes the ASL, every IAM document, every pattern and schedule',
     const fnPolicy = await read('iam/functions/prepare-run.json');
     assert.ok(fnPolicy.Statement.some((s: { Resource: string[] }) => s.Resource.includes('arn:aws:s3:::my-placeholder-bucket/datasets/*')));
 
-    const settings = routeSettings(cfg, 'my-placeholder-bucket');
+    const settings = routeSettings(cfg, 'my-placeholder-bucket', deploymentArns(cfg, { account: opts.account }).stateMachine);
     for (const route of routesFor(settings)) assert.deepEqual((await read(`events/rules/${route.name}.json`)).pattern, route.pattern);
     assert.deepEqual((await read('events/rules/dataset-uploaded.json')).pattern.detail.bucket.name, ['my-placeholder-bucket']);
     for (const s of schedulesFor(settings)) assert.equal((await read(`events/schedules/${s.name}.json`)).expression, s.expression);

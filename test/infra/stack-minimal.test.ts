@@ -29,14 +29,14 @@ const ofType = (t: string) => recorded.filter((r) => r.type === t);
 
 test('without node handling (Karpenter drains): interruptions are still routed and consumed, to mark jobs; the consumer does not cordon or evict', () => {
   const routes = routesFor(routeSettings(cfg, deploymentArns(cfg, { account: ACCOUNT }).bucketName));
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'instance-state-change', 'job-completed', 'spot-interruption']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption']);
   assert.deepEqual(ofType('aws:cloudwatch/eventRule:EventRule').map((r) => r.inputs.name).sort(), routes.map((r) => names.rule(r.name)).sort());
   const queues = ofType('aws:sqs/queue:Queue').map((q) => q.inputs.name).sort();
   assert.deepEqual(queues, [names.completionQueue, names.dlq(names.completionQueue), names.interruptionQueue, names.dlq(names.interruptionQueue), names.undeliveredQueue].sort());
   const consumer = ofType('aws:lambda/function:Function').find((f) => f.inputs.name === names.function('handle-interruption'));
   assert.equal(consumer?.inputs.environment?.variables?.SENTINEL_NODE_HANDLING, 'false');
   assert.equal(ofType('aws:lambda/eventSourceMapping:EventSourceMapping').length, 2);
-  assert.equal(ofType('aws:eks/accessEntry:AccessEntry').length, 7);
+  assert.equal(ofType('aws:eks/accessEntry:AccessEntry').length, 8);
   // The DLQ alarms follow the queues.
   assert.equal(ofType('aws:cloudwatch/metricAlarm:MetricAlarm').filter((a) => a.inputs.namespace === 'AWS/SQS').length, 3);
 });

@@ -25,7 +25,7 @@ const cfg = sentinelConfig('test', {
 });
 const names = resourceNames(cfg);
 const arns = deploymentArns(cfg, { account: ACCOUNT });
-const settings = routeSettings(cfg, arns.bucketName);
+const settings = routeSettings(cfg, arns.bucketName, arns.stateMachine);
 
 let recorded: Recorded[] = [];
 let stack: SentinelStack;
@@ -62,7 +62,7 @@ const deployed = Object.keys(LAMBDAS) as LambdaName[];
 
 test('every route has exactly one rule with its pattern and the target its logical name maps to', () => {
   const routes = routesFor(settings);
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'instance-state-change', 'job-completed', 'spot-interruption']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption']);
   assert.equal(ofType('aws:cloudwatch/eventRule:EventRule').length, routes.length, 'no rule without a route');
   for (const route of routes) {
     const rule = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule(route.name), `rule ${route.name}`);
@@ -77,11 +77,14 @@ test('every route has exactly one rule with its pattern and the target its logic
   // The dataset rule matches the deployed bucket, and start-run admits exactly that rule.
   const upload = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('dataset-uploaded'), 'upload rule');
   assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(upload.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
+  // One invoke permission per function-targeted rule, each admitting exactly its rule.
   const perms = ofType('aws:lambda/permission:Permission');
-  assert.equal(perms.length, 1);
-  assert.equal(perms[0]!.inputs.function, names.function('start-run'));
-  assert.equal(perms[0]!.inputs.principal, 'events.amazonaws.com');
-  assert.equal(perms[0]!.inputs.sourceArn, upload.state.arn);
+  assert.deepEqual(perms.map((p) => p.inputs.function).sort(), [names.function('execution-ended'), names.function('notify'), names.function('start-run')].sort());
+  const startRun = perms.find((p) => p.inputs.function === names.function('start-run'))!;
+  assert.equal(startRun.inputs.principal, 'events.amazonaws.com');
+  assert.equal(startRun.inputs.sourceArn, upload.state.arn);
+  const notifyRule = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('run-events-notify'), 'notify rule');
+  assert.equal(perms.find((p) => p.inputs.function === names.function('notify'))!.inputs.sourceArn, notifyRule.state.arn);
 });
 
 test('every schedule has exactly one EventBridge Scheduler schedule invoking its function', () => {
@@ -255,7 +258,7 @@ test('the state machine is buildPipelineDefinition(...) with the deployed functi
 
 test('EKS access entries map each Kubernetes-calling function role to sentinel:lambda, STANDARD, no policy association', () => {
   const entries = ofType('aws:eks/accessEntry:AccessEntry');
-  const expected: LambdaName[] = ['complete-stage', 'finish-run', 'handle-interruption', 'promote', 'reap-idle', 'submit-stage', 'watch-jobs'];
+  const expected: LambdaName[] = ['complete-stage', 'execution-ended', 'finish-run', 'handle-interruption', 'promote', 'reap-idle', 'submit-stage', 'watch-jobs'];
   assert.equal(entries.length, expected.length);
   for (const f of expected) {
     const role = one('aws:iam/role:Role', (r) => r.inputs.name === names.role(f), `${f} role`);
@@ -273,7 +276,7 @@ test('EKS access entries map each Kubernetes-calling function role to sentinel:l
 
 test('alarms: one per dead-letter queue, failed and timed-out executions, each handler’s errors; topic, email, dashboard', () => {
   const alarms = ofType('aws:cloudwatch/metricAlarm:MetricAlarm');
-  const topic = one('aws:sns/topic:Topic', () => true, 'topic');
+  const topic = one('aws:sns/topic:Topic', (t) => t.inputs.name === names.alarmTopic, 'topic');
   for (const q of [names.dlq(names.completionQueue), names.dlq(names.interruptionQueue), names.undeliveredQueue]) {
     const a = one('aws:cloudwatch/metricAlarm:MetricAlarm', (x) => x.inputs.namespace === 'AWS/SQS' && x.inputs.dimensions.QueueName === q, `alarm on ${q}`);
     assert.equal(a.inputs.metricName, 'ApproximateNumberOfMessagesVisible');

@@ -1,5 +1,6 @@
 // events/: the EventBridge matcher's semantics matcher by matcher, the job state change event both ways, and the
 // routes and schedules of a deployment; core/job-status.ts: how a job's state becomes a stage outcome.
+import { runEventsPattern } from '../../events/run-events.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matches } from '../../events/match.js';
@@ -132,8 +133,9 @@ test('every route a deployment has, and where each goes', () => {
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
+    ['run-events-notify', 'notify'],
   ]);
-  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern]);
+  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern, runEventsPattern()]);
   for (const r of routes) assert.ok(r.description.length > 0, r.name);
 });
 

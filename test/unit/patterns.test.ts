@@ -41,7 +41,10 @@ test('routes and schedules: one source for infra and the local bus', () => {
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
+    ['run-events-notify', 'notify'],
   ]);
+  // With the state machine's ARN (infra), its early ends go to execution-ended.
+  assert.deepEqual(routesFor({ ...settings, stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:s' }).at(-1)!.target, 'execution-ended');
   assert.deepEqual(schedulesFor(settings).map((s) => [s.name, s.target, s.input]), [
     ['watch-jobs', 'watch-jobs', undefined],
     ['reap-idle', 'reap-idle', undefined],
