@@ -1,0 +1,252 @@
+// The real KubeRay operator on this machine, for the Kubernetes suites (issue 10, item 5):
+// - the operator binary, built from ../shared/kuberay/operator by tools/kube/operator.sh, run against the real
+//   kube-apiserver as admin and watching one namespace;
+// - a small simulated kubelet: there are no nodes or containers here, so it binds nothing and runs nothing; it
+//   marks each pod Running and Ready (what a kubelet reports once containers start) and writes the EndpointSlices
+//   a Service's endpoints controller would, so the operator's readiness checks pass;
+// - a dashboard proxy: the operator reaches a Ray head's dashboard at
+//   http://<cluster>-head-svc.<namespace>.svc.cluster.local:8265 and honours HTTP_PROXY, so every such call is
+//   forwarded to one real local Ray head (with that head's token). A RayJob that Sentinel's code creates is then
+//   submitted by the real operator to real Ray, and its status is what the operator writes — the tests write none.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createWriteStream, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot, type KubeHarness } from './harness.js';
+import type { RayDashboard } from '../../adapters/ray/http.js';
+
+const run = promisify(execFile);
+
+/** Builds the operator (a no-op when cached) and returns the binary's path. */
+export async function buildOperator(): Promise<string> {
+  const { stdout } = await run(join(repoRoot, 'tools/kube/operator.sh'), [], { maxBuffer: 16 << 20, timeout: 30 * 60_000 }).catch(
+    (e: Error & { stderr?: string }) => {
+      throw new Error(`tools/kube/operator.sh failed: ${e.message}\n${(e.stderr ?? '').slice(-2000)}`);
+    },
+  );
+  return stdout.trim().split('\n').pop()!;
+}
+
+export interface DashboardProxy {
+  url: string;
+  /** Requests forwarded, by host the operator asked for (e.g. `x-head-svc.ns.svc.cluster.local:8265`). */
+  seen: Array<{ host: string; method: string; path: string; status?: number }>;
+  close(): Promise<void>;
+}
+
+const HEAD_SVC = /^[a-z0-9-]+-head-svc\.[a-z0-9-]+\.svc\.cluster\.local:8265$/;
+
+/** An HTTP forward proxy that sends every head-service dashboard request to the one local Ray head. */
+export async function startDashboardProxy(dashboard: RayDashboard): Promise<DashboardProxy> {
+  const target = new URL(dashboard.url);
+  const seen: DashboardProxy['seen'] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    // A forward proxy receives the absolute URL: GET http://host:8265/api/jobs/ HTTP/1.1
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      res.writeHead(400).end('absolute URL expected');
+      return;
+    }
+    const entry: DashboardProxy['seen'][number] = { host: url.host, method: req.method ?? 'GET', path: url.pathname };
+    seen.push(entry);
+    if (!HEAD_SVC.test(url.host)) {
+      entry.status = 502;
+      res.writeHead(502).end(`not a Ray head service: ${url.host}`);
+      return;
+    }
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host, ...(dashboard.token ? { authorization: `Bearer ${dashboard.token}` } : {}) };
+    delete headers['proxy-connection'];
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers },
+      (r) => {
+        entry.status = r.statusCode;
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', (e) => {
+      entry.status = 502;
+      if (!res.headersSent) res.writeHead(502);
+      res.end(String(e));
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+interface PodObj {
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { containers: Array<{ name: string; image?: string }> };
+  status?: { phase?: string };
+}
+interface ServiceObj {
+  metadata: { name: string; namespace: string };
+  spec: { selector?: Record<string, string>; ports?: Array<{ name?: string; port: number; protocol?: string; targetPort?: number | string }> };
+}
+
+export interface SimulatedKubelet {
+  /** Pods it marked Running and Ready, in order. */
+  started: string[];
+  stop(): Promise<void>;
+}
+
+const matches = (labels: Record<string, string> = {}, selector: Record<string, string> = {}) =>
+  Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+/**
+ * Polls the namespace: every pod not yet Running is reported Running and Ready on 127.0.0.1 (the container
+ * "started"), and every Service with a selector gets an EndpointSlice of its ready pods.
+ */
+export function startSimulatedKubelet(kube: KubeHarness, namespace: string, intervalMs = 250): SimulatedKubelet {
+  const admin = kube.client('admin');
+  const started: string[] = [];
+  let stopped = false;
+  const slices = new Map<string, string>();
+  const tick = async () => {
+    const pods = (await admin.send<{ items: PodObj[] }>('GET', `/api/v1/namespaces/${namespace}/pods`)).items;
+    const now = new Date().toISOString();
+    for (const p of pods) {
+      if (p.status?.phase === 'Running' || p.metadata.deletionTimestamp) continue;
+      const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
+      const status = {
+        phase: 'Running',
+        hostIP: '127.0.0.1',
+        podIP: '127.0.0.1',
+        podIPs: [{ ip: '127.0.0.1' }],
+        startTime: now,
+        conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map(cond),
+        containerStatuses: p.spec.containers.map((c) => ({
+          name: c.name,
+          image: c.image ?? 'simulated',
+          imageID: '',
+          ready: true,
+          started: true,
+          restartCount: 0,
+          state: { running: { startedAt: now } },
+        })),
+      };
+      try {
+        await admin.send('PATCH', `/api/v1/namespaces/${namespace}/pods/${p.metadata.name}/status`, {
+          body: { status },
+          contentType: 'application/merge-patch+json',
+        });
+        started.push(p.metadata.name);
+      } catch {
+        // deleted meanwhile: the next tick sees the truth
+      }
+    }
+    const services = (await admin.send<{ items: ServiceObj[] }>('GET', `/api/v1/namespaces/${namespace}/services`)).items;
+    const running = pods.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+    for (const s of services) {
+      if (!s.spec.selector) continue;
+      const ready = running.filter((p) => matches(p.metadata.labels, s.spec.selector)).map((p) => p.metadata.name).sort();
+      const key = JSON.stringify(ready);
+      if (slices.get(s.metadata.name) === key) continue;
+      const body = {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `${s.metadata.name}-sim`, namespace, labels: { 'kubernetes.io/service-name': s.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'sentinel-simulated-kubelet' } },
+        addressType: 'IPv4',
+        endpoints: ready.map((name) => ({ addresses: ['127.0.0.1'], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name, namespace } })),
+        ports: (s.spec.ports ?? []).map((p) => ({ name: p.name ?? '', port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })),
+      };
+      const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`;
+      try {
+        await admin.send('PUT', `${path}/${body.metadata.name}`, { body });
+      } catch {
+        await admin.send('POST', path, { body }).catch(() => undefined);
+      }
+      slices.set(s.metadata.name, key);
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await tick().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    started,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+export interface Operator {
+  proc: ChildProcess;
+  logFile: string;
+  /** The last lines of its log, for failure messages. */
+  tail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+/** Starts the operator watching `namespace`, its dashboard calls going through `httpProxy`. */
+export async function startOperator(kube: KubeHarness, opts: { binary: string; namespace: string; httpProxy: string; logFile: string }): Promise<Operator> {
+  const kubeconfig = kube.env.KUBE_ADMIN_KUBECONFIG;
+  if (!kubeconfig) throw new Error("up.sh's env file has no KUBE_ADMIN_KUBECONFIG");
+  const log = createWriteStream(opts.logFile);
+  const proc = spawn(
+    opts.binary,
+    ['--metrics-addr=:0', '--health-probe-bind-address=:0', '--enable-leader-election=false', `--watch-namespace=${opts.namespace}`, '--log-stdout-encoder=console'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        KUBECONFIG: kubeconfig,
+        HTTP_PROXY: opts.httpProxy,
+        http_proxy: opts.httpProxy,
+        NO_PROXY: '127.0.0.1,localhost',
+        no_proxy: '127.0.0.1,localhost',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  proc.stdout!.pipe(log);
+  proc.stderr!.pipe(log);
+  const tail = (lines = 40) => {
+    try {
+      return readFileSync(opts.logFile, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  // Ready when its controllers have started (the log says so) — or fail if it exits first.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`kuberay-operator exited with ${proc.exitCode}:\n${tail()}`);
+    if (/Starting workers.*RayJob|"controller":"rayjob".*Starting workers|Starting workers/i.test(tail(400))) break;
+    if (Date.now() > deadline) throw new Error(`kuberay-operator did not start its controllers in 60 s:\n${tail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    proc,
+    logFile: opts.logFile,
+    tail,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      log.end();
+    },
+  };
+}
