@@ -168,3 +168,63 @@ describe('a RayJob past its deadline on an existing cluster', () => {
     assert.equal(await deleted(job), true);
   });
 });
+
+describe('an execution stopped mid-run (Step Functions ABORTED): execution-ended deletes the run\'s RayJobs', () => {
+  test('running and deadline-exceeded jobs of the run are deleted, finished ones and other runs\' stay; run.json says CANCELLED', async () => {
+    const { conformanceRequest, newRunId } = await import('../k8s/conformance.js');
+    const { rayJobFor } = await import('../../core/kuberay/rayjob.js');
+    const { createExecutionEndedHandler } = await import('../../functions/execution-ended.js');
+    const { runRecordUri } = await import('../../core/artifacts.js');
+    const runId = newRunId();
+    const make = async (stage: 'ingest' | 'train' | 'tune', status: RayJobStatusFields, run = runId) => {
+      const m = rayJobFor(conformanceRequest(run, stage), { namespace: ns });
+      await admin.create('rayjobs', ns, m);
+      await admin.patch('rayjobs', ns, m.metadata.name, [{ op: 'add', path: '/status', value: status }], 'status');
+      return m.metadata.name;
+    };
+    const ingest = await make('ingest', { jobStatus: 'SUCCEEDED', jobDeploymentStatus: 'Complete' });
+    const train = await make('train', { jobStatus: 'RUNNING', jobDeploymentStatus: 'Running', startTime: started.toISOString() });
+    const tune = await make('tune', deadlineStatus('raysubmit_t', `${runId}-tune`));
+    const otherRun = await make('train', { jobStatus: 'RUNNING', jobDeploymentStatus: 'Running' }, newRunId());
+    const tokens = new FileTokenStore(join(tmp, 'ended-tokens'));
+    await tokens.put(train, 'token-train');
+    const store = new LocalObjectStore();
+    const root = join(tmp, 'ended-bucket', 'artifacts');
+    await store.putJson(runRecordUri(root, 'conformance', runId), { pipeline: 'conformance', runId, status: 'RUNNING', trigger: { kind: 'manual', requestId: 'x' }, datasetUri: 'd', startedAt: started.toISOString() });
+    const event = {
+      version: '0',
+      id: 'e-1',
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      account: '123456789012',
+      region: 'us-east-1',
+      time: new Date().toISOString(),
+      resources: [`arn:aws:states:us-east-1:123456789012:execution:sentinel-dev-pipeline:conformance-${runId}`],
+      detail: {
+        executionArn: `arn:aws:states:us-east-1:123456789012:execution:sentinel-dev-pipeline:conformance-${runId}`,
+        stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:sentinel-dev-pipeline',
+        name: `conformance-${runId}`,
+        status: 'ABORTED',
+        startDate: started.getTime(),
+        stopDate: Date.now(),
+        input: JSON.stringify({ run: { pipeline: 'conformance', runId, artifactRoot: root } }),
+        error: null,
+        cause: null,
+      },
+    };
+    const compute = new KubeRayCompute({ client: lambda, namespace: ns });
+    const handler = createExecutionEndedHandler({ compute, tokens, store, artifactRoot: root, now: () => new Date() });
+    const res = await handler(event, lambdaContext('execution-ended'));
+    assert.deepEqual([...res.stoppedJobs].sort(), [train, tune].sort());
+    assert.equal(await deleted(train), true);
+    assert.equal(await deleted(tune), true);
+    assert.equal(await deleted(ingest), false);
+    assert.equal(await deleted(otherRun), false);
+    assert.equal(await tokens.get(train), undefined);
+    const rec = (await store.getJson<{ status: string; ended?: { by: string } }>(runRecordUri(root, 'conformance', runId)))!;
+    assert.deepEqual([rec.status, rec.ended?.by], ['CANCELLED', 'execution-ended']);
+    // Redelivered: nothing left to delete, the record stays.
+    const again = await handler(event, lambdaContext('execution-ended'));
+    assert.deepEqual([again.stoppedJobs, again.record], [[], 'already-ended']);
+  });
+});
