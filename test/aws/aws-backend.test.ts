@@ -8,7 +8,7 @@
 // (names unique per state machine, ExecutionAlreadyExists, ABORTED after StopExecution), but Task states are not run:
 // every execution stays RUNNING and GetExecutionHistory answers a fixed sample history ("A State"). It also drops
 // StopExecution's error and cause. The stage-attempt reading of a real history is covered by test/unit (the pure
-// jobsFromHistory) and, here, by a history moto's executing mode produced.
+// jobsFromHistory over a history in the API's shape).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -273,6 +273,28 @@ describe('the AWS backend on moto', () => {
     assert.equal(json<unknown[]>(viaFile).length, 2);
     assert.equal(badFile.code, 2);
     assert.match(badFile.stderr, /--stack/);
+  });
+
+  test('sentinel logs --backend aws: the attempt logs jobs write beside their results in S3', async () => {
+    const store = new S3ObjectStore(s3);
+    const logUri = `${history().artifactsUri(PIPELINE, run1)}/ingest/logs/attempt-1.log`;
+    const text = 'ingest: read 2 rows\ningest: wrote train.parquet\n';
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: logUri.slice(`s3://${BUCKET}/`.length), Body: text }));
+    await store.putJson(`${history().artifactsUri(PIPELINE, run1)}/ingest/logs/not-a-log.json`, {}); // not listed
+    const h = history();
+    const logs = await h.stageLogs(PIPELINE, run1);
+    assert.deepEqual(logs.map((l) => [l.stage, l.attempt, l.uri, l.size]), [['ingest', 1, logUri, Buffer.byteLength(text)]]);
+    assert.equal(Buffer.from((await h.readLog(logUri, 0))!).toString(), text);
+    assert.equal(Buffer.from((await h.readLog(logUri, 8))!).toString(), text.slice(8));
+    assert.equal((await h.readLog(logUri, Buffer.byteLength(text)))?.length, 0, 'nothing new past the end');
+    assert.equal(await h.readLog(`${h.artifactsUri(PIPELINE, run1)}/train/logs/attempt-1.log`, 0), undefined);
+    assert.equal(await h.readLog(`s3://${BUCKET}/elsewhere/attempt-1.log`, 0), undefined, 'only the stack\'s artifacts');
+
+    const [one, missing] = await Promise.all([sentinel(['logs', run1, 'ingest', '--backend', 'aws']), sentinel(['logs', run1, 'train', '--backend', 'aws'])]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /ingest: wrote train\.parquet/);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ingest/, 'says which stages have logs');
   });
 
   test('an unreachable endpoint is an AWS failure that says what to check (exit 1)', async () => {
