@@ -2,7 +2,7 @@
 import type { ObjectStore, TrackingPort } from './ports.js';
 import type { ChampionRecord, RunContext, StageSummaries } from './model.js';
 import { decide, pickCandidate, type GateDecision } from './gate.js';
-import { championUri } from './artifacts.js';
+import { championUri, joinUri, runUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
 import { notePipelineRun, readChampion, type ChampionView } from './tracking.js';
 
@@ -16,6 +16,16 @@ export interface GateResult extends GateDecision {
   /** Anything worth knowing about how the champion was read (the registry was unreachable, or set from champion.json). */
   championNote?: string;
 }
+
+/**
+ * What the gate compared against, left in the run's folder for promote (core/promote.ts) to re-check at promote time:
+ * the champion read here (null: none). The state machine's input stays as it is.
+ */
+export interface GateNote {
+  championRunId: string | null;
+  decidedAt?: string;
+}
+export const gateNoteUri = (root: string, pipeline: string, runId: string) => joinUri(runUri(root, pipeline, runId), 'gate.json');
 
 export interface GateDeps {
   store: ObjectStore;
@@ -40,6 +50,7 @@ export async function evaluateGate(req: { run: RunContext; stages: StageSummarie
   const fresh = evaluated.metrics[`champion_${gate.metric}`];
   const championValue = champion ? (fresh !== undefined && (scored === undefined || scored === champion.runId) ? fresh : champion.value) : undefined;
   const decision = decide(gate, candidateValue, championValue);
+  await deps.store.putJson(gateNoteUri(run.artifactRoot, run.pipeline, run.runId), { championRunId: record?.current.runId ?? null } satisfies GateNote);
   if (deps.tracking) {
     // Best effort: the decision on the pipeline run (finish-run ends it).
     const tags = { 'sentinel.gate': decision.promote ? 'PROMOTE' : 'KEEP', 'sentinel.gate.reason': decision.reason };

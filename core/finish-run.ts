@@ -5,6 +5,7 @@ import { runEvent, stageMetrics } from '../events/run-events.js';
 import type { ChampionRecord } from './model.js';
 import { championUri } from './artifacts.js';
 import { notePipelineRun } from './tracking.js';
+import { promotionNoteUri, type PromotionNote } from './promote.js';
 import type { RunContext, RunRecord, StageSummaries } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
@@ -25,7 +26,13 @@ export interface FinishDeps {
 }
 
 export async function finishRun(req: { run: RunContext; stages?: StageSummaries; end: RunEnd }, deps: FinishDeps) {
-  const { run, end } = req;
+  const { run } = req;
+  let { end } = req;
+  // The gate said promote, but promote's re-check kept the champion (another run's landed first): recorded as kept.
+  if (end.status === 'SUCCEEDED' && end.promoted) {
+    const note = await deps.store.getJson<PromotionNote>(promotionNoteUri(run.artifactRoot, run.pipeline, run.runId));
+    if (note && !note.promoted) end = { status: 'SUCCEEDED', promoted: false, reason: note.reason };
+  }
   const stopped: string[] = [];
   if (end.status === 'FAILED') {
     const jobs = await deps.compute.list({ 'sentinel.dev/pipeline': run.pipeline, 'sentinel.dev/run': run.runId });

@@ -45,7 +45,23 @@ export interface ObjectStore {
   head(uri: string): Promise<ObjectInfo | undefined>;
   /** Objects under a prefix (not recursive beyond what the store returns), for "the latest dataset". */
   list(prefixUri: string): Promise<ObjectInfo[]>;
+  /** Copies every object under one prefix to another (a resumed run's checkpoints); the number copied. */
+  copyPrefix?(fromUri: string, toUri: string): Promise<number>;
+  /** A JSON object with its version (S3: the ETag of the object read), for a compare-and-swap with putJsonIf. */
+  getJsonVersioned<T>(uri: string): Promise<Versioned<T> | undefined>;
+  /**
+   * A conditional write: `ifMatch` replaces only the version read, `ifNoneMatch: '*'` creates only when absent (S3
+   * conditional PutObject; locally, atomic across processes). 'conflict' when the condition does not hold.
+   */
+  putJsonIf(uri: string, value: unknown, cond: WriteCondition): Promise<'ok' | 'conflict'>;
 }
+
+export interface Versioned<T> {
+  value: T;
+  version: string;
+}
+
+export type WriteCondition = { ifMatch: string } | { ifNoneMatch: '*' };
 
 export interface ObjectInfo {
   uri: string;
@@ -166,6 +182,8 @@ export interface RayClusterInfo {
   /** Who owns it: a RayJob's ephemeral cluster, a RayService's serving cluster, or nobody (long-lived, shared). */
   owner: 'rayjob' | 'rayservice' | 'none';
   createdAt: number;
+  /** Kueue admits it (it, or the RayJob owning it, carries a queue name): Kueue owns its spec.suspend. */
+  kueueManaged?: boolean;
 }
 
 export interface ClusterActivity {

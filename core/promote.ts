@@ -6,6 +6,10 @@ import { serveApplicationFor, type ServeApplication } from './serve-config.js';
 import { championUri } from './artifacts.js';
 import { ErrorNames, SentinelError } from './errors.js';
 import { notePipelineRun, registerChampion } from './tracking.js';
+import { decide } from './gate.js';
+import { gateNoteUri, type GateNote } from './evaluate-gate.js';
+import { joinUri, runUri } from './artifacts.js';
+import type { Versioned } from './ports.js';
 import type { EventPublisher, OneTimeSchedulesPort } from './ports.js';
 import { runEvent, type ChampionRefDetail } from '../events/run-events.js';
 import { armStaleCheck } from './staleness.js';
@@ -57,7 +61,73 @@ export interface Promotion {
   registryError?: string;
   /** The champion's staleness check (spec.staleAfter), when armed. */
   staleCheck?: StaleCheckArmed;
+  /**
+   * Present when the re-check at promote time kept the champion: another run was promoted after this run's gate read
+   * the champion, and this candidate does not beat it. championRunId is then the champion that keeps serving.
+   */
+  kept?: { reason: string };
+  /** Compare-and-swap attempts on champion.json (1 without contention). */
+  attempts?: number;
 }
+
+/** Conditional writes of champion.json before promotion gives up (each conflict means another promotion landed). */
+export const MAX_PROMOTE_ATTEMPTS = 8;
+
+/** Where promote leaves a keep decided at promote time, so finish-run records the run as not promoted, with why. */
+export const promotionNoteUri = (root: string, pipeline: string, runId: string) => joinUri(runUri(root, pipeline, runId), 'promotion.json');
+export interface PromotionNote {
+  promoted: boolean;
+  reason: string;
+  championRunId: string;
+}
+
+const readChampionRecord = (store: ObjectStore, uri: string) => store.getJsonVersioned<ChampionRecord>(uri);
+
+/** One conditional write of champion.json against the version read; 'conflict' when another writer got there first. */
+const casChampion = (store: ObjectStore, uri: string, read: Versioned<ChampionRecord> | undefined, next: ChampionRecord) =>
+  store.putJsonIf(uri, next, read ? { ifMatch: read.version } : { ifNoneMatch: '*' });
+
+/**
+ * The pipeline's promotion lease (`<root>/<pipeline>/promotion-lease.json`): one promotion or rollback at a time
+ * updates serving, waits for it and writes champion.json. Taken and released by compare-and-swap; a holder that died
+ * (a Lambda timed out) loses it when it expires. champion.json's own compare-and-swap stays the last guard.
+ */
+export const promotionLeaseUri = (root: string, pipeline: string) => joinUri(root, pipeline, 'promotion-lease.json');
+export interface PromotionLease {
+  holder: string | null;
+  expiresAt: string;
+}
+const LEASE_POLL_MS = 200;
+
+async function withPromotionLease<T>(deps: PromoteDeps, uri: string, holder: string, ttlMs: number, fn: () => Promise<T>): Promise<T> {
+  const polls = Math.ceil((ttlMs + 10_000) / LEASE_POLL_MS);
+  let last = '';
+  for (let i = 0; ; i++) {
+    const read = await deps.store.getJsonVersioned<PromotionLease>(uri);
+    const lease = read?.value;
+    const free = !lease || lease.holder === null || lease.holder === holder || Date.parse(lease.expiresAt) <= deps.now().getTime();
+    if (free) {
+      const mine: PromotionLease = { holder, expiresAt: new Date(deps.now().getTime() + ttlMs).toISOString() };
+      if ((await deps.store.putJsonIf(uri, mine, read ? { ifMatch: read.version } : { ifNoneMatch: '*' })) === 'ok') break;
+      continue; // another promotion took it first: look again
+    }
+    last = `${lease.holder} until ${lease.expiresAt}`;
+    if (i >= polls) throw new SentinelError(ErrorNames.PromotionFailed, `the promotion lease is held by ${last}`, uri);
+    await deps.clock.sleep(LEASE_POLL_MS);
+  }
+  try {
+    return await fn();
+  } finally {
+    // Released only if still ours (an expired lease another promotion took is theirs now).
+    const read = await deps.store.getJsonVersioned<PromotionLease>(uri).catch(() => undefined);
+    if (read?.value.holder === holder) {
+      await deps.store.putJsonIf(uri, { holder: null, expiresAt: deps.now().toISOString() } satisfies PromotionLease, { ifMatch: read.version }).catch(() => undefined);
+    }
+  }
+}
+
+const conflictError = (pipeline: string, attempts: number) =>
+  new SentinelError(ErrorNames.PromotionFailed, `champion.json changed under ${attempts} conditional writes in a row; gave up`, pipeline);
 
 /**
  * Puts the registry's `champion` alias on this champion. Best effort: serving already switched and champion.json is
@@ -96,48 +166,109 @@ export async function waitUntilServing(
   }
 }
 
+/**
+ * Promotion is a compare-and-swap on champion.json. The champion is read with its version; when it is not the one
+ * this run's gate compared against, the gate's rule is applied again to the stored values (the candidate's test
+ * metric against the new champion's); a candidate that no longer wins keeps the champion, serving untouched, and
+ * says why. A winner updates serving, waits until it answers, then writes the record only if its version is still
+ * the one read. On a conflict (another promotion landed in between) it reads again and decides again, at most
+ * MAX_PROMOTE_ATTEMPTS times; a loser puts the champion's config back behind the route, so serving and the record
+ * agree.
+ */
 export async function promote(
-  req: { run: RunContext; modelUri: string; value: number },
+  req: { run: RunContext; modelUri: string; value: number; /** The champion the gate compared against (absent: none). */ gateChampionRunId?: string },
   deps: PromoteDeps,
   timeoutMs = 180_000,
 ): Promise<Promotion> {
+  // Two waits for serving at most (a loser puts the champion back) fit in the lease.
+  return withPromotionLease(deps, promotionLeaseUri(req.run.artifactRoot, req.run.pipeline), `run ${req.run.runId}`, 2 * timeoutMs + 30_000, () => promoteHeld(req, deps, timeoutMs));
+}
+
+async function promoteHeld(
+  req: Parameters<typeof promote>[0],
+  deps: PromoteDeps,
+  timeoutMs: number,
+): Promise<Promotion> {
   const { run } = req;
   const app: ServeApplication = serveApplicationFor(run.spec, { modelUri: req.modelUri, runId: run.runId });
-  await deps.serving.apply(run.pipeline, { applications: [app] });
-  await waitUntilServing(run.pipeline, run.runId, deps, timeoutMs);
-
   const uri = championUri(run.artifactRoot, run.pipeline);
-  const before = await deps.store.getJson<ChampionRecord>(uri);
-  const current: Champion = {
-    runId: run.runId,
-    modelUri: req.modelUri,
-    metric: run.spec.gate.metric,
-    value: req.value,
-    promotedAt: deps.now().toISOString(),
-    serveConfig: app,
-    ...(run.datasetEtag ? { dataset: { uri: run.datasetUri, etag: run.datasetEtag } } : {}),
-  };
-  // A redelivered promote of the same run must not push the real previous champion out of the record.
-  const previous = before?.current.runId === run.runId ? before.previous : before?.current;
-  // Registry first, then the record: champion.json carries the version the alias now points at.
-  const synced = await syncRegistry(deps, run.pipeline, current);
-  if (synced.registry) current.registry = synced.registry;
-  await deps.store.putJson(uri, { pipeline: run.pipeline, current, ...(previous ? { previous } : {}) } satisfies ChampionRecord);
-  if (deps.tracking) {
-    const tags: Record<string, string> = { 'sentinel.promoted': 'true', ...(synced.registry ? { 'sentinel.registry.version': synced.registry.version } : {}) };
-    await notePipelineRun(deps.tracking, run, tags).catch(() => undefined);
-  }
   const endpoint = deps.serving.endpoint(run.pipeline, run.spec.serve.route);
-  const promoted = runEvent('promoted', { pipeline: run.pipeline, runId: run.runId, champion: championRef(current), endpoint, ...(previous ? { previousRunId: previous.runId } : {}) }, deps.now());
-  const staleCheck = await announceChampion(deps, run.pipeline, current, run.spec.staleAfter, promoted);
-  return {
-    ...(staleCheck ? { staleCheck } : {}),
-    endpoint: deps.serving.endpoint(run.pipeline, run.spec.serve.route),
-    championRunId: run.runId,
-    ...(previous ? { previousRunId: previous.runId } : {}),
-    modelUri: req.modelUri,
-    ...synced,
-  };
+  let applied = false;
+  // The champion the gate compared against: what it noted (core/evaluate-gate.ts), else the one read first here.
+  const noted = req.gateChampionRunId !== undefined ? { championRunId: req.gateChampionRunId } : await deps.store.getJson<GateNote>(gateNoteUri(run.artifactRoot, run.pipeline, run.runId));
+  let seen: string | undefined | null = noted ? (noted.championRunId ?? null) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const read = await readChampionRecord(deps.store, uri);
+    const before = read?.value;
+    if (seen === undefined) seen = before?.current.runId ?? null;
+    const rival = before && before.current.runId !== run.runId ? before.current : undefined;
+    // Re-check against a champion the gate did not see (another run's promotion landed since), by the gate's rule.
+    if (rival && rival.runId !== seen) {
+      const again = decide(run.spec.gate, req.value, rival.value);
+      if (!again.promote) {
+        if (applied) await restoreServing(deps, run.pipeline, uri, rival, timeoutMs);
+        const reason = `champion changed to run ${rival.runId} since the gate read it; ${again.reason}`;
+        await deps.store.putJson(promotionNoteUri(run.artifactRoot, run.pipeline, run.runId), { promoted: false, reason, championRunId: rival.runId } satisfies PromotionNote);
+        return { endpoint, championRunId: rival.runId, modelUri: rival.modelUri, kept: { reason }, attempts: attempt };
+      }
+    }
+    if (!applied) {
+      await deps.serving.apply(run.pipeline, { applications: [app] });
+      await waitUntilServing(run.pipeline, run.runId, deps, timeoutMs);
+      applied = true;
+    }
+    const current: Champion = {
+      runId: run.runId,
+      modelUri: req.modelUri,
+      metric: run.spec.gate.metric,
+      value: req.value,
+      promotedAt: before?.current.runId === run.runId ? before.current.promotedAt : deps.now().toISOString(),
+      serveConfig: app,
+      ...(run.datasetEtag ? { dataset: { uri: run.datasetUri, etag: run.datasetEtag } } : {}),
+    };
+    // A redelivered promote of the same run must not push the real previous champion out of the record.
+    const previous = before?.current.runId === run.runId ? before.previous : before?.current;
+    // Registry first, then the record: champion.json carries the version the alias now points at.
+    const synced = await syncRegistry(deps, run.pipeline, current);
+    if (synced.registry) current.registry = synced.registry;
+    const written = await casChampion(deps.store, uri, read, { pipeline: run.pipeline, current, ...(previous ? { previous } : {}) });
+    if (written === 'conflict') {
+      if (attempt >= MAX_PROMOTE_ATTEMPTS) throw conflictError(run.pipeline, attempt);
+      // The other writer may have put its own config behind the route since ours: ours goes back before the next write.
+      applied = false;
+      continue;
+    }
+    if (deps.tracking) {
+      const tags: Record<string, string> = { 'sentinel.promoted': 'true', ...(synced.registry ? { 'sentinel.registry.version': synced.registry.version } : {}) };
+      await notePipelineRun(deps.tracking, run, tags).catch(() => undefined);
+    }
+    const promoted = runEvent('promoted', { pipeline: run.pipeline, runId: run.runId, champion: championRef(current), endpoint, ...(previous ? { previousRunId: previous.runId } : {}) }, deps.now());
+    const staleCheck = await announceChampion(deps, run.pipeline, current, run.spec.staleAfter, promoted);
+    return {
+      ...(staleCheck ? { staleCheck } : {}),
+      endpoint,
+      championRunId: run.runId,
+      ...(previous ? { previousRunId: previous.runId } : {}),
+      modelUri: req.modelUri,
+      ...synced,
+      ...(attempt > 1 ? { attempts: attempt } : {}),
+    };
+  }
+}
+
+/**
+ * A promotion that lost puts the recorded champion back behind the route (its own config went up first), then reads
+ * the record again: when yet another champion landed meanwhile, that one goes up instead (bounded).
+ */
+async function restoreServing(deps: PromoteDeps, pipeline: string, uri: string, champion: Champion, timeoutMs: number) {
+  let target = champion;
+  for (let i = 0; i < MAX_PROMOTE_ATTEMPTS; i++) {
+    await deps.serving.apply(pipeline, { applications: [target.serveConfig as ServeApplication] });
+    await waitUntilServing(pipeline, target.runId, deps, timeoutMs);
+    const now = await deps.store.getJson<ChampionRecord>(uri);
+    if (!now || now.current.runId === target.runId) return;
+    target = now.current;
+  }
 }
 
 /** Restores the previous champion's serve config and swaps the record back. */
@@ -146,15 +277,28 @@ export async function rollback(
   deps: PromoteDeps,
   timeoutMs = 180_000,
 ): Promise<Champion> {
+  return withPromotionLease(deps, promotionLeaseUri(req.artifactRoot, req.pipeline), `rollback (pid ${typeof process === 'object' ? process.pid : 0})`, timeoutMs + 30_000, () => rollbackHeld(req, deps, timeoutMs));
+}
+
+async function rollbackHeld(req: Parameters<typeof rollback>[0], deps: PromoteDeps, timeoutMs: number): Promise<Champion> {
   const uri = championUri(req.artifactRoot, req.pipeline);
-  const record = await deps.store.getJson<ChampionRecord>(uri);
-  if (!record?.previous) throw new SentinelError(ErrorNames.ValidationFailed, 'no previous champion to roll back to', req.pipeline);
-  await deps.serving.apply(req.pipeline, { applications: [record.previous.serveConfig as ServeApplication] });
-  await waitUntilServing(req.pipeline, record.previous.runId, deps, timeoutMs);
-  const current: Champion = { ...record.previous };
-  const synced = await syncRegistry(deps, req.pipeline, current); // the alias moves back to the previous version
-  if (synced.registry) current.registry = synced.registry;
-  await deps.store.putJson(uri, { pipeline: req.pipeline, current, previous: record.current } satisfies ChampionRecord);
+  // A compare-and-swap like promote: the swap is written only over the record it was computed from. A promotion
+  // landing in between makes it roll back from the champion it sees then (bounded).
+  let record: ChampionRecord;
+  let current: Champion;
+  for (let attempt = 1; ; attempt++) {
+    const read = await readChampionRecord(deps.store, uri);
+    if (!read?.value.previous) throw new SentinelError(ErrorNames.ValidationFailed, 'no previous champion to roll back to', req.pipeline);
+    record = read.value;
+    const target = read.value.previous;
+    await deps.serving.apply(req.pipeline, { applications: [target.serveConfig as ServeApplication] });
+    await waitUntilServing(req.pipeline, target.runId, deps, timeoutMs);
+    current = { ...target };
+    const synced = await syncRegistry(deps, req.pipeline, current); // the alias moves back to the previous version
+    if (synced.registry) current.registry = synced.registry;
+    if ((await casChampion(deps.store, uri, read, { pipeline: req.pipeline, current, previous: record.current })) === 'ok') break;
+    if (attempt >= MAX_PROMOTE_ATTEMPTS) throw conflictError(req.pipeline, attempt);
+  }
   const now = deps.now();
   const rolledBack = runEvent('rolledBack', { pipeline: req.pipeline, runId: current.runId, champion: championRef(current), from: record.current.runId, reason: req.reason ?? 'rollback requested', at: now.toISOString() }, now);
   await announceChampion(deps, req.pipeline, current, await deps.staleChecks?.staleAfterFor?.(req.pipeline), rolledBack);
@@ -163,14 +307,16 @@ export async function rollback(
 
 /** Re-applies the recorded champion (e.g. on a fresh local Ray head) so it serves before a new run starts. */
 export async function restoreChampion(req: { artifactRoot: string; pipeline: string }, deps: PromoteDeps, timeoutMs = 180_000) {
-  const record = await deps.store.getJson<ChampionRecord>(championUri(req.artifactRoot, req.pipeline));
-  if (!record) return undefined;
+  const read = await readChampionRecord(deps.store, championUri(req.artifactRoot, req.pipeline));
+  if (!read) return undefined;
+  const record = read.value;
   await deps.serving.apply(req.pipeline, { applications: [record.current.serveConfig as ServeApplication] });
   await waitUntilServing(req.pipeline, record.current.runId, deps, timeoutMs);
   // The registry follows the record (a champion promoted while tracking was off or its server was down).
   const synced = await syncRegistry(deps, req.pipeline, record.current);
   if (synced.registry && synced.registry.version !== record.current.registry?.version) {
-    await deps.store.putJson(championUri(req.artifactRoot, req.pipeline), { ...record, current: { ...record.current, registry: synced.registry } } satisfies ChampionRecord);
+    // Only over the record read: a promotion that landed meanwhile wins, and its own registry sync stands.
+    await casChampion(deps.store, championUri(req.artifactRoot, req.pipeline), read, { ...record, current: { ...record.current, registry: synced.registry } });
   }
   return { ...record.current, ...(synced.registry ? { registry: synced.registry } : {}) };
 }

@@ -25,6 +25,7 @@ export function planReap(input: {
   for (const c of input.clusters) {
     const keep = (reason: string) => plan.kept.push({ name: c.name, reason });
     if (c.owner === 'rayservice') keep('serves a model');
+    else if (c.kueueManaged) keep('managed by Kueue (its admission owns spec.suspend)');
     else if (c.suspended) keep('already suspended');
     else {
       const jobs = input.activity.filter((a) => a.cluster === c.name);

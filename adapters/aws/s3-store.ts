@@ -3,7 +3,9 @@
 // never mistaken for "no champion yet". Note S3 answers 403 instead of 404 for a missing key unless the caller
 // may s3:ListBucket: infra/iam.ts grants it to every function that reads (see the "why" there).
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ObjectInfo, ObjectStore } from '../../core/ports.js';
+import type { ObjectInfo, ObjectStore, Versioned, WriteCondition } from '../../core/ports.js';
+import { checkObjectKey } from '../../core/object-key.js';
+import { quoted } from '../../core/errors.js';
 
 export interface S3Location {
   bucket: string;
@@ -12,9 +14,10 @@ export interface S3Location {
 
 /** s3://bucket/key → { bucket, key }. The key may be empty (a bucket root, for list). */
 export function parseS3Uri(uri: string): S3Location {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new Error(`not an s3:// URI: ${uri}`);
-  return { bucket: m[1]!, key: m[2] ?? '' };
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/([\s\S]*))?$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// URI: ${quoted(uri)}`);
+  // The same key rules as the local store (core/object-key.ts): no '..', '.', '//', NUL, absolute keys.
+  return { bucket: m[1]!, key: checkObjectKey(m[2] ?? '', 'uri') };
 }
 
 export const s3Uri = (bucket: string, key: string) => `s3://${bucket}/${key}`;
@@ -56,6 +59,49 @@ export class S3ObjectStore implements ObjectStore {
     await this.s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: 'application/json' }),
     );
+  }
+
+  async getJsonVersioned<T>(uri: string): Promise<Versioned<T> | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    let text: string;
+    let version: string;
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      text = (await res.Body?.transformToString('utf-8')) ?? '';
+      version = res.ETag ?? '';
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+    try {
+      return { value: JSON.parse(text) as T, version };
+    } catch (e) {
+      throw new Error(`${uri} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+
+  /** S3 conditional writes: If-Match on the ETag read, or If-None-Match: * to create; 412 (and 409, a concurrent conditional write) is a conflict. */
+  async putJsonIf(uri: string, value: unknown, cond: WriteCondition): Promise<'ok' | 'conflict'> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: `${JSON.stringify(value, null, 2)}\n`,
+          ContentType: 'application/json',
+          ...('ifMatch' in cond ? { IfMatch: cond.ifMatch } : { IfNoneMatch: '*' }),
+        }),
+      );
+      return 'ok';
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = err.$metadata?.httpStatusCode;
+      if (err.name === 'PreconditionFailed' || status === 412 || err.name === 'ConditionalRequestConflict' || status === 409) return 'conflict';
+      // If-Match on a key that is gone: S3 answers 404 NoSuchKey.
+      if ('ifMatch' in cond && isMissing(e)) return 'conflict';
+      throw e;
+    }
   }
 
   async head(uri: string): Promise<ObjectInfo | undefined> {

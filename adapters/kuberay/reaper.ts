@@ -7,6 +7,7 @@
 // cluster (resumeSelectedCluster); suspend() suspends and then looks for live jobs on the cluster, resuming it if
 // there is one. Whichever order the four calls interleave in, either the reaper sees the job or the submit sees the
 // suspension, so a job never waits on a cluster the reaper put to sleep.
+import { isKueueManaged } from '../../core/kuberay/kueue.js';
 import type { ClusterActivity, RayClusterInfo, ReaperPort } from '../../core/ports.js';
 import { isTerminal } from '../../core/job-status.js';
 import { CLUSTER_SELECTOR_KEY, MANAGED_BY, MANAGED_BY_LABEL, type KubeObject, type ObjectMeta } from '../../core/kuberay/meta.js';
@@ -64,6 +65,8 @@ async function resume(client: KubeClient, namespace: string, name: string): Prom
   // Only a suspended cluster is written: setting suspend=false where the field is absent would still bump the
   // cluster's generation and make KubeRay reconcile it for nothing.
   if (c.spec?.suspend !== true) return 'running';
+  // Kueue suspends and admits it: unsuspending it here would bypass the queue's quota.
+  if (isKueueManaged(c.metadata.labels)) return 'running';
   try {
     await mergePatch(client, paths.ray('rayclusters', namespace, name), { spec: { suspend: false } });
   } catch (e) {
@@ -109,6 +112,7 @@ export class KubeReaper implements ReaperPort {
       Promise.all([listAll<RayClusterObject>(this.client, paths.ray('rayclusters', this.ns)), listManagedRayJobs(this.client, this.ns)]),
     );
     const managedJobs = new Set(jobs.map((j) => j.metadata.uid));
+    const kueueJobs = new Set(jobs.filter((j) => isKueueManaged(j.metadata.labels)).map((j) => j.metadata.uid));
     const serviceManaged = await this.managedServices(clusters.map(ownerOf).filter((r): r is OwnerReference => r?.kind === 'RayService'));
     const out: RayClusterInfo[] = [];
     for (const c of clusters) {
@@ -124,6 +128,7 @@ export class KubeReaper implements ReaperPort {
         suspended: c.spec?.suspend === true,
         owner: owner?.kind === 'RayJob' ? 'rayjob' : owner?.kind === 'RayService' ? 'rayservice' : 'none',
         createdAt: Number.isFinite(createdAt) ? createdAt : 0,
+        ...(isKueueManaged(c.metadata.labels) || (owner?.kind === 'RayJob' && kueueJobs.has(owner.uid)) ? { kueueManaged: true } : {}),
       });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));

@@ -11,6 +11,7 @@ import { quoted, validationFailed } from '../errors.js';
 import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, RAY_API_VERSION, STAGE_INPUT_ENV, specHash, type KubeObject } from './meta.js';
 import { encodeStageInput } from '../stage-input-wire.js';
 import { yaml11Json } from './yaml11.js';
+import { kueueLabels, type KueueOptions } from './kueue.js';
 import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 
 /** Same rule as the spec schema: a module path cannot carry shell syntax (Ray runs the entrypoint with a shell). */
@@ -27,6 +28,11 @@ export interface RayJobOptions {
   ttlSecondsAfterFinished?: number;
   /** Annotate the cluster's Ray pods for Prometheus to scrape Ray's metrics (deployments turn it on: functions/aws/deps.ts). */
   prometheus?: boolean;
+  /**
+   * The deployment's Kueue LocalQueue: RayJobs with their own cluster carry its labels and are created suspended,
+   * for Kueue to admit (core/kuberay/kueue.ts). A job on an existing cluster is not Kueue's to admit.
+   */
+  kueue?: KueueOptions;
 }
 
 export interface RayClusterSpec {
@@ -141,15 +147,18 @@ export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest 
       shutdownAfterJobFinishes: true,
       ttlSecondsAfterFinished: opts.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS_AFTER_FINISHED,
       rayClusterSpec: clusterSpec(req, opts.capacity ?? KARPENTER, opts.prometheus),
+      // Kueue unsuspends the job when it admits its workload.
+      ...(opts.kueue ? { suspend: true } : {}),
     };
   }
+  const kueue = opts.kueue && req.cluster.mode !== 'existing' ? kueueLabels(opts.kueue) : {};
   return {
     apiVersion: RAY_API_VERSION,
     kind: 'RayJob',
     metadata: {
       name: req.jobId,
       namespace: opts.namespace,
-      labels: { ...req.labels },
+      labels: { ...req.labels, ...kueue },
       annotations: { [ANNOTATIONS.specHash]: requestHash(req) },
     },
     spec,

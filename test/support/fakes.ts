@@ -111,3 +111,19 @@ export class FakeServing implements ServingPort {
     return `http://127.0.0.1:8000${route}`;
   }
 }
+
+/**
+ * Compare-and-swap over an in-memory map, for test stores: the version is the JSON of the value, so any change is a
+ * new version; `ifNoneMatch: '*'` creates only when absent.
+ */
+export function memoryCas(data: Map<string, unknown>) {
+  return {
+    getJsonVersioned: async <T>(uri: string) => (data.has(uri) ? { value: structuredClone(data.get(uri)) as T, version: JSON.stringify(data.get(uri)) } : undefined),
+    putJsonIf: async (uri: string, value: unknown, cond: { ifMatch: string } | { ifNoneMatch: '*' }): Promise<'ok' | 'conflict'> => {
+      const holds = 'ifMatch' in cond ? data.has(uri) && JSON.stringify(data.get(uri)) === cond.ifMatch : !data.has(uri);
+      if (!holds) return 'conflict';
+      data.set(uri, structuredClone(value));
+      return 'ok';
+    },
+  };
+}

@@ -47,6 +47,8 @@ const storeWith = (record?: ChampionRecord): ObjectStore => ({
   putJson: async () => undefined,
   head: async () => undefined,
   list: async () => [],
+  getJsonVersioned: async <T>() => (record ? { value: structuredClone(record) as T, version: 'v' } : undefined),
+  putJsonIf: async () => 'ok' as const,
 });
 const summaries = (evaluate?: Record<string, number>): StageSummaries =>
   ({

@@ -1,6 +1,7 @@
 // Edges of the run's lifecycle that mutation testing (npm run mutation) found unchecked: what the model check's
 // caller gets for an answer at the wrong exit code, job labels without an attempt, the RUNNING record's tracking,
 // rollback with no champion at all, restoring a champion with tracking off.
+import { memoryCas } from '../support/fakes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { interpretModelCheck, ModelCheckCrashed } from '../../core/model-check.js';
@@ -39,6 +40,7 @@ const memoryStore = () => {
     putJson: async (uri, v) => void data.set(uri, structuredClone(v)),
     head: async (uri) => (uri === run.datasetUri ? { uri, size: 10, etag: 'e', lastModified: 0 } : undefined),
     list: async () => [],
+    ...memoryCas(data),
   };
   return { data, store };
 };

@@ -1,5 +1,6 @@
 // What callers and `sentinel status` read back, found unchecked by mutation testing (npm run mutation): the field a
 // gate input error names, the tracking a run record keeps, and MLflow model links with and without a version.
+import { memoryCas } from '../support/fakes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, pickCandidate } from '../../core/gate.js';
@@ -39,6 +40,7 @@ test("the run record keeps the run's tracking (a link, or why it is off) for sta
     putJson: async (uri, v) => void puts.set(uri, structuredClone(v)),
     head: async () => undefined,
     list: async () => [],
+    ...memoryCas(puts),
   };
   const run: RunContext = referenceRun(spec);
   const deps = { store, compute: { list: async () => [] } as never, tokens: {} as never, now: () => new Date('2024-06-01T01:00:00Z') };

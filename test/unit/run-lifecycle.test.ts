@@ -1,5 +1,6 @@
 // The core steps of a run through their ports, with in-memory doubles: start, prepare, the watcher, the gate,
 // promotion (and rollback), and the run's end. What is written, started, stopped, published and returned.
+import { memoryCas } from '../support/fakes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRun } from '../../core/start-run.js';
@@ -38,6 +39,8 @@ const assertIncludes = (actual: unknown, expected: Record<string, unknown>) => {
 
 class MemoryStore implements ObjectStore {
   readonly data = new Map<string, unknown>();
+  readonly getJsonVersioned = memoryCas(this.data).getJsonVersioned;
+  readonly putJsonIf = memoryCas(this.data).putJsonIf;
   readonly heads = new Map<string, ObjectInfo>();
   readonly writes: string[] = [];
   async getJson<T>(uri: string) {

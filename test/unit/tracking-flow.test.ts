@@ -1,6 +1,7 @@
 // The control plane's side of experiment tracking and the model registry (core/tracking.ts and the states that use
 // it), against an in-memory MLflow: what ends up in the tracking server (runs, tags, params, versions, the
 // `champion` alias) and what the run sees back. The real server is in test/e2e/mlflow.test.ts.
+import { memoryCas } from '../support/fakes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModelVersionInfo, ObjectInfo, ObjectStore, TrackingPort, TrackingRun } from '../../core/ports.js';
@@ -85,6 +86,8 @@ class MemoryMlflow implements TrackingPort {
 
 class MemoryStore implements ObjectStore {
   readonly data = new Map<string, unknown>();
+  readonly getJsonVersioned = memoryCas(this.data).getJsonVersioned;
+  readonly putJsonIf = memoryCas(this.data).putJsonIf;
   readonly heads = new Map<string, ObjectInfo>();
   async getJson<T>(uri: string) {
     return structuredClone(this.data.get(uri)) as T | undefined;

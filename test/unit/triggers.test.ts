@@ -73,6 +73,8 @@ function store(objects: ObjectInfo[], champion?: ChampionRecord): ObjectStore & 
     getText: async () => undefined,
     putJson: async () => undefined,
     head: async () => undefined,
+    getJsonVersioned: async () => undefined,
+    putJsonIf: async () => 'conflict' as const,
   };
 }
 const obj = (name: string, lastModified: number, etag = `etag-${name}`, size = 10): ObjectInfo => ({ uri: `${BUCKET}/datasets/churn/${name}`, size, etag, lastModified });
