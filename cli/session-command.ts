@@ -1,5 +1,6 @@
 // What every local command shares: a session (Ray head + runtime) opened and always closed, Ctrl-C that stops the
 // run's Ray jobs and the head before exiting 130, and following a run with live progress and a summary.
+import { HOME_BUSY_EXIT, HomeBusyError } from '../local/session-file.js';
 import { join } from 'node:path';
 import { LocalSession, type RunReport } from '../local/session.js';
 import type { PipelineSpec } from '../core/spec.js';
@@ -28,6 +29,8 @@ export interface SessionCommandOptions {
   servePort: number;
   /** 'local': start an MLflow server beside the Ray head; { uri }: a team's server; absent: tracking off. */
   tracking?: 'local' | { uri: string };
+  /** Another session holds the home: wait for it (saying who holds it) instead of exiting HOME_BUSY_EXIT. */
+  waitForHome?: boolean;
 }
 
 export async function withSession(o: SessionCommandOptions, fn: (session: LocalSession, interrupted: () => boolean) => Promise<number>): Promise<number> {
@@ -50,7 +53,7 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
   process.on('SIGTERM', onSignal);
   try {
     if (o.tracking === 'local') out(dim('  starting an MLflow tracking server on 127.0.0.1 beside it …'));
-    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, ...(o.tracking ? { tracking: o.tracking } : {}) });
+    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, ...(o.waitForHome ? { waitForHome: (busy: HomeBusyError) => out(yellow(`  waiting: ${busy.message}`)) } : {}), ...(o.tracking ? { tracking: o.tracking } : {}) });
     out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}, processes under ${session.head.tempDir}`));
     if (session.tracking) out(dim(`  MLflow ${session.tracking.uri}${session.tracking.server ? ' (started here: SQLite in <home>/mlflow, artifacts in the bucket; stopped at the end)' : ' (existing server)'}`));
     else out(dim('  tracking off (no MLflow server for this command)'));
@@ -64,6 +67,11 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
     if (interrupted) {
       await closing;
       return 130;
+    }
+    if (e instanceof HomeBusyError) {
+      // Plainly who holds it; nothing was started (no Ray head, no run).
+      process.stderr.write(`${red('✖')} ${e.message}\n  one session per home: wait for it, stop it, or use another --home\n`);
+      return HOME_BUSY_EXIT;
     }
     process.stderr.write(`${red('✖')} ${(e as Error).message}\n`);
     return 1;

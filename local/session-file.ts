@@ -77,3 +77,106 @@ export function removeSessionFile(home: string, id: string) {
   if (s && s.id !== id && pidAlive(s.pid)) return;
   rmSync(sessionFilePath(home), { force: true });
 }
+
+/**
+ * One session per home: <home>/session.lock, created with O_EXCL by the command that opens a session and removed when
+ * it closes. A second `sentinel run` on the same home never starts a second Ray head beside the first (the second
+ * head's champion restore and the first's stale-head cleanup would fight over one bucket and one route): it waits for
+ * the first (`--wait`), or stops with HomeBusy naming the process and the runs that hold the home. A lock whose
+ * process is gone (a killed command) is taken over.
+ */
+export const SESSION_LOCK = 'session.lock';
+export interface SessionLock {
+  pid: number;
+  command: string;
+  startedAt: string;
+}
+
+/** The exit code of a command refused because another session holds the home (EX_TEMPFAIL: try again later). */
+export const HOME_BUSY_EXIT = 75;
+
+export class HomeBusyError extends Error {
+  override readonly name = 'HomeBusy';
+  constructor(
+    readonly holder: SessionLock,
+    /** The runs the holding session started (from its session.json), newest last. */
+    readonly runs: string[],
+  ) {
+    super(`another session holds this home: ${holder.command} (pid ${holder.pid}, since ${holder.startedAt})${runs.length ? `, running ${runs.join(', ')}` : ''}`);
+  }
+}
+
+const lockPath = (home: string) => join(home, SESSION_LOCK);
+
+/** The live holder of the home's lock, if any (a lock of a dead process counts as none). */
+export function homeHolder(home: string): SessionLock | undefined {
+  try {
+    const l = JSON.parse(readFileSync(lockPath(home), 'utf8')) as SessionLock;
+    return pidAlive(l.pid) ? l : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the home's lock, or throws HomeBusyError when a live session holds it. */
+export function lockHome(home: string, command: string): SessionLock {
+  const mine: SessionLock = { pid: process.pid, command, startedAt: new Date().toISOString() };
+  for (let i = 0; i < 5; i++) {
+    try {
+      writeFileSync(lockPath(home), `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
+      return mine;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let text = '';
+    try {
+      text = readFileSync(lockPath(home), 'utf8');
+    } catch {
+      continue; // released meanwhile
+    }
+    let held: SessionLock | undefined;
+    try {
+      held = JSON.parse(text) as SessionLock;
+    } catch {
+      held = undefined; // half-written by a process that died mid-write: stale
+    }
+    if (held && held.pid !== process.pid && pidAlive(held.pid)) {
+      const live = liveSessionFile(home);
+      throw new HomeBusyError(held, live && live.pid === held.pid ? live.runs : []);
+    }
+    // Stale: moved aside atomically (a concurrent taker gets ENOENT and retries), then removed.
+    const aside = `${lockPath(home)}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      renameSync(lockPath(home), aside);
+      rmSync(aside, { force: true });
+    } catch {
+      /* another process took it over first */
+    }
+  }
+  throw new Error(`could not take ${lockPath(home)}`);
+}
+
+/** Releases the home's lock if this process holds it. */
+export function unlockHome(home: string) {
+  try {
+    const l = JSON.parse(readFileSync(lockPath(home), 'utf8')) as SessionLock;
+    if (l.pid === process.pid) rmSync(lockPath(home), { force: true });
+  } catch {
+    /* not held */
+  }
+}
+
+/** Waits (polling) until the home's lock can be taken; `onWait` is told once who holds it. */
+export async function lockHomeWaiting(home: string, command: string, onWait: (e: HomeBusyError) => void, pollMs = 1000): Promise<SessionLock> {
+  let told = false;
+  for (;;) {
+    try {
+      return lockHome(home, command);
+    } catch (e) {
+      if (!(e instanceof HomeBusyError)) throw e;
+      if (!told) onWait(e);
+      told = true;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}

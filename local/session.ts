@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { startMlflowServer, stopStaleMlflow, type MlflowServer } from './mlflow-server.js';
 import { MlflowRest } from '../adapters/mlflow/rest.js';
 import type { TrackingPort } from '../core/ports.js';
-import { addSessionRun, removeSessionFile, writeSessionFile } from './session-file.js';
+import { addSessionRun, lockHome, lockHomeWaiting, removeSessionFile, unlockHome, writeSessionFile, type HomeBusyError } from './session-file.js';
 
 export interface SessionOptions {
   /** Local state: bucket/, tokens/, logs/. */
@@ -41,6 +41,11 @@ export interface SessionOptions {
    * <bucket>/mlflow) and stops it with the session; { uri } uses an existing server; absent: tracking off.
    */
   tracking?: 'local' | { uri: string };
+  /**
+   * Another live session holds the home (local/session-file.ts lockHome): wait for it (told once, with who holds
+   * it), else (absent) open fails with HomeBusyError. Never a second Ray head beside the first.
+   */
+  waitForHome?: (busy: HomeBusyError) => void;
 }
 
 /** The session's MLflow server: the one it started (server), or a team's (uri only). */
@@ -102,6 +107,20 @@ export class LocalSession {
     const home = resolve(opts.home);
     const logDir = join(home, 'logs');
     mkdirSync(logDir, { recursive: true });
+    // One session per home, taken before anything else (the stale-head cleanup below would stop a live one's head).
+    if (opts.waitForHome) await lockHomeWaiting(home, 'sentinel run', opts.waitForHome);
+    else lockHome(home, 'sentinel run');
+    try {
+      return await LocalSession.openLocked({ ...opts, home });
+    } catch (e) {
+      unlockHome(home);
+      throw e;
+    }
+  }
+
+  private static async openLocked(opts: SessionOptions & { home: string }): Promise<LocalSession> {
+    const home = opts.home;
+    const logDir = join(home, 'logs');
     // A command killed hard (SIGKILL, a closed terminal) cannot stop its head; the next one does.
     const record = join(home, 'ray-head.json');
     try {
@@ -264,6 +283,7 @@ export class LocalSession {
     } finally {
       await Promise.all([this.head.stop(), this.tracking?.server?.stop()]);
       rmSync(join(this.opts.home, 'ray-head.json'), { force: true });
+      unlockHome(resolve(this.opts.home));
     }
   }
 }

@@ -175,3 +175,26 @@ test('reaper: a Kueue-managed cluster is kept (Kueue owns its spec.suspend), an 
 test('the first call line never prints "undefined" for a missing or empty body', () => {
   for (const body of [undefined, null, '', {}, { predictions: undefined }]) assert.doesNotMatch(compact(body), /undefined/);
 });
+
+test('one session per home: a second session is refused with HomeBusy naming the holder and its runs, before any Ray head starts; a dead holder is taken over', async () => {
+  const { spawn } = await import('node:child_process');
+  const { lockHome, unlockHome, HomeBusyError, HOME_BUSY_EXIT } = await import('../../local/session-file.js');
+  const { LocalSession } = await import('../../local/session.js');
+  const home = await temp();
+  // The holder is another process (a first `sentinel run`): it takes the lock and writes its session file.
+  const code = `const m = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'local', 'session-file.ts'))}); m.lockHome(${JSON.stringify(home)}, 'sentinel run'); const s = m.writeSessionFile(${JSON.stringify(home)}, { dashboardUrl: 'http://127.0.0.1:1', servePort: 8000 }); m.addSessionRun(${JSON.stringify(home)}, s.id, 'r1111111111'); console.log('locked'); setInterval(() => {}, 1000);`;
+  const holder = spawn(join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'node'), ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((r) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && r()));
+    assert.throws(() => lockHome(home, 'sentinel run'), (e: unknown) => e instanceof HomeBusyError && e.holder.pid === holder.pid && e.runs.includes('r1111111111'));
+    // The session refuses before anything starts (a Python env that does not exist is never reached).
+    await assert.rejects(LocalSession.open({ home, pythonEnv: '/nonexistent/python' } as never), (e: unknown) => e instanceof HomeBusyError && /r1111111111/.test((e as Error).message));
+    assert.equal(HOME_BUSY_EXIT, 75);
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('exit', r));
+  }
+  // Its process is gone: the lock is stale and taken over.
+  assert.equal(lockHome(home, 'sentinel run').pid, process.pid);
+  unlockHome(home);
+});
