@@ -30,7 +30,7 @@ export async function cancelOnAws(id: string, values: { stack?: string | undefin
   const res = await history.cancel(run.pipeline, run.runId, `cancelled by ${who()} at ${new Date().toISOString()}`);
   if (values.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, executionArn: res.executionArn, cancelled: res.stopped, status: res.status ?? 'NOT_FOUND' }, null, 2)}\n`);
   if (!res.stopped) {
-    process.stderr.write(`sentinel: run ${run.runId} already ended: its execution is ${res.status ?? 'gone'}; nothing to cancel${res.status && res.status !== 'SUCCEEDED' ? ` (\`sentinel resume ${run.runId}\` continues it)` : ''}\n`);
+    process.stderr.write(`sentinel: run ${run.runId} already ended: its execution is ${res.status ?? 'gone'}; nothing to cancel\n`);
     return 1;
   }
   if (!values.json) {

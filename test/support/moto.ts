@@ -54,7 +54,15 @@ export async function startMoto(opts: { timeoutMs?: number; env?: Record<string,
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   let gone = false;
-  void exited.then(() => (gone = true));
+  // A test process that exits without stop() (process.exit, an uncaught error) takes its server with it.
+  const reap = () => {
+    if (!gone) child.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  void exited.then(() => {
+    gone = true;
+    process.removeListener('exit', reap);
+  });
 
   const deadline = t0 + (opts.timeoutMs ?? 30_000);
   for (;;) {

@@ -27,7 +27,7 @@ test('each TaskScheduled inside a stage state is one attempt, ended by its TaskS
     exited('Ingest', 20),
     entered('Train', 20),
     ev('TaskScheduled', 20),
-    ev('TaskFailed', 50, { taskFailedEventDetails: { error: 'SpotInterrupted', cause: 'node reclaimed' } }),
+    ev('TaskFailed', 50, { taskFailedEventDetails: { resourceType: 'lambda', resource: 'invoke.waitForTaskToken', error: 'SpotInterrupted', cause: 'node reclaimed' } }),
     ev('TaskScheduled', 60),
   ];
   const jobs = jobsFromHistory('breast-cancer', 'r012345678', events, 'RUNNING');
@@ -50,7 +50,7 @@ test('each TaskScheduled inside a stage state is one attempt, ended by its TaskS
 
 test('a timed-out attempt is FAILED with States.Timeout', () => {
   id = 0;
-  const jobs = jobsFromHistory('iris', 'r012345678', [entered('Tune', 0), ev('TaskScheduled', 0), ev('TaskTimedOut', 9, { taskTimedOutEventDetails: { error: 'States.HeartbeatTimeout' } }), exited('Tune', 9)], 'FAILED');
+  const jobs = jobsFromHistory('iris', 'r012345678', [entered('Tune', 0), ev('TaskScheduled', 0), ev('TaskTimedOut', 9, { taskTimedOutEventDetails: { resourceType: 'lambda', resource: 'invoke.waitForTaskToken', error: 'States.HeartbeatTimeout' } }), exited('Tune', 9)], 'FAILED');
   assert.deepEqual(jobs.map((j) => [j.jobId, j.state, j.message]), [['iris-r012345678-tune-1', 'FAILED', 'States.HeartbeatTimeout']]);
 });
 
