@@ -8,12 +8,15 @@ import { simulateCommand } from './simulate.js';
 import { initPipeline, moduleNameFor, TEMPLATES } from './init.js';
 import { loadSpecOrExplain } from './run.js';
 import { RUN_ID_PATTERN, runIdFor } from '../core/run-id.js';
-import { runsCommand } from './runs.js';
+import { runsCommand, sweepHomesAs } from './runs.js';
 import { statusCommand } from './status.js';
+import { cancelCommand } from './cancel.js';
+import { resumeCommand } from './resume.js';
+import { rollbackCommand } from './rollback.js';
+import { logsCommand } from './logs.js';
 import { guarded } from './backend.js';
 import { startCommand } from './start.js';
 import { reportCommand } from './report.js';
-import { logsCommand } from './logs.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -39,10 +42,6 @@ Usage:
       One run: each stage's state, attempts, times and metrics, the gate's decision and reason, the champion, the
       artifacts, the control-plane metrics, the MLflow run; while a \`sentinel run\` is live (running, or serving with
       --serve): the Ray dashboard URL and the serving replicas. Exit 1 when the run failed or is not found.
-  sentinel logs RUN [STAGE] [--attempt N] [--follow] [--home DIR]
-      The driver output of the run's stage jobs, kept beside each stage's result (<stage>/logs/attempt-N.log, written
-      by the job as it runs, so it outlives the Ray head): every stage in order, or one STAGE (latest attempt, or
-      --attempt N); --follow streams it until the stage (or the run) ends. Exit 1 when there is no such log.
   sentinel report RUN [--out FILE] [--home DIR] [--backend local|aws]
       One self-contained HTML page of a run: the pipeline graph coloured by outcome, metrics, the gate's decision,
       tuning curves, lineage (dataset SHA-256 → run → model → endpoint), time inside Ray. Exit 1 when not found.
@@ -51,6 +50,20 @@ Usage:
   runs, status, logs (and start) take --backend local|aws (or SENTINEL_BACKEND); aws reads the deployed stack named
       by --stack FILE (SST's outputs, default .sst/outputs.json) or SENTINEL_BUCKET + SENTINEL_STATE_MACHINE_ARN
       (docs/aws-backend.md).
+  sentinel cancel RUN [--timeout S] [--json] [--home DIR]
+      Stops a live run (its execution and every Ray job of it) and records CANCELLED with who and when; Ctrl-C in
+      the \`sentinel run\` terminal does the same. Exit 0 cancelled, 1 not found or already ended.
+  sentinel resume RUN [--port N] [--json] [--home DIR] [--no-tracking]
+      A new run that reuses RUN's finished stages ("ingest reused from r…") and continues the stage that stopped from
+      its checkpoint. Repeating it finds the same resumed run. A run whose CLI died is marked ABANDONED by the next
+      command (run, runs, status, cancel, resume) and can be resumed.
+  sentinel rollback PIPELINE [--reason TEXT] [--json] [--home DIR]
+      The previous champion back behind the route (in the live session's Serve, or in champion.json for the next
+      run), recorded with why in champion.json's history and <artifacts>/PIPELINE/rollbacks/.
+  sentinel logs RUN [STAGE] [--attempt N] [--follow] [--home DIR]
+      The driver output of the run's stage jobs, kept beside each stage's result (<stage>/logs/attempt-N.log, written
+      by the job as it runs, so it outlives the Ray head): every stage in order, or one STAGE (latest attempt, or
+      --attempt N); --follow streams it until the stage (or the run) ends. Exit 1 when there is no such log.
   sentinel simulate upload|spot|idle [--spec FILE] [--dataset CSV] [--stage S] [--copies N] [--minutes N] [--idle-minutes N]
       Injects an AWS event into the local runtime and follows what it causes:
         upload  an S3 Object Created under datasets/<pipeline>/ (delivered --copies times) starts one run
@@ -113,11 +126,15 @@ async function main(argv: string[]): Promise<number> {
       tracking: values['no-tracking'] ? 'off' : trackingUri ? { uri: trackingUri } : 'local',
     });
   }
+  sweepHomesAs(`sentinel ${command}`);
   if (command === 'runs') return guarded(() => runsCommand(rest));
   if (command === 'status') return guarded(() => statusCommand(rest));
   if (command === 'start') return guarded(() => startCommand(rest));
-  if (command === 'report') return guarded(() => reportCommand(rest));
   if (command === 'logs') return logsCommand(rest);
+  if (command === 'cancel') return cancelCommand(rest);
+  if (command === 'resume') return resumeCommand(rest, repoRoot);
+  if (command === 'rollback') return rollbackCommand(rest);
+  if (command === 'report') return guarded(() => reportCommand(rest));
   if (command === 'mlflow') {
     const { values } = parseArgs({
       args: rest,

@@ -26,9 +26,16 @@ export function usageError(message: string, usage: string): number {
   return 2;
 }
 
+let sweepAs: string | undefined;
+/** The `sentinel` command sets its name: each home it opens then gets the ABANDONED sweep (local/run-history.ts). */
+export function sweepHomesAs(command: string) {
+  sweepAs = command;
+}
+
 /** The home, or why it is not one (exit 1 with what to do). */
 export function openHome(dir: string): LocalRunHistory | undefined {
-  const history = new LocalRunHistory({ home: resolve(dir) });
+  // Reading the home marks the runs of a command that died ABANDONED (and stops the Ray head it left).
+  const history = new LocalRunHistory({ home: resolve(dir), ...(sweepAs ? { sweep: sweepAs } : {}) });
   if (!history.exists()) {
     process.stderr.write(`sentinel: no Sentinel home at ${resolve(dir)} (no runs recorded there). Run one with \`sentinel run\`, or point --home at the folder a run used.\n`);
     return undefined;

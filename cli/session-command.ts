@@ -29,6 +29,8 @@ export interface SessionCommandOptions {
   servePort: number;
   /** 'local': start an MLflow server beside the Ray head; { uri }: a team's server; absent: tracking off. */
   tracking?: 'local' | { uri: string };
+  /** The command, for the records it writes (e.g. "sentinel resume"); default "sentinel run". */
+  command?: string;
   /** Another session holds the home: wait for it (saying who holds it) instead of exiting HOME_BUSY_EXIT. */
   waitForHome?: boolean;
 }
@@ -40,11 +42,12 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
   let session: LocalSession | undefined;
   let interrupted = false;
   let closing: Promise<void> | undefined;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\n${yellow('Interrupted')}: stopping the run's Ray jobs and the Ray head …\n`);
-    closing = (session?.close() ?? Promise.resolve()).finally(() => {
+    // The same as `sentinel cancel`: the run's jobs stopped and CANCELLED recorded, with who and why.
+    closing = (session?.close(signal === 'SIGINT' ? 'Ctrl-C (SIGINT)' : `${signal}`) ?? Promise.resolve()).finally(() => {
       process.stderr.write(`${yellow('Stopped')}: no Ray job or process of this run is left.\n`);
       process.exit(130);
     });
@@ -53,7 +56,7 @@ export async function withSession(o: SessionCommandOptions, fn: (session: LocalS
   process.on('SIGTERM', onSignal);
   try {
     if (o.tracking === 'local') out(dim('  starting an MLflow tracking server on 127.0.0.1 beside it …'));
-    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, ...(o.waitForHome ? { waitForHome: (busy: HomeBusyError) => out(yellow(`  waiting: ${busy.message}`)) } : {}), ...(o.tracking ? { tracking: o.tracking } : {}) });
+    session = await LocalSession.open({ home: o.home, pythonEnv, servePort: o.servePort, command: o.command ?? 'sentinel run', ...(o.waitForHome ? { waitForHome: (busy: HomeBusyError) => out(yellow(`  waiting: ${busy.message}`)) } : {}), ...(o.tracking ? { tracking: o.tracking } : {}) });
     out(dim(`  Ray head up in ${duration((Date.now() - t0) / 1000)}: dashboard ${session.head.dashboard.url}, processes under ${session.head.tempDir}`));
     if (session.tracking) out(dim(`  MLflow ${session.tracking.uri}${session.tracking.server ? ' (started here: SQLite in <home>/mlflow, artifacts in the bucket; stopped at the end)' : ' (existing server)'}`));
     else out(dim('  tracking off (no MLflow server for this command)'));
@@ -136,7 +139,7 @@ function printSummary(r: RunReport, spec: PipelineSpec, session: LocalSession, p
   if (!ok && r.outcome.status !== 'ABORTED') out(`  ${red(r.outcome.error ?? 'Error')}: ${(r.outcome.cause ?? '').split('\n').join('\n    ')}`);
   for (const s of r.stages) {
     const resumed = Number((s.details as { resumedFromIteration?: number } | undefined)?.resumedFromIteration ?? 0);
-    const notes = [s.attempt > 1 ? `attempt ${s.attempt}` : '', resumed > 0 ? `resumed from iteration ${resumed}` : '', (s.details as { resumed?: boolean } | undefined)?.resumed ? 'resumed the search' : '']
+    const notes = [s.attempt > 1 ? `attempt ${s.attempt}` : '', resumed > 0 ? `resumed from iteration ${resumed}` : '', (s.details as { resumed?: boolean } | undefined)?.resumed ? 'resumed the search' : '', typeof s.details?.reusedFrom === 'string' ? `reused from ${s.details.reusedFrom}` : '']
       .filter(Boolean)
       .join(', ');
     out(`  ${s.stage.padEnd(9)} ${duration(s.jobSeconds).padStart(7)}  ${metricsText(s.metrics)}${notes ? yellow(` (${notes})`) : ''}`);

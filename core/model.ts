@@ -18,6 +18,19 @@ export interface RunContext {
   requestedAt: string;
   /** Set when the run is prepared: its MLflow run (core/tracking.ts), or why it is not tracked. */
   tracking?: RunTracking;
+  /** A resumed run (core/resume.ts): the stages it reuses and the checkpoints it continues from, as data. */
+  resume?: ResumeInput;
+}
+
+/**
+ * What `sentinel resume` adds to a new run's input: submit-stage skips each stage in `reuse` (its summary is read
+ * from that result.json) and copies `checkpoints[stage]` (the earlier run's stage folder) before the first attempt.
+ */
+export interface ResumeInput {
+  from: string;
+  attempt: number;
+  reuse: Partial<Record<Stage, string>>;
+  checkpoints: Partial<Record<Stage, string>>;
 }
 
 /** A run's experiment tracking: the pipeline run's MLflow run, or a note saying why there is none. */
@@ -66,9 +79,23 @@ export interface ChampionRecord {
   current: Champion;
   /** Kept for rollback. */
   previous?: Champion;
+  /** Rollbacks, oldest first: when, by whom, why, from which run to which (`sentinel rollback`). */
+  history?: ChampionChange[];
 }
 
-export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export interface ChampionChange {
+  action: 'rollback';
+  at: string;
+  by: string;
+  reason: string;
+  from: string;
+  to: string;
+  /** live: a running session's Serve switched; recorded: champion.json only, the next session serves it. */
+  where: 'live' | 'recorded';
+}
+
+/** CANCELLED: stopped on request (cancel, Ctrl-C); ABANDONED: its CLI died and a later command found it. */
+export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'ABANDONED';
 
 export interface RunRecord {
   pipeline: string;
@@ -83,4 +110,8 @@ export interface RunRecord {
   stages?: StageSummaries;
   /** The run's MLflow run, or why it has none (tracking off). */
   tracking?: RunTracking;
+  /** CANCELLED / ABANDONED: who or what ended it, when, and why. */
+  ended?: { by: string; at: string; reason: string };
+  /** A resumed run: the run it continues and the stages it reused. */
+  resumeOf?: { runId: string; attempt: number; reused: Stage[] };
 }

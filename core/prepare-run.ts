@@ -6,6 +6,7 @@ import type { RunContext, RunRecord } from './model.js';
 import { parseRunContext } from './run-input.js';
 import { runRecordUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
+import { STAGES } from './stages.js';
 import { isTracked, openPipelineRun, TRACKING_OFF_NOTE } from './tracking.js';
 
 export interface PrepareDeps {
@@ -47,6 +48,7 @@ export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunCo
       datasetUri: run.datasetUri,
       startedAt: deps.now().toISOString(),
       ...(run.tracking ? { tracking: run.tracking } : {}),
+      ...(run.resume ? { resumeOf: { runId: run.resume.from, attempt: run.resume.attempt, reused: STAGES.filter((s) => run.resume!.reuse[s]) } } : {}),
     };
     await deps.store.putJson(uri, record);
     const started = runEvent('started', { pipeline: run.pipeline, runId: run.runId, startedAt: record.startedAt, trigger: run.trigger.kind, datasetUri: run.datasetUri }, deps.now());

@@ -81,8 +81,8 @@ export interface RunHistoryPort {
 // The listing.
 
 /** RUNNING only while a live session runs it; a RUNNING record nothing runs any more is INTERRUPTED. */
-export type EffectiveStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED';
-export type OutcomeKind = 'promoted' | 'kept' | 'failed' | 'running' | 'interrupted';
+export type EffectiveStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED' | 'CANCELLED' | 'ABANDONED';
+export type OutcomeKind = 'promoted' | 'kept' | 'failed' | 'running' | 'interrupted' | 'cancelled' | 'abandoned';
 
 export interface RunOutcome {
   kind: OutcomeKind;
@@ -103,7 +103,7 @@ export interface RunRow {
   outcome: RunOutcome;
 }
 
-export const STATUS_FILTERS = ['running', 'succeeded', 'failed', 'interrupted', 'promoted', 'kept'] as const;
+export const STATUS_FILTERS = ['running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'abandoned', 'promoted', 'kept'] as const;
 export type StatusFilter = (typeof STATUS_FILTERS)[number];
 
 export interface RunFilter {
@@ -157,6 +157,10 @@ export function outcomeOf(record: RunRecord, live: LiveView | undefined): RunOut
       : { kind: 'interrupted', reason: 'recorded as running, but no live session runs it (the command was stopped before the run ended)' };
   }
   const o = record.outcome;
+  if (record.status === 'CANCELLED' || record.status === 'ABANDONED') {
+    const stage = o && 'error' in o ? stageOfState(o.stage) : undefined;
+    return { kind: record.status === 'CANCELLED' ? 'cancelled' : 'abandoned', reason: record.ended?.reason ?? (o && 'error' in o ? firstLine(o.cause) : 'no reason recorded'), ...(stage ? { stage } : {}) };
+  }
   if (record.status === 'SUCCEEDED' && o && 'promoted' in o) return { kind: o.promoted ? 'promoted' : 'kept', reason: o.reason };
   if (o && 'error' in o) {
     const stage = stageOfState(o.stage);
@@ -167,7 +171,8 @@ export function outcomeOf(record: RunRecord, live: LiveView | undefined): RunOut
 
 export function rowOf(record: RunRecord, live: LiveView | undefined, now: number): RunRow {
   const outcome = outcomeOf(record, live);
-  const status: EffectiveStatus = outcome.kind === 'running' ? 'RUNNING' : outcome.kind === 'interrupted' ? 'INTERRUPTED' : record.status === 'FAILED' ? 'FAILED' : 'SUCCEEDED';
+  const status: EffectiveStatus =
+    outcome.kind === 'running' ? 'RUNNING' : outcome.kind === 'interrupted' ? 'INTERRUPTED' : record.status === 'RUNNING' ? 'SUCCEEDED' : record.status;
   const started = Date.parse(record.startedAt);
   const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'RUNNING' ? now : undefined;
   return {
@@ -307,6 +312,7 @@ const notesOf = (details: Record<string, unknown> | undefined): string[] => {
   const resumed = Number(details?.resumedFromIteration ?? 0);
   if (resumed > 0) out.push(`resumed from iteration ${resumed}`);
   if (details?.resumed === true) out.push('resumed the search');
+  if (typeof details?.reusedFrom === 'string') out.push(`reused from ${details.reusedFrom}`);
   return out;
 };
 
@@ -374,11 +380,12 @@ function stageViews(record: RunRecord, results: Partial<Record<Stage, StoredStag
       return { ...base, state, ...(state === 'FAILED' && last.j.message ? { error: firstLine(last.j.message) } : {}) };
     }
     // Nothing ran it: after a failure or an interruption it never will; an interrupted run stopped at the first.
-    if (outcome.kind === 'interrupted' && !interruptedAt) {
+    const stopped = outcome.kind === 'interrupted' || outcome.kind === 'cancelled' || outcome.kind === 'abandoned';
+    if (stopped && !interruptedAt) {
       interruptedAt = stage;
       return { ...base, state: 'INTERRUPTED' };
     }
-    if (record.status !== 'RUNNING' || outcome.kind === 'interrupted' || failedStage) return { ...base, state: 'NOT_RUN' };
+    if (record.status !== 'RUNNING' || stopped || failedStage) return { ...base, state: 'NOT_RUN' };
     return base;
   });
 }

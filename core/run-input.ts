@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { PipelineSpecSchema } from './spec.js';
 import { RUN_ID_PATTERN } from './run-id.js';
+import { STAGES } from './stages.js';
 import { validationFailed } from './errors.js';
 import { formatIssues } from './validation.js';
 import type { RunContext } from './model.js';
@@ -37,6 +38,15 @@ export const RunContextSchema = z
         z.object({ uri: z.string().min(1), experimentId: z.string().min(1), parentRunId: z.string().min(1), url: z.string().min(1) }).strict(),
         z.object({ off: z.string() }).strict(),
       ])
+      .optional(),
+    resume: z
+      .object({
+        from: z.string().regex(RUN_ID_PATTERN, 'must look like r0123abcde'),
+        attempt: z.number().int().min(1).max(1000),
+        reuse: z.partialRecord(z.enum(STAGES), z.string().min(1)),
+        checkpoints: z.partialRecord(z.enum(STAGES), z.string().min(1)),
+      })
+      .strict()
       .optional(),
   })
   .strict()

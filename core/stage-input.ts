@@ -35,7 +35,12 @@ function paramsFor(run: RunContext, stage: Stage, stages: StageSummaries, champi
   const { metric, mode } = spec.gate;
   const seed = spec.dataset.split.seed;
   const model = { module: spec.model.module, params: spec.model.params };
-  const dataUri = () => stageUri(run.artifactRoot, run.pipeline, run.runId, need(stages.ingest, 'stages.ingest').stage);
+  // The ingest stage's folder; a resumed run that reuses an earlier run's ingest reads that run's (core/resume.ts).
+  const reusedIngest = run.resume?.reuse.ingest;
+  const dataUri = () => {
+    const ingest = need(stages.ingest, 'stages.ingest');
+    return reusedIngest?.endsWith('/result.json') ? reusedIngest.slice(0, -'/result.json'.length) : stageUri(run.artifactRoot, run.pipeline, run.runId, ingest.stage);
+  };
   const resources = (s: 'train' | 'tune') => ({ cpu: spec.stages[s].resources.cpu, gpu: spec.stages[s].resources.gpu });
   switch (stage) {
     case 'ingest':

@@ -12,6 +12,8 @@ export interface StartRunRequest {
   artifactRoot: string;
   /** Overrides the spec's dataset (e.g. the uploaded object that triggered the run). */
   datasetUri?: string;
+  /** A resumed run's reuse and checkpoints (core/resume.ts), carried in the input as data. */
+  resume?: RunContext['resume'];
 }
 
 export async function startRun(req: StartRunRequest, deps: { executions: ExecutionsPort; now: () => Date }) {
@@ -25,6 +27,7 @@ export async function startRun(req: StartRunRequest, deps: { executions: Executi
     datasetUri: req.datasetUri ?? spec.dataset.uri,
     spec,
     requestedAt: deps.now().toISOString(),
+    ...(req.resume ? { resume: req.resume } : {}),
   });
   const input: RunState = { run };
   const name = executionNameFor(spec.name, runId);

@@ -1,12 +1,13 @@
 // Submits one stage as one compute job and parks the task token until the job ends.
 // Idempotent: a redelivered submit finds the same job; a retry after a failed attempt gets the next attempt number,
 // and the job writes into the same stage folder, so train and tune resume from their checkpoints.
-import type { ComputePort, ObjectStore, TokenStore } from './ports.js';
-import type { ChampionRecord, RunContext, StageSummaries } from './model.js';
+import type { ComputePort, ObjectStore, TaskCallbacks, TokenStore } from './ports.js';
+import type { ChampionRecord, RunContext, StageSummaries, StageSummary } from './model.js';
 import type { Stage } from './stages.js';
 import { buildStageInput } from './stage-input.js';
 import { jobNameFor, labelsFor } from './names.js';
-import { championUri } from './artifacts.js';
+import { championUri, joinUri, stageUri } from './artifacts.js';
+import { StageResultSchema } from './contract.js';
 import { isTerminal, stageOutcome, type JobStatus } from './job-status.js';
 import { ErrorNames, SentinelError, type ErrorName } from './errors.js';
 
@@ -14,6 +15,8 @@ export interface SubmitDeps {
   compute: ComputePort;
   tokens: TokenStore;
   store: ObjectStore;
+  /** Completes a reused stage's task at once (a resumed run); needed only when the run input reuses stages. */
+  callbacks?: TaskCallbacks;
 }
 
 export interface Submitted {
@@ -22,6 +25,10 @@ export interface Submitted {
   created: boolean;
   /** A new attempt after a failed one: that job and the error it failed with (what the retry metric counts). */
   retryOf?: { jobId: string; error: ErrorName };
+  /** A resumed run's stage that was not run again: the run whose result it reused. */
+  reusedFrom?: string;
+  /** Checkpoint objects copied from the resumed run's stage folder before the first attempt. */
+  checkpointsCopied?: number;
 }
 
 const MAX_ATTEMPTS = 20;
@@ -31,6 +38,8 @@ export async function submitStage(
   deps: SubmitDeps,
 ): Promise<Submitted> {
   const { run, stage } = req;
+  const reused = run.resume?.reuse[stage];
+  if (reused) return reuseStage(req.taskToken, stage, run, reused, deps);
   const champion = stage === 'evaluate' ? await deps.store.getJson<ChampionRecord>(championUri(run.artifactRoot, run.pipeline)) : undefined;
   const input = buildStageInput(run, stage, req.stages, champion);
   const spec = run.spec.stages[stage];
@@ -49,6 +58,7 @@ export async function submitStage(
       return { jobId, attempt, created: false }; // duplicate delivery: the watcher reports this job's end
     }
     const identity = { pipeline: run.pipeline, runId: run.runId, stage, attempt };
+    const checkpointsCopied = attempt === 1 && !existing ? await copyCheckpoints(run, stage, deps.store) : undefined;
     const res = await deps.compute.submit({
       jobId,
       identity,
@@ -63,7 +73,36 @@ export async function submitStage(
     });
     const failed = previous ? stageOutcome(previous) : undefined;
     const retryOf = previous && res.created && failed?.kind === 'failed' ? { jobId: previous.jobId, error: failed.error } : undefined;
-    return { jobId, attempt, created: res.created, ...(retryOf ? { retryOf } : {}) };
+    return { jobId, attempt, created: res.created, ...(retryOf ? { retryOf } : {}), ...(checkpointsCopied ? { checkpointsCopied } : {}) };
   }
   throw new SentinelError(ErrorNames.RayJobFailed, `already ${MAX_ATTEMPTS} failed attempts`, `stage ${stage} of run ${run.runId}`);
+}
+
+/** A resumed run's finished stage: its earlier result.json becomes this task's output; no job runs. */
+async function reuseStage(taskToken: string, stage: Stage, run: RunContext, uri: string, deps: SubmitDeps): Promise<Submitted> {
+  const from = run.resume!.from;
+  if (!deps.callbacks) throw new SentinelError(ErrorNames.ValidationFailed, 'this deployment cannot complete a reused stage (submit-stage has no task callbacks)', `run.resume.reuse.${stage}`);
+  const parsed = StageResultSchema.safeParse(await deps.store.getJson(uri));
+  if (!parsed.success || parsed.data.stage !== stage) {
+    throw new SentinelError(ErrorNames.ValidationFailed, `${uri} is not a ${stage} result (resume from ${from} without reusing ${stage})`, `run.resume.reuse.${stage}`);
+  }
+  const summary: StageSummary = {
+    stage,
+    jobId: jobNameFor(run.pipeline, from, stage, 1),
+    attempt: 0,
+    resultUri: uri,
+    metrics: parsed.data.metrics,
+    artifacts: parsed.data.artifacts,
+    details: { ...(parsed.data.details ?? {}), reusedFrom: from },
+    jobSeconds: 0,
+  };
+  await deps.callbacks.success(taskToken, summary);
+  return { jobId: summary.jobId, attempt: 0, created: false, reusedFrom: from };
+}
+
+/** Before a resumed stage's first attempt: the earlier run's checkpoints go where this run's job looks for them. */
+async function copyCheckpoints(run: RunContext, stage: Stage, store: ObjectStore): Promise<number | undefined> {
+  const from = run.resume?.checkpoints[stage];
+  if (!from || !store.copyPrefix) return undefined;
+  return store.copyPrefix(joinUri(from, 'checkpoints'), joinUri(stageUri(run.artifactRoot, run.pipeline, run.runId, stage), 'checkpoints'));
 }

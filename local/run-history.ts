@@ -15,7 +15,11 @@ import { parseSpec, type PipelineSpec } from '../core/spec.js';
 import { pipelineSpecUri } from '../core/triggers.js';
 import { RUN_ID_PATTERN } from '../core/run-id.js';
 import { runMetricsDigest, runMetricsFile } from './metrics-sink.js';
-import { liveSessionFile, type SessionFile } from './session-file.js';
+import { liveSessionFile, pidAlive, readSessionFile, type SessionFile } from './session-file.js';
+import { endedRecord, findAbandoned, type Abandoned } from '../core/abandoned.js';
+import { LocalObjectStore } from './object-store.js';
+import { stopStaleHead } from './ray-head.js';
+import { rmSync } from 'node:fs';
 import { RayJobsCompute } from '../adapters/ray/jobs-compute.js';
 import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { requestJson, type RayDashboard } from '../adapters/ray/http.js';
@@ -28,6 +32,11 @@ export interface LocalRunHistoryOptions {
   connect?: (dashboard: RayDashboard, servePort: number) => { compute: ComputePort; serving: ServingPort };
   /** Whether the dashboard answers (default: GET /api/version within 3 s). */
   probe?: (dashboard: RayDashboard) => Promise<boolean>;
+  /**
+   * The command reading the home (e.g. "sentinel runs"): before listing, it marks the RUNNING runs whose command died
+   * ABANDONED (core/abandoned.ts) and stops the Ray head that command left. Absent: read only.
+   */
+  sweep?: string;
 }
 
 const readJson = <T>(path: string): T | undefined => {
@@ -66,7 +75,19 @@ export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
     return existsSync(this.artifactRoot) || existsSync(join(this.o.home, 'logs'));
   }
 
+  private swept?: Promise<Abandoned[]>;
+  /** What the sweep marked ABANDONED (once per instance). */
+  abandoned(): Promise<Abandoned[]> {
+    this.swept ??= this.o.sweep ? markAbandoned(this.o.home, this.o.sweep, () => this.readRuns(), (p, r) => this.stageResults(p, r)) : Promise.resolve([]);
+    return this.swept;
+  }
+
   async listRuns(): Promise<RunRecord[]> {
+    await this.abandoned();
+    return this.readRuns();
+  }
+
+  private async readRuns(): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
     const dirs = (p: string) => {
       try {
@@ -215,4 +236,40 @@ export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
       await fh.close();
     }
   }
+}
+
+/**
+ * Marks the home's RUNNING runs that no live session owns ABANDONED (when, why, found by whom), and, when the
+ * session that ran them is dead, stops the Ray head it left (its jobs and workers go with it).
+ */
+export async function markAbandoned(
+  home: string,
+  by: string,
+  runs: () => Promise<RunRecord[]>,
+  results: (pipeline: string, runId: string) => Promise<Partial<Record<Stage, StoredStageResult>>>,
+): Promise<Abandoned[]> {
+  const file = readSessionFile(home);
+  const session = file ? { pid: file.pid, alive: pidAlive(file.pid), startedAt: file.startedAt, runs: file.runs } : undefined;
+  const found = findAbandoned(await runs(), session);
+  const store = new LocalObjectStore();
+  const at = new Date().toISOString();
+  const artifactRoot = join(home, 'bucket', 'artifacts');
+  for (const a of found) {
+    const stored = await results(a.record.pipeline, a.record.runId);
+    const stage = STAGES.find((s) => !stored[s]?.result);
+    const reason = `${a.reason}; found by \`${by}\` at ${at}`;
+    await store.putJson(runRecordUri(artifactRoot, a.record.pipeline, a.record.runId), endedRecord(a.record, 'ABANDONED', { by, at, reason }, stage));
+  }
+  // The dead command's Ray head (and the run's jobs on it); a starting command writes session.json after its head.
+  if (file && !session!.alive) {
+    const record = join(home, 'ray-head.json');
+    const head = readJson<{ tempDir?: string }>(record);
+    // Only the head that dead command started: a command starting now writes its ray-head.json before its session.
+    const written = existsSync(record) ? statSync(record).mtimeMs : Infinity;
+    if (head?.tempDir && written <= Date.parse(file.startedAt)) {
+      await stopStaleHead(head.tempDir);
+      rmSync(record, { force: true });
+    }
+  }
+  return found;
 }

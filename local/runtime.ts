@@ -144,7 +144,7 @@ export class LocalRuntime {
     const now = () => new Date();
     this.handlers = {
       'prepare-run': createPrepareRunHandler({ store, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
-      'submit-stage': createSubmitStageHandler({ compute, tokens, store }),
+      'submit-stage': createSubmitStageHandler({ compute, tokens, store, callbacks: broker }),
       'evaluate-gate': createEvaluateGateHandler({ store, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
       promote: createPromoteHandler({ serving: opts.serving, store, clock: systemClock, now, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}), ...(opts.promoteTimeoutMs ? { readyTimeoutMs: opts.promoteTimeoutMs } : {}) }),
       'finish-run': createFinishRunHandler({ store, compute, tokens, now, publisher: this.bus, ...(opts.tracking ? { tracking: opts.tracking } : {}) }),
@@ -177,6 +177,7 @@ export class LocalRuntime {
     for (const route of routesFor({ bucket: LOCAL_BUCKET, pipelines: [] })) {
       this.bus.addRule({ name: route.name, pattern: route.pattern, target: targets[route.target] });
     }
+
   }
 
   get compute(): ComputePort {

@@ -27,6 +27,13 @@ import { startMlflowServer, stopStaleMlflow, type MlflowServer } from './mlflow-
 import { MlflowRest } from '../adapters/mlflow/rest.js';
 import type { TrackingPort } from '../core/ports.js';
 import { addSessionRun, lockHome, lockHomeWaiting, removeSessionFile, unlockHome, writeSessionFile, type HomeBusyError } from './session-file.js';
+import { LocalRunHistory } from './run-history.js';
+import { clearCancel, pendingCancels } from './control.js';
+import { endedRecord } from '../core/abandoned.js';
+import { isTerminal } from '../core/job-status.js';
+import type { ResumeInput } from '../core/model.js';
+
+const runIdOf = (e: LocalExecution) => (e.input as { run: { runId: string } }).run.runId;
 
 export interface SessionOptions {
   /** Local state: bucket/, tokens/, logs/. */
@@ -41,6 +48,8 @@ export interface SessionOptions {
    * <bucket>/mlflow) and stops it with the session; { uri } uses an existing server; absent: tracking off.
    */
   tracking?: 'local' | { uri: string };
+  /** The command opening it (e.g. "sentinel run"): names who marked a dead command's runs ABANDONED. */
+  command?: string;
   /**
    * Another live session holds the home (local/session-file.ts lockHome): wait for it (told once, with who holds
    * it), else (absent) open fails with HomeBusyError. Never a second Ray head beside the first.
@@ -108,8 +117,8 @@ export class LocalSession {
     const logDir = join(home, 'logs');
     mkdirSync(logDir, { recursive: true });
     // One session per home, taken before anything else (the stale-head cleanup below would stop a live one's head).
-    if (opts.waitForHome) await lockHomeWaiting(home, 'sentinel run', opts.waitForHome);
-    else lockHome(home, 'sentinel run');
+    if (opts.waitForHome) await lockHomeWaiting(home, opts.command ?? 'sentinel run', opts.waitForHome);
+    else lockHome(home, opts.command ?? 'sentinel run');
     try {
       return await LocalSession.openLocked({ ...opts, home });
     } catch (e) {
@@ -121,6 +130,10 @@ export class LocalSession {
   private static async openLocked(opts: SessionOptions & { home: string }): Promise<LocalSession> {
     const home = opts.home;
     const logDir = join(home, 'logs');
+    // A command killed hard (SIGKILL, a closed terminal) leaves its runs RUNNING: the next one marks them ABANDONED.
+    for (const a of await new LocalRunHistory({ home, sweep: opts.command ?? 'sentinel run' }).abandoned()) {
+      process.stderr.write(`sentinel: run ${a.record.runId} (${a.record.pipeline}) marked ABANDONED: ${a.reason}; \`sentinel resume ${a.record.runId}\` continues it\n`);
+    }
     // A command killed hard (SIGKILL, a closed terminal) cannot stop its head; the next one does.
     const record = join(home, 'ray-head.json');
     try {
@@ -177,6 +190,7 @@ export class LocalSession {
         servePort: opts.servePort ?? 8000,
         ...(tracking ? { mlflowUri: tracking.uri } : {}),
       }).id;
+      session.watchControl();
       return session;
     } catch (e) {
       await head.stop();
@@ -238,8 +252,83 @@ export class LocalSession {
     return { ...res, execution, startedAt };
   }
 
+  /** Starts a resumed run (core/resume.ts): the same state machine, with the reuse and checkpoints in its input. */
+  async startResumed(spec: PipelineSpec, datasetUri: string, requestId: string, resume: ResumeInput) {
+    const startedAt = Date.now();
+    const res = await startRun(
+      { spec, trigger: { kind: 'manual', requestId }, artifactRoot: this.artifactRoot, datasetUri, resume },
+      { executions: this.runtime.executionsPort, now: () => new Date() },
+    );
+    const execution = this.runtime.execution(res.executionName);
+    if (!execution) throw new Error(`execution ${res.executionName} was not started`);
+    if (this.sessionFileId) addSessionRun(this.opts.home, this.sessionFileId, res.runId);
+    return { runId: res.runId, executionName: res.executionName, alreadyStarted: res.alreadyStarted, execution, startedAt };
+  }
+
+  /** Cancellations under way, by run: report() waits for one so it sees the CANCELLED record. */
+  private readonly cancelling = new Map<string, Promise<'cancelled' | 'finished'>>();
+  private controlTimer?: NodeJS.Timeout;
+
+  /** Acts on `sentinel cancel` requests for this session's runs (local/control.ts). */
+  private watchControl() {
+    this.controlTimer = setInterval(() => {
+      const mine = new Set(this.runtime.allExecutions().map(runIdOf));
+      for (const req of pendingCancels(this.opts.home)) {
+        if (!mine.has(req.runId) || this.cancelling.has(req.runId)) continue;
+        clearCancel(this.opts.home, req.runId);
+        void this.cancel(req.runId, { by: req.by, reason: `cancelled by ${req.by} at ${req.at}` });
+      }
+    }, 300);
+    this.controlTimer.unref();
+  }
+
+  /**
+   * Stops one of this session's runs: aborts its execution, stops its Ray jobs and waits until Ray reports them ended,
+   * then records CANCELLED (who, when, why) unless the run had already finished. Ctrl-C and `sentinel cancel` both
+   * come here.
+   */
+  cancel(runId: string, why: { by: string; reason: string }): Promise<'cancelled' | 'finished'> {
+    const known = this.cancelling.get(runId);
+    if (known) return known;
+    const doing = (async () => {
+      const execution = this.runtime.allExecutions().find((e) => runIdOf(e) === runId);
+      if (!execution) return 'finished' as const;
+      const pipeline = (execution.input as { run: { pipeline: string } }).run.pipeline;
+      const uri = runRecordUri(this.artifactRoot, pipeline, runId);
+      const before = await this.runtime.store.getJson<RunRecord>(uri);
+      if (before && before.status !== 'RUNNING') return 'finished' as const;
+      execution.abort();
+      await execution.result;
+      await this.stopJobs(runId);
+      const record = await this.runtime.store.getJson<RunRecord>(uri);
+      if (record && record.status !== 'RUNNING') return 'finished' as const;
+      const results = await new LocalRunHistory({ home: this.opts.home }).stageResults(pipeline, runId);
+      const stage = STAGES.find((s) => !results[s]?.result);
+      const run = (execution.input as { run: Pick<RunRecord, 'trigger' | 'datasetUri'> & { requestedAt: string } }).run;
+      // Cancelled before its first state recorded it: the record starts here.
+      const base: RunRecord = record ?? { pipeline, runId, status: 'RUNNING', trigger: run.trigger, datasetUri: run.datasetUri, startedAt: run.requestedAt };
+      await this.runtime.store.putJson(uri, endedRecord(base, 'CANCELLED', { by: why.by, at: new Date().toISOString(), reason: why.reason }, stage));
+      return 'cancelled' as const;
+    })();
+    this.cancelling.set(runId, doing);
+    return doing;
+  }
+
+  /** Stops every job of the run and waits (bounded) until Ray reports each one ended. */
+  private async stopJobs(runId: string, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const jobs = await this.runtime.compute.list({ 'sentinel.dev/run': runId }).catch(() => []);
+      const live = jobs.filter((j) => !isTerminal(j.state));
+      if (!live.length || Date.now() > deadline) return;
+      await Promise.all(live.map((j) => this.runtime.compute.stop(j.jobId).catch(() => undefined)));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   async report(started: { runId: string; executionName: string; alreadyStarted: boolean; execution: LocalExecution; startedAt: number }, spec: PipelineSpec): Promise<RunReport> {
     const outcome = await started.execution.result;
+    await this.cancelling.get(started.runId);
     const wallSeconds = (Date.now() - started.startedAt) / 1000;
     const output = (outcome.output ?? {}) as { stages?: Partial<Record<Stage, StageSummary>>; gate?: GateResult; promotion?: Promotion };
     const record = await this.runtime.store.getJson<RunRecord>(runRecordUri(this.artifactRoot, spec.name, started.runId));
@@ -273,9 +362,13 @@ export class LocalSession {
   /** This session's <home>/session.json (local/session-file.ts), removed on close. */
   private sessionFileId?: string;
   private closed = false;
-  async close() {
+  async close(reason = 'the command that started it ended before the run did') {
     if (this.closed) return;
     this.closed = true;
+    if (this.controlTimer) clearInterval(this.controlTimer);
+    // A run still going when its session closes (Ctrl-C, an error) is cancelled: its jobs stopped, CANCELLED recorded.
+    const by = `${this.opts.command ?? 'sentinel'} (pid ${process.pid})`;
+    await Promise.all(this.runtime.allExecutions().map((e) => this.cancel(runIdOf(e), { by, reason: `${reason} at ${new Date().toISOString()}` }).catch(() => undefined)));
     // First: from here on the session is going away, and `sentinel status` should no longer report it live.
     if (this.sessionFileId) removeSessionFile(this.opts.home, this.sessionFileId);
     try {
