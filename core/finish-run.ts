@@ -61,6 +61,7 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
         : { error: end.error, cause: end.cause, ...(end.failedAt ? { stage: end.failedAt } : {}) },
     ...(req.stages ? { stages: req.stages } : {}),
     ...(run.tracking ? { tracking: run.tracking } : {}),
+    ...(before?.resumeOf ? { resumeOf: before.resumeOf } : {}),
   };
   await deps.store.putJson(uri, record);
   if (deps.publisher) await deps.publisher.publish(await endEvents(run, record, end, req.stages, deps));
