@@ -2,14 +2,15 @@
 // - the operator binary, built from ../shared/kuberay/operator by tools/kube/operator.sh, run against the real
 //   kube-apiserver as admin and watching one namespace;
 // - a small simulated kubelet: there are no nodes or containers here, so it binds nothing and runs nothing; it
-//   marks each pod Running and Ready (what a kubelet reports once containers start) and writes the EndpointSlices
+//   marks each pod Running and Ready on an address of its own in 10.244.0.0/16 (what a kubelet reports once
+//   containers start) and writes the EndpointSlices
 //   a Service's endpoints controller would, so the operator's readiness checks pass;
 // - a dashboard proxy: the operator reaches a Ray head's dashboard at
 //   http://<cluster>-head-svc.<namespace>.svc.cluster.local:8265 and honours HTTP_PROXY, so every such call is
 //   forwarded to one real local Ray head (with that head's token). A RayJob that Sentinel's code creates is then
 //   submitted by the real operator to real Ray, and its status is what the operator writes — the tests write none.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createWriteStream, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -37,12 +38,28 @@ export interface DashboardProxy {
 }
 
 const HEAD_SVC = /^[a-z0-9-]+-head-svc\.[a-z0-9-]+\.svc\.cluster\.local:8265$/;
+const SERVE_SVC = /^[a-z0-9-]+-serve-svc\.[a-z0-9-]+\.svc\.cluster\.local:8000$/;
+/** The simulated pod network: the kubelet gives each pod an address here (none of them is local). */
+export const POD_CIDR_PREFIX = '10.244.';
+const podAddr = (host: string, port: number) => host.startsWith(POD_CIDR_PREFIX) && host.endsWith(`:${port}`);
 
-/** An HTTP forward proxy that sends every head-service dashboard request to the one local Ray head. */
-export async function startDashboardProxy(dashboard: RayDashboard): Promise<DashboardProxy> {
+const readAll = (req: IncomingMessage) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+/**
+ * An HTTP forward proxy that sends every head-service dashboard request to the one local Ray head. With `servePort`,
+ * a Serve config PUT to the dashboard gets `http_options` 127.0.0.1:servePort: every "pod" here shares 127.0.0.1,
+ * where a pod network would give each its own address, so Serve's in-cluster port 8000 becomes a free local port.
+ */
+export async function startDashboardProxy(dashboard: RayDashboard, opts: { servePort?: number } = {}): Promise<DashboardProxy> {
   const target = new URL(dashboard.url);
   const seen: DashboardProxy['seen'] = [];
-  const server: Server = createServer((req: IncomingMessage, res) => {
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     // A forward proxy receives the absolute URL: GET http://host:8265/api/jobs/ HTTP/1.1
     let url: URL;
     try {
@@ -53,27 +70,44 @@ export async function startDashboardProxy(dashboard: RayDashboard): Promise<Dash
     }
     const entry: DashboardProxy['seen'][number] = { host: url.host, method: req.method ?? 'GET', path: url.pathname };
     seen.push(entry);
-    if (!HEAD_SVC.test(url.host)) {
+    // Where the pod network would take it: a head's dashboard (its service or a pod's :8265), or Serve's HTTP
+    // proxy (the serve service, or a pod's :8000, where the operator checks /-/healthz) — all on the one head.
+    const toServe = opts.servePort !== undefined && (SERVE_SVC.test(url.host) || podAddr(url.host, 8000));
+    if (!toServe && !HEAD_SVC.test(url.host) && !podAddr(url.host, 8265)) {
       entry.status = 502;
-      res.writeHead(502).end(`not a Ray head service: ${url.host}`);
+      res.writeHead(502).end(`not a Ray head or serve address: ${url.host}`);
       return;
     }
-    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host, ...(dashboard.token ? { authorization: `Bearer ${dashboard.token}` } : {}) };
+    const dest = toServe ? { hostname: '127.0.0.1', port: String(opts.servePort), host: `127.0.0.1:${opts.servePort}` } : { hostname: target.hostname, port: target.port, host: target.host };
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: dest.host, ...(dashboard.token && !toServe ? { authorization: `Bearer ${dashboard.token}` } : {}) };
     delete headers['proxy-connection'];
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers },
-      (r) => {
+    const forward = (body?: Buffer) => {
+      if (body) headers['content-length'] = String(body.length);
+      const up = httpRequest({ host: dest.hostname, port: dest.port, method: req.method, path: `${url.pathname}${url.search}`, headers }, (r) => {
         entry.status = r.statusCode;
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
-      },
-    );
-    up.on('error', (e) => {
-      entry.status = 502;
-      if (!res.headersSent) res.writeHead(502);
-      res.end(String(e));
-    });
-    req.pipe(up);
+      });
+      up.on('error', (e) => {
+        entry.status = 502;
+        if (!res.headersSent) res.writeHead(502);
+        res.end(String(e));
+      });
+      if (body) up.end(body);
+      else req.pipe(up);
+    };
+    if (opts.servePort !== undefined && req.method === 'PUT' && url.pathname.startsWith('/api/serve/applications')) {
+      const port = opts.servePort;
+      readAll(req)
+        .then((raw) => {
+          const config = JSON.parse(raw.toString('utf8') || '{}') as { http_options?: Record<string, unknown> };
+          config.http_options = { ...(config.http_options ?? {}), host: '127.0.0.1', port };
+          forward(Buffer.from(JSON.stringify(config)));
+        })
+        .catch((e: unknown) => res.writeHead(400).end(String(e)));
+      return;
+    }
+    forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
@@ -108,7 +142,7 @@ const matches = (labels: Record<string, string> = {}, selector: Record<string, s
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /**
- * Polls the namespace: every pod not yet Running is reported Running and Ready on 127.0.0.1 (the container
+ * Polls the namespace: every pod not yet Running is reported Running and Ready on its own pod address (the container
  * "started"), and every Service with a selector gets an EndpointSlice of its ready pods.
  */
 export function startSimulatedKubelet(kube: KubeHarness, namespace: string, intervalMs = 250): SimulatedKubelet {
@@ -116,6 +150,16 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
   const started: string[] = [];
   let stopped = false;
   const slices = new Map<string, string>();
+  const ips = new Map<string, string>();
+  const ipOf = (pod: string) => {
+    let ip = ips.get(pod);
+    if (!ip) {
+      const n = ips.size + 2;
+      ip = `${POD_CIDR_PREFIX}${Math.floor(n / 250)}.${(n % 250) + 2}`;
+      ips.set(pod, ip);
+    }
+    return ip;
+  };
   const tick = async () => {
     const pods = (await admin.send<{ items: PodObj[] }>('GET', `/api/v1/namespaces/${namespace}/pods`)).items;
     const now = new Date().toISOString();
@@ -125,8 +169,8 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
       const status = {
         phase: 'Running',
         hostIP: '127.0.0.1',
-        podIP: '127.0.0.1',
-        podIPs: [{ ip: '127.0.0.1' }],
+        podIP: ipOf(p.metadata.name),
+        podIPs: [{ ip: ipOf(p.metadata.name) }],
         startTime: now,
         conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map(cond),
         containerStatuses: p.spec.containers.map((c) => ({
@@ -161,7 +205,7 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
         kind: 'EndpointSlice',
         metadata: { name: `${s.metadata.name}-sim`, namespace, labels: { 'kubernetes.io/service-name': s.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'sentinel-simulated-kubelet' } },
         addressType: 'IPv4',
-        endpoints: ready.map((name) => ({ addresses: ['127.0.0.1'], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name, namespace } })),
+        endpoints: ready.map((name) => ({ addresses: [ipOf(name)], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name, namespace } })),
         ports: (s.spec.ports ?? []).map((p) => ({ name: p.name ?? '', port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })),
       };
       const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`;
