@@ -122,6 +122,8 @@ export function reconcile(record: RunRecord | undefined, ex: { status: Execution
       : ex.status === 'TIMED_OUT'
         ? `the execution passed its TimeoutSeconds at ${endedAt}`
         : `the execution ended ${ex.status} at ${endedAt}`);
+  // As the execution-ended handler records it (core/execution-ended.ts): a stop on request is CANCELLED.
+  if (ex.status === 'ABORTED') return { ...base, status: 'CANCELLED', endedAt, outcome: { error, cause }, ended: { by: 'StopExecution', at: endedAt, reason: cause } };
   return { ...base, status: 'FAILED', endedAt, outcome: { error, cause } };
 }
 

@@ -222,7 +222,7 @@ describe('the AWS backend on moto', () => {
     assert.equal(again.stopped, false);
     assert.equal(again.status, 'ABORTED');
     const r2 = (await history().listRuns()).find((r) => r.runId === run2)!;
-    assert.notEqual(r2.status, 'RUNNING');
+    assert.equal(r2.status, 'CANCELLED');
     assert.ok(r2.endedAt);
     assert.equal(r2.outcome && 'error' in r2.outcome ? r2.outcome.error : undefined, 'ExecutionAborted');
     const missing = await history().cancel(PIPELINE, 'r000000000', 'none');
@@ -238,7 +238,7 @@ describe('the AWS backend on moto', () => {
     const [all, running, failed, other, future, table, s1, s2, none, viaFile, badFile] = await Promise.all([
       sentinel(['runs', '--backend', 'aws', '--json']),
       sentinel(['runs', '--backend', 'aws', '--status', 'running', '--json']),
-      sentinel(['runs', '--backend', 'aws', '--status', 'failed', '--json']),
+      sentinel(['runs', '--backend', 'aws', '--status', 'cancelled', '--json']),
       sentinel(['runs', '--backend', 'aws', '--pipeline', 'iris', '--json']),
       sentinel(['runs', '--backend', 'aws', '--since', '2999-01-01', '--json']),
       sentinel(['runs'], { [BACKEND_ENV.backend]: 'aws' }),
@@ -263,8 +263,9 @@ describe('the AWS backend on moto', () => {
     const v1 = json<{ runId: string; stages: Array<{ stage: string; state: string }> }>(s1);
     assert.equal(v1.runId, run1);
     assert.equal(v1.stages.find((s) => s.stage === 'ingest')?.state, 'SUCCEEDED');
-    assert.equal(s2.code, 1, 'a stopped run is not a success');
-    assert.match(s2.stdout, /ExecutionAborted/);
+    assert.equal(s2.code, 0, 'as for a local run: status exits 1 only for FAILED and INTERRUPTED');
+    assert.match(s2.stdout, /CANCELLED/);
+    assert.match(s2.stdout, /StopExecution/);
     assert.match(s2.stdout, /console/);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no run "r999999999"/);
@@ -297,6 +298,23 @@ describe('the AWS backend on moto', () => {
     assert.match(missing.stderr, /ingest/, 'says which stages have logs');
   });
 
+  test('sentinel cancel --backend aws stops the execution; again, it says the run already ended', async () => {
+    const run3 = runIdFor(PIPELINE, { kind: 'manual', requestId: 'req-3' });
+    assert.equal((await sentinel(['start', PIPELINE, '--request-id', 'req-3', '--backend', 'aws'])).code, 0);
+    const first = await sentinel(['cancel', run3, '--backend', 'aws', '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const r = json<{ runId: string; cancelled: boolean; status: string; executionArn: string }>(first);
+    assert.equal(r.runId, run3);
+    assert.equal(r.cancelled, true);
+    assert.equal((await sfn.send(new DescribeExecutionCommand({ executionArn: r.executionArn }))).status, 'ABORTED');
+    const again = await sentinel(['cancel', run3, '--backend', 'aws']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already ended/);
+    const none = await sentinel(['cancel', 'r999999999', '--backend', 'aws']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no run "r999999999"/);
+  });
+
   test('an unreachable endpoint is an AWS failure that says what to check (exit 1)', async () => {
     const r = await sentinel(['runs', '--backend', 'aws'], { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
     assert.equal(r.code, 1, r.stderr);
@@ -306,7 +324,7 @@ describe('the AWS backend on moto', () => {
   test('execution names that are not Sentinel runs are not listed', async () => {
     await sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'someone-elses-execution', input: '{}' }));
     const ids = (await history().listRuns()).map((r) => r.runId);
-    assert.equal(ids.length, 2);
+    assert.equal(ids.length, 3);
     assert.equal(parseExecutionName('someone-elses-execution'), undefined);
     assert.deepEqual(parseExecutionName(executionNameFor(PIPELINE, run1)), { pipeline: PIPELINE, runId: run1 });
   });

@@ -61,7 +61,8 @@ test('an ended execution wins over a run.json still RUNNING; a finished record i
   const stop = new Date('2026-12-01T10:05:00Z');
   assert.deepEqual(reconcile(record, { status: 'RUNNING' }, fallback), record);
   const aborted = reconcile(record, { status: 'ABORTED', stopDate: stop }, fallback);
-  assert.equal(aborted.status, 'FAILED');
+  assert.equal(aborted.status, 'CANCELLED');
+  assert.equal(aborted.ended?.by, 'StopExecution');
   assert.equal(aborted.endedAt, stop.toISOString());
   assert.deepEqual(aborted.outcome && 'error' in aborted.outcome ? aborted.outcome.error : undefined, 'ExecutionAborted');
   const timedOut = reconcile(record, { status: 'TIMED_OUT', stopDate: stop }, fallback);
