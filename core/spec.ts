@@ -25,8 +25,7 @@ import {
   TaskSchema,
 } from './contract.js';
 import type { Stage } from './stages.js';
-import { NotifySchema } from './notify.js';
-import { StaleAfterSchema } from './staleness.js';
+import { NotifySchema, StaleAfterSchema } from './spec-notify.js';
 
 export type { Metric, Task, Mode } from './tasks.js';
 

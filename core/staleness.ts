@@ -7,12 +7,12 @@ import type { EventPublisher, ObjectStore, OneTimeSchedulesPort } from './ports.
 import type { Champion, ChampionRecord } from './model.js';
 import { championUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
+import { DURATION, StaleAfterSchema } from './spec-notify.js';
 import { runEvent } from '../events/run-events.js';
 
-const DURATION = /^([1-9][0-9]{0,5})(m|h|d)$/;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
 
-export const StaleAfterSchema = z.string().regex(DURATION, 'must be a duration like 30d, 12h or 90m');
+export { StaleAfterSchema };
 
 export function durationSeconds(d: string, where = 'staleAfter'): number {
   const m = DURATION.exec(d);

@@ -13,20 +13,8 @@ import { z } from 'zod';
 import type { BusEvent } from '../core/ports.js';
 import type { EventPattern } from './patterns.js';
 
-export const RUN_EVENT_SOURCE = 'sentinel.runs';
-
-export const RUN_EVENT_TYPES = {
-  started: 'Run Started',
-  succeeded: 'Run Succeeded',
-  failed: 'Run Failed',
-  promoted: 'Model Promoted',
-  kept: 'Champion Kept',
-  rolledBack: 'Model Rolled Back',
-  stale: 'Model Stale',
-} as const;
-export type RunEventKind = keyof typeof RUN_EVENT_TYPES;
-export type RunEventType = (typeof RUN_EVENT_TYPES)[RunEventKind];
-export const RUN_EVENT_KINDS = Object.keys(RUN_EVENT_TYPES) as RunEventKind[];
+import { RUN_EVENT_KINDS, RUN_EVENT_SOURCE, RUN_EVENT_TYPES, type RunEventKind, type RunEventType } from '../core/run-event-names.js';
+export { RUN_EVENT_KINDS, RUN_EVENT_SOURCE, RUN_EVENT_TYPES, type RunEventKind, type RunEventType };
 
 /** Run ids as records hold them (a champion promoted long ago included): checked for shape only where a run starts. */
 const runId = z.string().min(1).max(64);
