@@ -7,6 +7,7 @@ import { parseRunContext } from './run-input.js';
 import { runRecordUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
 import { STAGES } from './stages.js';
+import { requireDeployedSpec, type DeployedSpecPolicy } from './deployed-spec.js';
 import { isTracked, openPipelineRun, TRACKING_OFF_NOTE } from './tracking.js';
 
 export interface PrepareDeps {
@@ -16,10 +17,14 @@ export interface PrepareDeps {
   tracking?: TrackingPort;
   /** Where `Run Started` goes (events/run-events.ts); absent: no run events. */
   publisher?: EventPublisher;
+  /** A deployed stack: the run's spec must be its pipeline's deployed spec (core/deployed-spec.ts); absent: local. */
+  deployedSpecs?: DeployedSpecPolicy;
 }
 
 export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunContext> {
   const run = { ...parseRunContext(raw) };
+  // StartExecution by hand reaches this state too: on AWS only the deployed spec of the run's pipeline runs.
+  if (deps.deployedSpecs) run.spec = await requireDeployedSpec(run.spec, run.pipeline, deps.store, deps.deployedSpecs);
   const head = await deps.store.head(run.datasetUri);
   if (!head) throw validationFailed(`dataset not found at ${run.datasetUri}`, 'run.datasetUri');
   if (head.size === 0) throw validationFailed(`dataset at ${run.datasetUri} is empty (0 bytes)`, 'run.datasetUri');

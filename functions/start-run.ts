@@ -6,9 +6,9 @@ import { handlerFor } from './lib/handler.js';
 import { logger } from './lib/logger.js';
 import { startRun } from '../core/start-run.js';
 import { TriggerSchema } from '../core/run-input.js';
-import { parseSpec, PIPELINE_NAME_PATTERN } from '../core/spec.js';
-import { datasetUriFor, decideForSchedule, decideForUpload, pipelineSpecUri, type TriggerDecision } from '../core/triggers.js';
-import { capEcho, quoted, validationFailed } from '../core/errors.js';
+import { datasetUriFor, decideForSchedule, decideForUpload, type TriggerDecision } from '../core/triggers.js';
+import { validationFailed } from '../core/errors.js';
+import { checkImage, loadDeployedSpec } from '../core/deployed-spec.js';
 import type { ExecutionsPort, ObjectStore } from '../core/ports.js';
 
 const S3ObjectCreatedEvent = z.object({
@@ -40,19 +40,19 @@ export interface StartRunDeps {
   bucketUri: string;
   artifactRoot: string;
   now?: () => Date;
+  /**
+   * Inline specs (`sentinel run --spec`): the local runtime only. Absent or false (the Lambda entry): refused, a
+   * deployed stack runs only the specs deployed under pipelines/.
+   */
+  allowInlineSpec?: boolean;
+  /** Registry prefixes a loaded spec's image must start with (AWS: infra/config.ts allowedImagePrefixes); absent: unchecked. */
+  allowedImagePrefixes?: readonly string[];
 }
 
 export const createStartRunHandler = (deps: StartRunDeps) =>
   handlerFor('start-run', StartRunEvent, async (event) => {
     const now = deps.now ?? (() => new Date());
-    const loadSpec = async (pipeline: string) => {
-      // Not a name a spec can have: say so before the name becomes a key in the bucket.
-      if (!PIPELINE_NAME_PATTERN.test(pipeline)) throw validationFailed(`${quoted(pipeline)} is not a pipeline name (1-24 chars of a-z, 0-9 and "-")`, 'pipeline');
-      const uri = pipelineSpecUri(deps.bucketUri, pipeline);
-      const text = await deps.store.getText(uri);
-      if (text === undefined) throw validationFailed(`no pipeline ${quoted(pipeline)} is deployed (no spec at ${capEcho(uri)})`, 'pipeline');
-      return parseSpec(text, uri);
-    };
+    const loadSpec = (pipeline: string) => loadDeployedSpec(deps.store, deps.bucketUri, pipeline, deps.allowedImagePrefixes);
 
     let decision: TriggerDecision;
     let inlineSpec: unknown;
@@ -72,7 +72,10 @@ export const createStartRunHandler = (deps: StartRunDeps) =>
       decision = { action: 'start', pipeline: event.pipeline, datasetUri: event.datasetUri ?? datasetUriFor(deps.bucketUri, spec.dataset.uri), trigger: { kind: 'manual', requestId: event.requestId } };
       inlineSpec = spec;
     } else {
+      if (!deps.allowInlineSpec) throw validationFailed('an inline spec is refused here: a deployed stack runs only deployed pipelines (start one by name)', 'spec');
       inlineSpec = event.spec;
+      const image = (event.spec as { image?: unknown } | null)?.image;
+      if (deps.allowedImagePrefixes && typeof image === 'string') checkImage(image, deps.allowedImagePrefixes);
       const name = (event.spec as { name?: string } | null)?.name ?? '';
       decision = { action: 'start', pipeline: name, datasetUri: event.datasetUri ?? '', trigger: event.trigger };
     }

@@ -3,6 +3,7 @@
 // this object and nothing else, so what a deployment is can be read in one place.
 // Pure data and pure functions: cli/render-aws.ts and the tests import it without Pulumi.
 import type { RouteSettings, Schedule } from '../events/routes.js';
+import { ownEcrRegistry } from '../core/deployed-spec.js';
 
 export interface PipelineConfig {
   /** Must equal the spec's `name`. */
@@ -59,6 +60,12 @@ export interface SentinelConfig {
    * stages log to it through the SDK). Unset: runs are not tracked, and each run's record says so; nothing fails.
    */
   trackingUri?: string;
+  /**
+   * Registry prefixes (each ending in "/") a run's image may come from, besides the deployment's own ECR registry
+   * (<account>.dkr.ecr.<region>.amazonaws.com/), which is always allowed. start-run and prepare-run refuse any other
+   * image (ValidationFailed at `image`), and refuse inline specs: a deployed stack runs only deployed specs.
+   */
+  allowedImagePrefixes: string[];
 }
 
 const base: Omit<SentinelConfig, 'stage'> = {
@@ -79,6 +86,8 @@ const base: Omit<SentinelConfig, 'stage'> = {
   logRetentionDays: 30,
   reserveConcurrency: true,
   retainData: false,
+  // The shipped specs' image (pipelines/*.yaml); the deployment's own ECR registry is allowed without listing it.
+  allowedImagePrefixes: ['ghcr.io/sentinel-dev/'],
 };
 
 /** Per-stage differences from `base`. */
@@ -112,10 +121,14 @@ export function validateConfig(c: SentinelConfig): SentinelConfig {
   for (const [k, v] of [['watchEvery', c.watchEvery], ['reapEvery', c.reapEvery]] as const) if (!SCHEDULE.test(v)) problems.push(`${k} "${v}" is not rate(…) or cron(…)`);
   if (!(c.idleTimeoutMinutes > 0)) problems.push('idleTimeoutMinutes must be > 0');
   if (c.trackingUri !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(c.trackingUri)) problems.push(`trackingUri "${c.trackingUri}" is not an http(s) URL of an MLflow server`);
+  for (const p of c.allowedImagePrefixes) if (!/^[a-z0-9][a-z0-9.-]*(:\d+)?\/([a-z0-9._/-]*\/)?$/.test(p)) problems.push(`allowedImagePrefixes "${p}" is not a registry prefix ending in "/" (e.g. "ghcr.io/my-org/")`);
   if (c.alarmEmail && !/^[^@\s]+@[^@\s]+$/.test(c.alarmEmail)) problems.push(`alarmEmail "${c.alarmEmail}" is not an email address`);
   if (problems.length) throw new Error(`infra/config.ts: ${problems.join('; ')}`);
   return c;
 }
+
+/** The registry prefixes a run's image must start with: the deployment's own ECR registry, then the listed ones. */
+export const imagePrefixes = (c: SentinelConfig, account: string): string[] => [ownEcrRegistry(account, c.region), ...c.allowedImagePrefixes];
 
 /** Every Lambda of a deployment, by logical name (the state machine's five, the consumers, the scheduled ones). */
 export const LAMBDA_NAMES = [

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, sqs } from '@pulumi/aws';
 import { buildLambda, LAMBDA_ENTRY_DIR } from './bundles.js';
-import { deployedLambdas, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
+import { deployedLambdas, imagePrefixes, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
 import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
 import type { PipelineSpecFile } from './bucket.js';
 import { metricsNamespace, NAMESPACE_ENV, SERVICE } from '../core/metrics.js';
@@ -79,6 +79,8 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_IDLE_TIMEOUT_MINUTES: String(cfg.idleTimeoutMinutes),
     SENTINEL_SCALE_TO_ZERO_NODEGROUPS: cfg.cluster.scaleToZeroNodeGroups.join(','),
     SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
+    // start-run / prepare-run refuse images from any other registry (core/deployed-spec.ts).
+    SENTINEL_ALLOWED_IMAGE_PREFIXES: imagePrefixes(cfg, a.account).join(','),
     // Run notifications (functions/aws/notify.ts): the deployment's shared topic.
     SENTINEL_NOTIFICATIONS_TOPIC_ARN: a.notificationsTopic,
     // The MLflow server (runs, registry); unset: tracking off (functions/aws/deps.ts OPTIONAL_ENV).

@@ -151,7 +151,8 @@ export class LocalRuntime {
       'complete-stage': createCompleteStageHandler({ compute, tokens, callbacks: broker, store, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'watch-jobs': createWatchJobsHandler({ compute, tokens, callbacks: broker, publisher: this.bus, now, artifactRoot: opts.artifactRoot }) as unknown as AnyHandler,
       'handle-interruption': createHandleInterruptionHandler({ cluster: this.cluster, publisher: this.bus, nodeHandling: opts.nodeHandling ?? true }) as unknown as AnyHandler,
-      'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot }),
+      // `sentinel run --spec`: the local CLI runs inline specs (the Lambda entry refuses them).
+      'start-run': createStartRunHandler({ executions: this.executionsPort, store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot, allowInlineSpec: true }),
       // Run events → the pipeline's notifications (no SNS locally: a spec's `topic: true` is reported as not sent).
       notify: createNotifyHandler({ store, bucketUri: opts.bucketUri, artifactRoot: opts.artifactRoot, webhook: new HttpWebhook(), publisher: this.bus }) as unknown as AnyHandler,
       'execution-ended': createExecutionEndedHandler({ compute, tokens, store, artifactRoot: opts.artifactRoot, publisher: this.bus, now }) as unknown as AnyHandler,

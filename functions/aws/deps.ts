@@ -32,6 +32,7 @@ export const ENV = {
   serveImages: 'SENTINEL_SERVE_IMAGES',
   idleTimeoutMinutes: 'SENTINEL_IDLE_TIMEOUT_MINUTES',
   scaleToZeroNodeGroups: 'SENTINEL_SCALE_TO_ZERO_NODEGROUPS',
+  allowedImagePrefixes: 'SENTINEL_ALLOWED_IMAGE_PREFIXES',
 } as const;
 
 export function env(name: string): string {
@@ -68,6 +69,8 @@ const events = () => once('client:eventbridge', () => traced(new EventBridgeClie
 export const eks = () => once('client:eks', () => traced(new EKSClient({})));
 
 export const bucketUri = () => `s3://${env(ENV.bucket)}`;
+/** The registry prefixes a run's image must start with (infra/config.ts allowedImagePrefixes, comma-separated). */
+export const allowedImagePrefixes = (): string[] => env(ENV.allowedImagePrefixes).split(',').filter(Boolean);
 /** Run artifacts: s3://<bucket>/artifacts/<pipeline>/<runId>/… */
 export const artifactRoot = () => `${bucketUri()}/artifacts`;
 
