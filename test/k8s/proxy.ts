@@ -14,7 +14,11 @@ export interface SeenRequest {
   status?: number;
 }
 
-export type Verdict = 'forward' | { status: number; body?: unknown; headers?: Record<string, string> };
+/**
+ * forward: pass it on. { status }: answer instead of the server. { lostResponse }: pass it on, let the server act on it,
+ * then answer `lostResponse` instead of the server's reply (a write that happened though the client saw it fail).
+ */
+export type Verdict = 'forward' | { status: number; body?: unknown; headers?: Record<string, string> } | { lostResponse: number };
 export type Rule = (req: SeenRequest) => Verdict | Promise<Verdict>;
 
 export interface Proxy {
@@ -49,7 +53,8 @@ export async function startProxy(target: string, tls: ProxyTls, rule: Rule = () 
     try {
       const body = await readBody(req);
       const verdict = await proxy.rule(entry);
-      if (verdict !== 'forward') {
+      const lost = verdict !== 'forward' && 'lostResponse' in verdict ? verdict.lostResponse : undefined;
+      if (verdict !== 'forward' && !('lostResponse' in verdict)) {
         entry.status = verdict.status;
         const text = JSON.stringify(verdict.body ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: verdict.status, message: 'injected by the test proxy' });
         res.writeHead(verdict.status, { 'content-type': 'application/json', ...verdict.headers });
@@ -58,6 +63,15 @@ export async function startProxy(target: string, tls: ProxyTls, rule: Rule = () 
       }
       const headers = { ...req.headers, host: upstream.host };
       const up = httpsRequest({ hostname: upstream.hostname, port: upstream.port, path: entry.path, method: entry.method, headers, ca }, (ures) => {
+        if (lost !== undefined) {
+          ures.resume();
+          ures.on('end', () => {
+            entry.status = lost;
+            res.writeHead(lost, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: lost, message: `injected by the test proxy after the server answered ${ures.statusCode}` }));
+          });
+          return;
+        }
         entry.status = ures.statusCode;
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         ures.pipe(res);
