@@ -10,6 +10,7 @@ import type { BusEvent, ComputePort, EventPublisher, ObjectStore, TokenStore } f
 import type { RunRecord } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
+import { releaseRunSlot } from './run-slots.js';
 import { RUN_ID_PATTERN } from './run-id.js';
 import { runEvent } from '../events/run-events.js';
 
@@ -88,6 +89,8 @@ export async function executionEnded(d: ExecutionStatusChangeDetail, deps: Execu
     }
   }
 
+  // Ended: its run slot, or its place in the queue (an execution stopped while queued), goes to the next run.
+  await releaseRunSlot(run.artifactRoot, run.pipeline, run.runId, deps).catch(() => false);
   const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
   const before = await deps.store.getJson<RunRecord>(uri);
   const base = { pipeline: run.pipeline, runId: run.runId, stoppedJobs };

@@ -9,6 +9,7 @@ import { promotionNoteUri, type PromotionNote } from './promote.js';
 import type { RunContext, RunRecord, StageSummaries } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
+import { releaseRunSlot } from './run-slots.js';
 
 export type RunEnd =
   | { status: 'SUCCEEDED'; promoted: boolean; reason: string }
@@ -62,8 +63,11 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
     ...(req.stages ? { stages: req.stages } : {}),
     ...(run.tracking ? { tracking: run.tracking } : {}),
     ...(before?.resumeOf ? { resumeOf: before.resumeOf } : {}),
+    ...(before?.queued ? { queued: before.queued } : {}),
   };
   await deps.store.putJson(uri, record);
+  // The run no longer runs: its slot goes to the next queued run (a missed release frees itself, run-slots.ts).
+  await releaseRunSlot(run.artifactRoot, run.pipeline, run.runId, deps).catch(() => false);
   if (deps.publisher) await deps.publisher.publish(await endEvents(run, record, end, req.stages, deps));
   if (deps.tracking) {
     const tags: Record<string, string> = end.status === 'SUCCEEDED' ? { 'sentinel.status': 'SUCCEEDED' } : { 'sentinel.status': 'FAILED', 'sentinel.error': `${end.error}: ${end.cause}`.slice(0, 5000), ...(end.failedAt ? { 'sentinel.failedAt': end.failedAt } : {}) };

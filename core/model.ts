@@ -114,4 +114,6 @@ export interface RunRecord {
   ended?: { by: string; at: string; reason: string };
   /** A resumed run: the run it continues and the stages it reused. */
   resumeOf?: { runId: string; attempt: number; reused: Stage[] };
+  /** A run that waited for a run slot (spec maxConcurrentRuns): since when, how long, behind which runs. */
+  queued?: { enqueuedAt: string; takenAt: string; waitedMs: number; behindAtEnqueue: string[] };
 }

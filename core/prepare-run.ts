@@ -8,6 +8,7 @@ import { runRecordUri } from './artifacts.js';
 import { validationFailed } from './errors.js';
 import { STAGES } from './stages.js';
 import { requireDeployedSpec, type DeployedSpecPolicy } from './deployed-spec.js';
+import { acquireRunSlot } from './run-slots.js';
 import { isTracked, openPipelineRun, TRACKING_OFF_NOTE } from './tracking.js';
 
 export interface PrepareDeps {
@@ -29,6 +30,11 @@ export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunCo
   if (!head) throw validationFailed(`dataset not found at ${run.datasetUri}`, 'run.datasetUri');
   if (head.size === 0) throw validationFailed(`dataset at ${run.datasetUri} is empty (0 bytes)`, 'run.datasetUri');
   run.datasetEtag = head.etag;
+  // A run slot (spec maxConcurrentRuns) before anything else is opened: a full pipeline throws RunQueued, retried.
+  const slot = await acquireRunSlot(
+    { artifactRoot: run.artifactRoot, pipeline: run.pipeline, runId: run.runId, priority: run.spec.priority, maxConcurrentRuns: run.spec.maxConcurrentRuns },
+    deps,
+  );
   // The pipeline run's MLflow run; a tracking server that errors leaves the run untracked, with the reason.
   if (!isTracked(run.tracking)) {
     if (!deps.tracking) run.tracking = { off: TRACKING_OFF_NOTE };
@@ -52,6 +58,7 @@ export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunCo
       trigger: run.trigger,
       datasetUri: run.datasetUri,
       startedAt: deps.now().toISOString(),
+      ...(slot.waited ? { queued: slot.waited } : {}),
       ...(run.tracking ? { tracking: run.tracking } : {}),
       ...(run.resume ? { resumeOf: { runId: run.resume.from, attempt: run.resume.attempt, reused: STAGES.filter((s) => run.resume!.reuse[s]) } } : {}),
     };

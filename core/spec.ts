@@ -185,6 +185,10 @@ const SpecObject = z
     notify: NotifySchema.optional(),
     /** The champion is stale once older than this (30d, 12h, 90m): a Model Stale event, notified (core/staleness.ts). */
     staleAfter: StaleAfterSchema.optional(),
+    /** Runs of this pipeline at once; more wait in a queue (core/run-slots.ts). */
+    maxConcurrentRuns: z.number().int().min(1).max(100).default(1),
+    /** A waiting run's place in that queue: higher first, then oldest first. */
+    priority: z.number().int().min(-1000).max(1000).default(0),
   })
   .strict();
 

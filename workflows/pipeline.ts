@@ -26,6 +26,26 @@ export interface PipelineWorkflowOptions {
 export const DEFAULT_STAGE_TIMEOUTS: Record<Stage, number> = { ingest: 3600, train: 24 * 3600, tune: 24 * 3600, evaluate: 3600 };
 export const DEFAULT_HEARTBEAT_SECONDS = 600;
 
+/**
+ * A queued run (core/run-slots.ts: the pipeline's maxConcurrentRuns are taken) asks again: 20 s, growing by 1.5 to
+ * at most 300 s, for about 24 h. Each attempt is one state transition: a full day's wait costs RUN_QUEUED_MAX_ATTEMPTS.
+ */
+export const RUN_QUEUED_RETRY = { IntervalSeconds: 20, BackoffRate: 1.5, MaxDelaySeconds: 300, waitSeconds: 24 * 3600 } as const;
+/** Attempts whose pauses (20, 30, 45, … capped at 300 s) add up to RUN_QUEUED_RETRY.waitSeconds. */
+export const RUN_QUEUED_MAX_ATTEMPTS = (() => {
+  const { IntervalSeconds, BackoffRate, MaxDelaySeconds, waitSeconds } = RUN_QUEUED_RETRY;
+  let n = 0;
+  for (let total = 0, d = IntervalSeconds; total < waitSeconds; n++, d *= BackoffRate) total += Math.min(d, MaxDelaySeconds);
+  return n;
+})();
+const runQueued: Retrier = {
+  ErrorEquals: [ErrorNames.RunQueued],
+  IntervalSeconds: RUN_QUEUED_RETRY.IntervalSeconds,
+  BackoffRate: RUN_QUEUED_RETRY.BackoffRate,
+  MaxDelaySeconds: RUN_QUEUED_RETRY.MaxDelaySeconds,
+  MaxAttempts: RUN_QUEUED_MAX_ATTEMPTS,
+};
+
 /** Lambda's own transient failures: always worth a retry. */
 const lambdaTransient: Retrier = {
   ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
@@ -57,8 +77,9 @@ export function buildPipelineDefinition(opts: PipelineWorkflowOptions): StateMac
     Parameters: { 'run.$': '$.run' },
     // The handler returns the run's initial state ({ run, stages: {} }); with no ResultPath (default "$") it
     // replaces the raw input. An explicit "$" means the same in AWS but aws-local-stepfunctions mishandles it.
-    Retry: [lambdaTransient],
-    // Nothing was started or recorded yet: fail straight away with the validation error.
+    // A run whose pipeline has no free run slot waits here (RunQueued), in priority order, before anything starts.
+    Retry: [lambdaTransient, runQueued],
+    // Nothing was started or recorded yet: fail straight away with the validation error (or a day-long queue).
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Rejected' }],
     Next: stateNameFor(STAGES[0]),
   };

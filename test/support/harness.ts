@@ -16,7 +16,12 @@ export function referenceSpec(): PipelineSpecInput {
 }
 
 /** Retry pauses shortened to 10 ms on every state that retries. */
-export const fastRetries = Object.fromEntries([...STAGES.map(stateNameFor), 'PrepareRun', 'Gate', 'Promote'].map((s) => [s, 10]));
+export const fastRetries: Record<string, number | number[]> = {
+  ...Object.fromEntries([...STAGES.map(stateNameFor), 'Gate', 'Promote'].map((s) => [s, 10])),
+  // PrepareRun's retriers: Lambda's transient errors, then RunQueued (a queued run asks again every 100 ms: its
+  // 293 attempts cover about 30 s of other runs, more than a fake-compute run takes).
+  PrepareRun: [10, 100],
+};
 
 export function harness(compute: ComputePort, serving: ServingPort, extra: Partial<LocalRuntimeOptions> = {}) {
   const home = mkdtempSync(join(tmpdir(), 'sentinel-test-'));

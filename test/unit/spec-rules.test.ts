@@ -61,6 +61,8 @@ test('a minimal spec gets every default', () => {
       maxRowsPerRequest: 1000,
       cpusPerReplica: 0.5,
     },
+    maxConcurrentRuns: 1,
+    priority: 0,
   });
   assert.equal(DEFAULT_SERVE_APP, 'sentinel_sdk.serving:app');
   // A split given in part keeps the other defaults.

@@ -14,6 +14,8 @@ const lambda = { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaExcep
 const compute = { ErrorEquals: ['ComputeUnavailable'], IntervalSeconds: 5, MaxAttempts: 4, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
 const spot = { ErrorEquals: ['SpotInterrupted'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 };
 const heartbeat = { ErrorEquals: ['States.HeartbeatTimeout'], IntervalSeconds: 5, MaxAttempts: 1 };
+// A queued run (no free run slot) asks again for about 24 h: 20 s, ×1.5, at most 300 s, 293 attempts.
+const queued = { ErrorEquals: ['RunQueued'], IntervalSeconds: 20, BackoffRate: 1.5, MaxDelaySeconds: 300, MaxAttempts: 293 };
 const catchTo = (next: string, ResultPath = '$.error') => [{ ErrorEquals: ['States.ALL'], ResultPath, Next: next }];
 const stage = (name: string, stageName: string, timeout: number, next: string, beat = 600) => ({
   Type: 'Task',
@@ -44,7 +46,7 @@ test('the whole pipeline state machine, state by state', () => {
     StartAt: 'PrepareRun',
     TimeoutSeconds: 259200,
     States: {
-      PrepareRun: { Type: 'Task', Resource: 'arn:fn:prepare-run', Parameters: { 'run.$': '$.run' }, Retry: [lambda], Catch: catchTo('Rejected'), Next: 'Ingest' },
+      PrepareRun: { Type: 'Task', Resource: 'arn:fn:prepare-run', Parameters: { 'run.$': '$.run' }, Retry: [lambda, queued], Catch: catchTo('Rejected'), Next: 'Ingest' },
       Ingest: stage('Ingest', 'ingest', 3600, 'Train'),
       Train: stage('Train', 'train', 86400, 'Tune'),
       Tune: stage('Tune', 'tune', 86400, 'Evaluate'),

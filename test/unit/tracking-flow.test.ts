@@ -182,10 +182,12 @@ test('prepare: a tracking server opens the pipeline run; none, or one that fails
   const again = await prepareRun(on, { store, now, tracking: ml });
   assert.deepEqual(again.tracking, on.tracking);
   assert.equal(ml.runs.length, 1);
-  const off = await prepareRun(run({ runId: 'r000000abc' }), { store, now });
+  // Three runs prepared side by side: room for all of them (the run-slot queue is core/run-slots.ts's test).
+  const three = { ...spec, maxConcurrentRuns: 3 };
+  const off = await prepareRun(run({ runId: 'r000000abc', spec: three }), { store, now });
   assert.deepEqual(off.tracking, { off: TRACKING_OFF_NOTE });
   ml.failing = true;
-  const failed = await prepareRun(run({ runId: 'r000000abd' }), { store, now, tracking: ml });
+  const failed = await prepareRun(run({ runId: 'r000000abd', spec: three }), { store, now, tracking: ml });
   assert.ok(failed.tracking && 'off' in failed.tracking);
   assert.match(failed.tracking.off, /mlflow\.test/);
   assert.match(failed.tracking.off, /connection refused/);
