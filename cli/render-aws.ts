@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { routesFor, schedulesFor } from '../events/routes.js';
 import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../workflows/pipeline.js';
 // Pure modules only: rendering must not load Pulumi.
-import { deployedLambdas, routeSettings, scheduleInput, sentinelConfig, type SentinelConfig } from '../infra/config.js';
+import { deployedLambdas, routeSettings, scheduleInput, sentinelConfig, type LambdaName, type SentinelConfig } from '../infra/config.js';
 import {
   assumeRolePolicy,
   bucketPolicyDocument,
@@ -15,11 +15,23 @@ import {
   functionPolicy,
   policyDocument,
   queuePolicyDocument,
-  rayPodGrants,
+  rayJobGrants,
   schedulerGrants,
+  serveGrants,
   stateMachineGrants,
   type DeploymentArns,
 } from '../infra/iam.js';
+import { functionGroup, KUBE_FUNCTIONS, type KubeFunction } from '../core/kuberay/rbac.js';
+import { jobServiceAccountFor, serveServiceAccountFor } from '../core/kuberay/identity.js';
+
+/** Functions whose declared grants reach the Kubernetes API (the same rule as infra/eks-access.ts, without Pulumi). */
+function kubernetesFunctionsOf(cfg: SentinelConfig, lambdas: readonly LambdaName[]): KubeFunction[] {
+  const a = deploymentArns(cfg, { account: '000000000000' });
+  return lambdas.filter((f) => functionPolicy(f, a).Statement.some((s) => s.Action.includes('eks:DescribeCluster'))).map((f) => {
+    if (!(KUBE_FUNCTIONS as readonly string[]).includes(f)) throw new Error(`${f} calls the Kubernetes API but core/kuberay/rbac.ts FUNCTION_RULES has no Role for it`);
+    return f as KubeFunction;
+  });
+}
 
 export interface RenderAwsOptions {
   stage: string;
@@ -50,8 +62,18 @@ export async function renderAws(out: string, opts: RenderAwsOptions): Promise<st
     ['iam/state-machine.trust.json', assumeRolePolicy('states.amazonaws.com', a.account)],
     ['iam/scheduler.json', policyDocument(schedulerGrants(a, schedules))],
     ['iam/scheduler.trust.json', assumeRolePolicy('scheduler.amazonaws.com', a.account)],
-    ['iam/ray-pods.json', policyDocument(rayPodGrants(a))],
-    ['iam/ray-pods.trust.json', assumeRolePolicy('pods.eks.amazonaws.com')],
+    // One Pod Identity role per use: each pipeline's jobs (write its artifacts only) and its Serve pods (read-only).
+    ...cfg.pipelines.flatMap((p): Array<[string, unknown]> => [
+      [`iam/pods/job-${p.name}.json`, policyDocument(rayJobGrants(a, p.name))],
+      [`iam/pods/serve-${p.name}.json`, policyDocument(serveGrants(a, p.name))],
+    ]),
+    ['iam/pods/trust.json', assumeRolePolicy('pods.eks.amazonaws.com')],
+    ['eks/pod-identity-associations.json', cfg.pipelines.flatMap((p) => [
+      { namespace: cfg.cluster.namespace, serviceAccount: jobServiceAccountFor(p.name), policy: `iam/pods/job-${p.name}.json` },
+      { namespace: cfg.cluster.namespace, serviceAccount: serveServiceAccountFor(p.name), policy: `iam/pods/serve-${p.name}.json` },
+    ])],
+    // Each Kubernetes-calling function's own group (its Role: kubernetes/rbac.ts).
+    ['eks/access-entries.json', kubernetesFunctionsOf(cfg, lambdas).map((f) => ({ function: f, kubernetesGroups: [functionGroup(f, cfg.cluster.kubernetesGroup)], type: 'STANDARD' }))],
     ['resource-policies/bucket.json', bucketPolicyDocument(a)],
     ['resource-policies/completion-queue.json', queuePolicyDocument(a.completionQueue, routes.filter((r) => r.target === 'completion-queue').map((r) => a.rule(r.name)))],
     ['resource-policies/interruption-queue.json', queuePolicyDocument(a.interruptionQueue, routes.filter((r) => r.target === 'interruption-queue').map((r) => a.rule(r.name)))],

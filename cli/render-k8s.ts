@@ -13,7 +13,8 @@ import { stageUri } from '../core/artifacts.js';
 import { serveApplicationFor } from '../core/serve-config.js';
 import { rayJobFor } from '../core/kuberay/rayjob.js';
 import { rayServiceFor } from '../core/kuberay/rayservice.js';
-import { lambdaRbac, spotHandlerRbac } from '../core/kuberay/rbac.js';
+import { functionRbac } from '../core/kuberay/rbac.js';
+import { namespaceManifest, networkPolicies, serviceAccountsFor } from '../core/kuberay/identity.js';
 
 export const DEFAULT_RENDER_ARTIFACT_ROOT = 's3://sentinel-artifacts/artifacts';
 
@@ -81,7 +82,13 @@ export async function renderKubernetes(out: string, spec: PipelineSpec, runId: s
   const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model`; // a model folder (docs/stage-contract.md)
   const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] }, prometheus: true });
   files.push([join(dir, 'rayservice.yaml'), stringify(service)]);
-  files.push([join(dir, 'rbac.yaml'), [...lambdaRbac(namespace), ...spotHandlerRbac()].map((o) => stringify(o)).join('---\n')]);
+  const docs = (objects: object[]) => objects.map((o) => stringify(o)).join('---\n');
+  // One identity per use: the namespace's Pod Security labels, the pipeline's job and Serve ServiceAccounts (Pod
+  // Identity maps them to their roles: render-aws), who may reach the Ray ports, and one Role per Lambda's group.
+  files.push([join(dir, 'namespace.yaml'), docs([namespaceManifest(namespace)])]);
+  files.push([join(dir, 'serviceaccounts.yaml'), docs(serviceAccountsFor(namespace, spec.name))]);
+  files.push([join(dir, 'networkpolicies.yaml'), docs(networkPolicies(namespace))]);
+  files.push([join(dir, 'rbac.yaml'), docs(functionRbac(namespace))]);
   for (const [path, text] of files) await writeFile(path, text);
   return files.map(([path]) => path);
 }

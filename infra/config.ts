@@ -24,8 +24,10 @@ export interface ClusterConfig {
   /** Managed node groups the idle reaper may scale to zero (EKS UpdateNodegroupConfig). */
   scaleToZeroNodeGroups: string[];
   /**
-   * The service account Ray pods run as; an EKS Pod Identity association gives it the bucket access the jobs need.
-   * Requires the eks-pod-identity-agent add-on on the cluster. Empty string: no association (bring your own IRSA).
+   * Non-empty: EKS Pod Identity for the Ray pods, one identity per use. Each pipeline's job pods run as
+   * `sentinel-job-<pipeline>` (writes only artifacts/<pipeline>/*) and its Serve pods as `sentinel-serve-<pipeline>`
+   * (read-only); the pod templates name them (core/kuberay/identity.ts) and `sentinel render` writes them. Requires
+   * the eks-pod-identity-agent add-on. Empty string: no association (bring your own IRSA for those accounts).
    */
   rayServiceAccount: string;
 }
@@ -75,8 +77,8 @@ const base: Omit<SentinelConfig, 'stage'> = {
     namespace: 'sentinel',
     kubernetesGroup: 'sentinel:lambda',
     scaleToZeroNodeGroups: [],
-    // The namespace's default service account: the RayJob/RayService pod templates name none (yet).
-    rayServiceAccount: 'default',
+    // Any non-empty value turns the per-pipeline Pod Identity associations on (see ClusterConfig.rayServiceAccount).
+    rayServiceAccount: 'per-pipeline',
   },
   pipelines: [{ name: 'breast-cancer', specFile: 'pipelines/breast-cancer.yaml', retrainSchedule: 'cron(0 3 ? * MON *)' }],
   handleSpotInterruptions: true,

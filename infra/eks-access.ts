@@ -1,19 +1,30 @@
 // Kubernetes access without aws-auth edits or cluster-admin: one EKS access entry per function role that talks to
-// the API server, each mapping the role to the configured Kubernetes group (sentinel:lambda), type STANDARD, with no
-// access policy associated, so the project's own RBAC (bound to that group) is all they may do. Which functions
-// need it is read from their declared grants (eks:DescribeCluster), not listed twice.
-// Also the Ray pods' bucket access: an EKS Pod Identity association for their service account.
+// the API server, each mapping the role to that function's own Kubernetes group (`<kubernetesGroup>:<function>`,
+// core/kuberay/rbac.ts functionGroup), type STANDARD, with no access policy associated, so the project's own RBAC
+// (one Role per group: `sentinel render` → kubernetes/rbac.yaml) is all each may do. Which functions need it is read
+// from their declared grants (eks:DescribeCluster), not listed twice.
+// Also the Ray pods' bucket access, one identity per use: for each pipeline, an EKS Pod Identity association of its
+// job service account to a role that writes only `artifacts/<pipeline>/*`, and of its Serve service account to a
+// read-only role (core/kuberay/identity.ts names the accounts; `sentinel render` writes them).
 // Requires the cluster's authentication mode API or API_AND_CONFIG_MAP (and for Pod Identity, its agent add-on).
 import * as pulumi from '@pulumi/pulumi';
 import { eks, iam } from '@pulumi/aws';
 import type { LambdaName, ResourceNames, SentinelConfig } from './config.js';
-import { assumeRolePolicy, deploymentArns, functionGrants, policyDocument, rayPodGrants, type DeploymentArns } from './iam.js';
+import { assumeRolePolicy, deploymentArns, functionGrants, policyDocument, rayJobGrants, serveGrants, type DeploymentArns, type Grant } from './iam.js';
+import { functionGroup, KUBE_FUNCTIONS, type KubeFunction } from '../core/kuberay/rbac.js';
+import { jobServiceAccountFor, serveServiceAccountFor } from '../core/kuberay/identity.js';
 import type { DeployedFunction } from './functions.js';
 
 /** Functions whose declared use includes the Kubernetes API (the ARNs' values do not change the answer). */
 export function kubernetesFunctions(cfg: SentinelConfig, deployed: LambdaName[]): LambdaName[] {
   const a = deploymentArns(cfg, { account: '000000000000' });
   return deployed.filter((f) => functionGrants(f, a).some((g) => g.actions.includes('eks:DescribeCluster')));
+}
+
+/** The Kubernetes group a function's access entry maps to: its own (core/kuberay/rbac.ts binds one Role to each). */
+export function kubernetesGroupOf(cfg: SentinelConfig, fn: LambdaName): string {
+  if (!(KUBE_FUNCTIONS as readonly string[]).includes(fn)) throw new Error(`${fn} calls the Kubernetes API but core/kuberay/rbac.ts FUNCTION_RULES has no Role for it`);
+  return functionGroup(fn as KubeFunction, cfg.cluster.kubernetesGroup);
 }
 
 export function createEksAccess(args: {
@@ -29,22 +40,26 @@ export function createEksAccess(args: {
     return new eks.AccessEntry(`AccessEntry-${f}`, {
       clusterName: cfg.cluster.name,
       principalArn: d.role.arn,
-      kubernetesGroups: [cfg.cluster.kubernetesGroup],
+      kubernetesGroups: [kubernetesGroupOf(cfg, f)],
       type: 'STANDARD',
     });
   });
 
-  let rayPods: { role: iam.Role; policy: iam.RolePolicy; association: eks.PodIdentityAssociation } | undefined;
+  type PodIdentity = { role: iam.Role; policy: iam.RolePolicy; association: eks.PodIdentityAssociation };
+  const podIdentity = (id: string, serviceAccount: string, grants: (a: DeploymentArns) => Grant[]): PodIdentity => {
+    const role = new iam.Role(`${id}Role`, { name: names.role(serviceAccount.replace(/^sentinel-/, '')), assumeRolePolicy: JSON.stringify(assumeRolePolicy('pods.eks.amazonaws.com')) });
+    const policy = new iam.RolePolicy(`${id}Policy`, { role: role.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(grants(a)))) });
+    const association = new eks.PodIdentityAssociation(`${id}Identity`, { clusterName: cfg.cluster.name, namespace: cfg.cluster.namespace, serviceAccount, roleArn: role.arn });
+    return { role, policy, association };
+  };
+  const rayPods: Record<string, { job: PodIdentity; serve: PodIdentity }> = {};
   if (cfg.cluster.rayServiceAccount) {
-    const role = new iam.Role('RayPodsRole', { name: names.role('ray-pods'), assumeRolePolicy: JSON.stringify(assumeRolePolicy('pods.eks.amazonaws.com')) });
-    const policy = new iam.RolePolicy('RayPodsPolicy', { role: role.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(rayPodGrants(a)))) });
-    const association = new eks.PodIdentityAssociation('RayPodsIdentity', {
-      clusterName: cfg.cluster.name,
-      namespace: cfg.cluster.namespace,
-      serviceAccount: cfg.cluster.rayServiceAccount,
-      roleArn: role.arn,
-    });
-    rayPods = { role, policy, association };
+    for (const p of cfg.pipelines) {
+      rayPods[p.name] = {
+        job: podIdentity(`RayJobPods-${p.name}`, jobServiceAccountFor(p.name), (a) => rayJobGrants(a, p.name)),
+        serve: podIdentity(`ServePods-${p.name}`, serveServiceAccountFor(p.name), (a) => serveGrants(a, p.name)),
+      };
+    }
   }
   return { entries, rayPods };
 }

@@ -292,15 +292,23 @@ export function schedulerGrants(a: DeploymentArns, schedules: Schedule[]): Grant
 }
 
 /**
- * The Ray pods (EKS Pod Identity): the Python jobs read datasets and artifacts, write artifacts (results,
+ * A pipeline's Ray job pods (EKS Pod Identity, service account `sentinel-job-<pipeline>`): the Python jobs read the
+ * pipeline's datasets and artifacts (earlier stages, the champion's model), write its artifacts (results,
  * checkpoints, models), delete superseded checkpoints (Ray Train's num_to_keep) and abort failed multipart uploads.
+ * Nothing of another pipeline: `datasets/<pipeline>/` and `artifacts/<pipeline>/` only.
  */
-export function rayPodGrants(a: DeploymentArns): Grant[] {
+export function rayJobGrants(a: DeploymentArns, pipeline: string): Grant[] {
+  const artifacts = `artifacts/${pipeline}/`;
   return [
-    readObjects(a, ['datasets/', 'artifacts/']),
-    { sid: 'WriteArtifacts', actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: objects(a, ['artifacts/']), by: 'code' },
+    readObjects(a, [`datasets/${pipeline}/`, artifacts]),
+    { sid: 'WriteArtifacts', actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: objects(a, [artifacts]), by: 'code' },
     listBucket(a),
   ];
+}
+
+/** A pipeline's Serve pods (`sentinel-serve-<pipeline>`): read its models (under `artifacts/<pipeline>/`), write nothing. */
+export function serveGrants(a: DeploymentArns, pipeline: string): Grant[] {
+  return [readObjects(a, [`artifacts/${pipeline}/`]), listBucket(a)];
 }
 
 const sidOf = (s: string) => s.replace(/[^A-Za-z0-9]/g, '');

@@ -59,6 +59,8 @@ export interface PodSpecInput {
   capacity: CapacityLabels;
   labels: Record<string, string>;
   annotations?: Record<string, string>;
+  /** The pod's identity (core/kuberay/identity.ts): a pipeline's job or Serve ServiceAccount. */
+  serviceAccountName?: string;
 }
 
 export function podTemplate(p: PodSpecInput) {
@@ -70,6 +72,7 @@ export function podTemplate(p: PodSpecInput) {
   return {
     metadata: { labels: { ...p.labels }, ...(p.annotations ? { annotations: { ...p.annotations } } : {}) },
     spec: {
+      ...(p.serviceAccountName ? { serviceAccountName: p.serviceAccountName } : {}),
       containers: [
         {
           name: p.container,

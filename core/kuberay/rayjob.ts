@@ -12,6 +12,7 @@ import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, RAY_API_VERSION, STAGE_INPUT_ENV, sp
 import { encodeStageInput } from '../stage-input-wire.js';
 import { yaml11Json } from './yaml11.js';
 import { kueueLabels, type KueueOptions } from './kueue.js';
+import { jobServiceAccountFor, ROLE_LABEL, ROLES } from './identity.js';
 import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 
 /** Same rule as the spec schema: a module path cannot carry shell syntax (Ray runs the entrypoint with a shell). */
@@ -96,7 +97,9 @@ function workerCount(req: JobRequest): number {
 
 function clusterSpec(req: JobRequest, capacity: CapacityLabels, prometheus = false): RayClusterSpec {
   const { cpu, memory, gpu, spot } = req.resources;
-  const podLabels = { ...req.labels };
+  const podLabels = { ...req.labels, [ROLE_LABEL]: ROLES.job };
+  // The pipeline's own identity: writes only its artifacts (core/kuberay/identity.ts, infra/eks-access.ts).
+  const serviceAccountName = jobServiceAccountFor(req.identity.pipeline);
   const scrape = prometheus ? { annotations: { ...PROMETHEUS_SCRAPE_ANNOTATIONS } } : {};
   const workers = workerCount(req);
   return {
@@ -105,7 +108,7 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels, prometheus = fal
     headGroupSpec: {
       rayStartParams: {},
       // The head holds the GCS and the driver: losing it loses the job, so it never runs on spot.
-      template: podTemplate({ container: 'ray-head', image: req.image, cpu, memory, spot: false, capacity, labels: podLabels, ...scrape }),
+      template: podTemplate({ container: 'ray-head', image: req.image, cpu, memory, spot: false, capacity, labels: podLabels, serviceAccountName, ...scrape }),
     },
     workerGroupSpecs: [
       {
@@ -114,7 +117,7 @@ function clusterSpec(req: JobRequest, capacity: CapacityLabels, prometheus = fal
         minReplicas: workers,
         maxReplicas: workers,
         rayStartParams: {},
-        template: podTemplate({ container: 'ray-worker', image: req.image, cpu, memory, gpu, spot, capacity, labels: podLabels, ...scrape }),
+        template: podTemplate({ container: 'ray-worker', image: req.image, cpu, memory, gpu, spot, capacity, labels: podLabels, serviceAccountName, ...scrape }),
       },
     ],
   };

@@ -11,6 +11,7 @@ import { validationFailed } from '../errors.js';
 import { ANNOTATIONS, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL, RAY_API_VERSION, specHash, type KubeObject } from './meta.js';
 import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
 import type { RayClusterSpec } from './rayjob.js';
+import { ROLE_LABEL, ROLES, serveServiceAccountFor } from './identity.js';
 
 export const SERVE_PORT = 8000;
 export const SERVE_WORKER_GROUP = 'serve';
@@ -81,6 +82,9 @@ export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
   // Serve listens on every pod address in the cluster; KubeRay's serve Service targets port 8000.
   const serveConfigV2 = stringify({ http_options: { host: '0.0.0.0', port: SERVE_PORT }, applications: o.config.applications });
   const workers = serveWorkers(o.config);
+  // Serve pods run as the pipeline's read-only identity (core/kuberay/identity.ts) and are what the serve policy opens.
+  const podLabels = { ...labels, [ROLE_LABEL]: ROLES.serve };
+  const serviceAccountName = serveServiceAccountFor(o.pipeline);
   const spec: RayServiceSpec = {
     upgradeStrategy: { type: UPGRADE_STRATEGY },
     serveConfigV2,
@@ -91,7 +95,7 @@ export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
         // No replicas on the head: it holds the GCS and the controller, and stays small and on-demand.
         rayStartParams: { 'num-cpus': '0' },
         template: withServeEnv(podTemplate({
-          container: 'ray-head', image: o.image, cpu: 1, memory: '2Gi', spot: false, capacity, labels,
+          container: 'ray-head', image: o.image, cpu: 1, memory: '2Gi', spot: false, capacity, labels: podLabels, serviceAccountName,
           annotations: { [ANNOTATIONS.run]: runId, ...(o.prometheus ? PROMETHEUS_SCRAPE_ANNOTATIONS : {}) },
         })),
       },
@@ -103,7 +107,7 @@ export function rayServiceFor(o: RayServiceOptions): RayServiceManifest {
           maxReplicas: workers.max,
           rayStartParams: {},
           // Serving stays on on-demand capacity: a reclaimed replica is a failed request.
-          template: withServeEnv(podTemplate({ container: 'ray-worker', image: o.image, cpu: workers.podCpu, memory: o.workerMemory ?? '2Gi', spot: false, capacity, labels, ...(o.prometheus ? { annotations: { ...PROMETHEUS_SCRAPE_ANNOTATIONS } } : {}) })),
+          template: withServeEnv(podTemplate({ container: 'ray-worker', image: o.image, cpu: workers.podCpu, memory: o.workerMemory ?? '2Gi', spot: false, capacity, labels: podLabels, serviceAccountName, ...(o.prometheus ? { annotations: { ...PROMETHEUS_SCRAPE_ANNOTATIONS } } : {}) })),
         },
       ],
     },

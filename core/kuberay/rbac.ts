@@ -1,5 +1,10 @@
-// Least-privilege RBAC for Sentinel's Lambdas. On EKS an access entry maps the Lambdas' IAM role to the Kubernetes
-// group `sentinel:lambda`; these objects say what that group may do, and nothing else is granted.
+// Least-privilege RBAC for Sentinel's Lambdas. On EKS each cluster-facing function's IAM role has its own access entry
+// and its own Kubernetes group, `<kubernetesGroup>:<function>` (functionGroup); functionRbac() binds each group to a
+// Role with only the verbs that function's adapters call (FUNCTION_RULES). The node rights (get/list/patch nodes:
+// cordon) and the Eviction API belong to the interruption handler alone, and it evicts only in the namespace.
+//
+// LAMBDA_RULES / lambdaRbac / spotHandlerRbac below are the union of those rules for one shared group: the test
+// harness' single `lambda` identity (tools/kube) uses them; deployments render functionRbac().
 //
 // Namespaced (the pipelines' namespace): exactly the verbs the adapters call.
 //   rayjobs      create, get, list, delete (submit, get, list, stop), patch (mark interrupted)
@@ -35,6 +40,49 @@ export const SPOT_HANDLER_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
 ];
 
+/** The functions that call the Kubernetes API (infra reads the same set from the functions' declared grants). */
+export const KUBE_FUNCTIONS = ['submit-stage', 'promote', 'finish-run', 'complete-stage', 'watch-jobs', 'handle-interruption', 'reap-idle', 'execution-ended'] as const;
+export type KubeFunction = (typeof KUBE_FUNCTIONS)[number];
+
+export interface FunctionRules {
+  /** In the pipelines' namespace. */
+  namespaced: PolicyRule[];
+  /** Cluster-scoped (nodes; pods across namespaces). */
+  cluster: PolicyRule[];
+}
+
+const ray = (resource: string, ...verbs: string[]): PolicyRule => ({ apiGroups: ['ray.io'], resources: [resource], verbs });
+const core = (resource: string, ...verbs: string[]): PolicyRule => ({ apiGroups: [''], resources: [resource], verbs });
+
+/** What each function's adapters call (adapters/kuberay/*), verb for verb. */
+export const FUNCTION_RULES: Record<KubeFunction, FunctionRules> = {
+  // KubeRayCompute.submit: create (AlreadyExists → get); on an existing cluster, get it and resume it (patch).
+  'submit-stage': { namespaced: [ray('rayjobs', 'create', 'get'), ray('rayclusters', 'get', 'patch')], cluster: [] },
+  // RayServiceServing.apply (get → create | patch) and status (the active cluster's run).
+  promote: { namespaced: [ray('rayservices', 'get', 'create', 'patch'), ray('rayclusters', 'get')], cluster: [] },
+  // Stops the run's jobs: list by run label, delete.
+  'finish-run': { namespaced: [ray('rayjobs', 'list', 'delete')], cluster: [] },
+  'execution-ended': { namespaced: [ray('rayjobs', 'list', 'delete')], cluster: [] },
+  // Verifies the job named by the event (get) and reads its log tail (get).
+  'complete-stage': { namespaced: [ray('rayjobs', 'get')], cluster: [] },
+  // Lists the managed jobs and reads one.
+  'watch-jobs': { namespaced: [ray('rayjobs', 'get', 'list')], cluster: [] },
+  // Finds the instance's node, cordons it, lists the namespace's Ray pods on it, evicts them, marks their jobs.
+  'handle-interruption': {
+    namespaced: [core('pods', 'list'), core('pods/eviction', 'create'), ray('rayjobs', 'list', 'patch')],
+    cluster: [core('nodes', 'get', 'list', 'patch')],
+  },
+  // Lists clusters and jobs, suspends/resumes (patch) and deletes clusters, reads the RayService that owns one; counts
+  // live pods on a node group's nodes (read-only, cluster-wide).
+  'reap-idle': {
+    namespaced: [ray('rayclusters', 'get', 'list', 'patch', 'delete'), ray('rayjobs', 'list'), ray('rayservices', 'get')],
+    cluster: [core('nodes', 'list'), core('pods', 'list')],
+  },
+};
+
+/** A function's own Kubernetes group: `<base>:<function>` (base = cluster.kubernetesGroup). */
+export const functionGroup = (fn: KubeFunction, base = LAMBDA_GROUP) => `${base}:${fn}`;
+
 type RbacObject = KubeObject<never> & { rules?: PolicyRule[]; subjects?: unknown[]; roleRef?: unknown };
 
 const labels = { [MANAGED_BY_LABEL]: MANAGED_BY };
@@ -68,4 +116,30 @@ export function spotHandlerRbac(group = LAMBDA_GROUP): RbacObject[] {
       roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name },
     },
   ];
+}
+
+/**
+ * One Role + RoleBinding per function in the namespace, and a ClusterRole + ClusterRoleBinding for the functions with
+ * cluster-scoped rules (handle-interruption, reap-idle), each bound to that function's group only.
+ */
+export function functionRbac(namespace: string, base = LAMBDA_GROUP, functions: readonly KubeFunction[] = KUBE_FUNCTIONS): RbacObject[] {
+  const out: RbacObject[] = [];
+  for (const fn of functions) {
+    const name = `sentinel-${fn}`;
+    const { namespaced, cluster } = FUNCTION_RULES[fn];
+    const subjects = groupSubject(functionGroup(fn, base));
+    out.push(
+      { apiVersion: RBAC_V1, kind: 'Role', metadata: { name, namespace, labels }, rules: namespaced },
+      { apiVersion: RBAC_V1, kind: 'RoleBinding', metadata: { name, namespace, labels }, subjects, roleRef: { apiGroup: RBAC, kind: 'Role', name } },
+    );
+    if (cluster.length) {
+      // Cluster-scoped names carry the namespace: two deployments on one cluster keep their own.
+      const cname = `sentinel-${namespace}-${fn}`;
+      out.push(
+        { apiVersion: RBAC_V1, kind: 'ClusterRole', metadata: { name: cname, labels }, rules: cluster },
+        { apiVersion: RBAC_V1, kind: 'ClusterRoleBinding', metadata: { name: cname, labels }, subjects, roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: cname } },
+      );
+    }
+  }
+  return out;
 }

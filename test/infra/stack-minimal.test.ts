@@ -48,6 +48,9 @@ test('no node groups: the reaper gets no node-group permission; no reserved conc
   assert.ok(ofType('aws:lambda/function:Function').every((f) => f.inputs.reservedConcurrentExecutions === undefined));
   assert.equal(ofType('aws:sns/topicSubscription:TopicSubscription').length, 0);
   assert.equal(ofType('aws:eks/podIdentityAssociation:PodIdentityAssociation').length, 0);
-  // Still: every access entry maps to the configured group, STANDARD.
-  for (const e of ofType('aws:eks/accessEntry:AccessEntry')) assert.deepEqual([e.inputs.kubernetesGroups, e.inputs.type], [['sentinel:lambda'], 'STANDARD']);
+  // Still: every access entry maps to its function's own group under the configured one, STANDARD.
+  for (const e of ofType('aws:eks/accessEntry:AccessEntry')) {
+    const fn = e.name.replace(/^AccessEntry-/, '');
+    assert.deepEqual([e.inputs.kubernetesGroups, e.inputs.type], [[`sentinel:lambda:${fn}`], 'STANDARD']);
+  }
 });

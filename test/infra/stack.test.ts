@@ -14,6 +14,8 @@ import { ROUTE_TARGETS } from '../../infra/rules.js';
 import { routesFor, schedulesFor } from '../../events/routes.js';
 import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, type StateMachineFunction } from '../../workflows/pipeline.js';
 import type { SentinelStack } from '../../infra/index.js';
+import { functionGroup, KUBE_FUNCTIONS, type KubeFunction } from '../../core/kuberay/rbac.js';
+import { jobServiceAccountFor, serveServiceAccountFor } from '../../core/kuberay/identity.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
 const REGION = 'eu-west-1';
@@ -256,22 +258,52 @@ test('the state machine is buildPipelineDefinition(...) with the deployed functi
   for (const s of policy.Statement) if (s.Resource!.includes('*')) for (const a of s.Action) assert.ok(WILDCARD_RESOURCE_ACTIONS[a], a);
 });
 
-test('EKS access entries map each Kubernetes-calling function role to sentinel:lambda, STANDARD, no policy association', () => {
+test('EKS access entries: one per Kubernetes-calling function role, each to its own group, STANDARD, no policy association', () => {
   const entries = ofType('aws:eks/accessEntry:AccessEntry');
   const expected: LambdaName[] = ['complete-stage', 'execution-ended', 'finish-run', 'handle-interruption', 'promote', 'reap-idle', 'submit-stage', 'watch-jobs'];
   assert.equal(entries.length, expected.length);
+  const groups = new Set<string>();
   for (const f of expected) {
     const role = one('aws:iam/role:Role', (r) => r.inputs.name === names.role(f), `${f} role`);
     const e = one('aws:eks/accessEntry:AccessEntry', (x) => x.inputs.principalArn === role.state.arn, `${f} access entry`);
-    assert.deepEqual(e.inputs.kubernetesGroups, ['sentinel:lambda']);
+    // The group the rendered RBAC binds this function's Role to, and no other.
+    assert.deepEqual(e.inputs.kubernetesGroups, [functionGroup(f as KubeFunction, 'sentinel:lambda')]);
+    assert.equal(e.inputs.kubernetesGroups[0], `sentinel:lambda:${f}`);
+    groups.add(e.inputs.kubernetesGroups[0]);
     assert.equal(e.inputs.type, 'STANDARD');
     assert.equal(e.inputs.clusterName, 'ml-cluster');
   }
+  assert.equal(groups.size, expected.length, 'no two functions share a group');
+  assert.deepEqual([...KUBE_FUNCTIONS].sort(), [...expected].sort(), 'core/kuberay/rbac.ts has a Role for exactly these functions');
   assert.equal(ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation').length, 0, 'no cluster-admin (or any) access policy');
-  const pod = one('aws:eks/podIdentityAssociation:PodIdentityAssociation', () => true, 'pod identity');
-  assert.equal(pod.inputs.namespace, 'sentinel');
-  const rayPolicy = rolePolicy(names.role('ray-pods'));
-  assert.deepEqual(statementFor(rayPolicy, 's3:PutObject').Resource, [`${arns.bucket}/artifacts/*`]);
+});
+
+test('Pod Identity: per pipeline, its jobs write only artifacts/<pipeline>/* and read its datasets; its Serve pods only read', () => {
+  const associations = ofType('aws:eks/podIdentityAssociation:PodIdentityAssociation');
+  assert.equal(associations.length, 2 * cfg.pipelines.length);
+  const roleOf = (sa: string) => {
+    const a = one('aws:eks/podIdentityAssociation:PodIdentityAssociation', (x) => x.inputs.serviceAccount === sa, `association of ${sa}`);
+    assert.equal(a.inputs.namespace, 'sentinel');
+    assert.equal(a.inputs.clusterName, 'ml-cluster');
+    const role = one('aws:iam/role:Role', (r) => r.state.arn === a.inputs.roleArn, `role of ${sa}`);
+    assert.deepEqual(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Principal, { Service: 'pods.eks.amazonaws.com' });
+    return rolePolicy(role.inputs.name);
+  };
+  const roles = new Set<string>();
+  for (const p of cfg.pipelines) {
+    const job = roleOf(jobServiceAccountFor(p.name));
+    const writes = job.Statement.filter((s) => s.Action.some((x) => /Put|Delete|Abort/.test(x)));
+    assert.deepEqual(writes.flatMap((s) => s.Resource), [`${arns.bucket}/artifacts/${p.name}/*`]);
+    assert.deepEqual(statementFor(job, 's3:GetObject').Resource, [`${arns.bucket}/datasets/${p.name}/*`, `${arns.bucket}/artifacts/${p.name}/*`]);
+    const serve = roleOf(serveServiceAccountFor(p.name));
+    assert.deepEqual(serve.Statement.flatMap((s) => s.Action).sort(), ['s3:GetObject', 's3:ListBucket'], 'Serve pods write nothing');
+    assert.deepEqual(statementFor(serve, 's3:GetObject').Resource, [`${arns.bucket}/artifacts/${p.name}/*`]);
+    for (const doc of [job, serve]) for (const s of doc.Statement) for (const r of s.Resource ?? []) {
+      if (r !== arns.bucket) assert.ok(r.includes(`/${p.name}/`), `${r} is the pipeline's own prefix`);
+    }
+    roles.add(JSON.stringify(job)).add(JSON.stringify(serve));
+  }
+  assert.equal(roles.size, 2 * cfg.pipelines.length);
 });
 
 test('alarms: one per dead-letter queue, failed and timed-out executions, each handler’s errors; topic, email, dashboard', () => {

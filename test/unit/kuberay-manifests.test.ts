@@ -30,8 +30,10 @@ const request = (extra: Partial<JobRequest> = {}): JobRequest => ({
 test('a stage attempt on an ephemeral cluster: the whole RayJob', () => {
   const m = rayJobFor(request(), { namespace: 'ml' });
   const pod = (container: string) => ({
-    metadata: { labels },
+    // The pipeline's own job identity (core/kuberay/identity.ts), and the label the NetworkPolicies tell uses apart by.
+    metadata: { labels: { ...labels, 'sentinel.dev/role': 'job' } },
     spec: {
+      serviceAccountName: 'sentinel-job-churn',
       containers: [{ name: container, image: 'sentinel/jobs:1', resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } } }],
       nodeSelector: { 'karpenter.sh/capacity-type': 'on-demand' },
     },
@@ -69,11 +71,13 @@ test('spot workers with GPUs: tolerations and capacity on the workers, the head 
   const cluster = m.spec!.rayClusterSpec!;
   assert.equal(m.spec!.ttlSecondsAfterFinished, 5);
   assert.deepEqual(cluster.headGroupSpec.template.spec, {
+    serviceAccountName: 'sentinel-job-churn',
     containers: [{ name: 'ray-head', image: 'sentinel/jobs:1', resources: { requests: { cpu: '500m', memory: '8Gi' }, limits: { cpu: '500m', memory: '8Gi' } } }],
     nodeSelector: { 'eks.amazonaws.com/capacityType': 'ON_DEMAND' },
   });
   const q = { cpu: '500m', memory: '8Gi', 'nvidia.com/gpu': '2' };
   assert.deepEqual(cluster.workerGroupSpecs[0]!.template.spec, {
+    serviceAccountName: 'sentinel-job-churn',
     containers: [{ name: 'ray-worker', image: 'sentinel/jobs:1', resources: { requests: q, limits: q } }],
     nodeSelector: { 'eks.amazonaws.com/capacityType': 'SPOT' },
     tolerations: [
@@ -209,7 +213,9 @@ test("the pipeline's RayService: named after it, the run stamped on it and its h
   assert.deepEqual(m.spec.upgradeStrategy, { type: 'NewCluster' });
   const head = m.spec.rayClusterConfig.headGroupSpec;
   assert.deepEqual(head.rayStartParams, { 'num-cpus': '0' }, 'no replicas on the head');
-  assert.deepEqual(head.template.metadata, { labels: svcLabels, annotations: { 'sentinel.dev/run': 'r0a1b2c3d4' } });
+  // Serve pods: the pipeline's read-only Serve identity and the serve role label (the object itself keeps svcLabels).
+  assert.deepEqual(head.template.metadata, { labels: { ...svcLabels, 'sentinel.dev/role': 'serve' }, annotations: { 'sentinel.dev/run': 'r0a1b2c3d4' } });
+  assert.equal(head.template.spec.serviceAccountName, 'sentinel-serve-churn');
   assert.deepEqual(head.template.spec.containers[0]!.resources.requests, { cpu: '1', memory: '2Gi' });
   assert.deepEqual(head.template.spec.nodeSelector, { 'karpenter.sh/capacity-type': 'on-demand' });
   assert.equal(m.spec.rayClusterConfig.enableInTreeAutoscaling, true);
@@ -218,6 +224,8 @@ test("the pipeline's RayService: named after it, the run stamped on it and its h
   assert.deepEqual([w.groupName, w.replicas, w.minReplicas, w.maxReplicas], ['serve', 1, 1, 4]);
   assert.deepEqual(w.template.spec.containers[0]!.resources.requests, { cpu: '1', memory: '2Gi' });
   assert.deepEqual(w.template.spec.nodeSelector, { 'karpenter.sh/capacity-type': 'on-demand' }, 'serving never on spot');
+  assert.equal(w.template.spec.serviceAccountName, 'sentinel-serve-churn');
+  assert.equal(w.template.metadata.labels['sentinel.dev/role'], 'serve');
   assert.deepEqual(rayServiceProblems(m), []);
   // A new run changes the cluster config (blue/green) and the hash.
   const next = rayServiceFor({ pipeline: 'churn', namespace: 'ml', image: 'img', config: serveConfig([deployment(1, 4, 1)], 'r9999999999'.slice(0, 10)) });
