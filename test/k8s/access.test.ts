@@ -11,7 +11,11 @@ import { startProxy, type Proxy, type Verdict } from './proxy.js';
 import { conformanceRequest, newRunId } from './conformance.js';
 import { parseSpec } from '../../core/spec.js';
 import { serveApplicationFor } from '../../core/serve-config.js';
-import { lambdaRbac, spotHandlerRbac, LAMBDA_RULES, SPOT_HANDLER_RULES } from '../../core/kuberay/rbac.js';
+import { lambdaRbac, spotHandlerRbac, LAMBDA_RULES, SPOT_HANDLER_RULES, FUNCTION_RULES, functionGroup, functionRbac, KUBE_FUNCTIONS, type PolicyRule } from '../../core/kuberay/rbac.js';
+import { namespaceManifest, networkPolicies, serviceAccountsFor } from '../../core/kuberay/identity.js';
+import { rayJobFor } from '../../core/kuberay/rayjob.js';
+import { rayServiceFor } from '../../core/kuberay/rayservice.js';
+import { jobRequestsForRun } from '../../cli/render-k8s.js';
 import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
 import { RayServiceServing } from '../../adapters/kuberay/serving.js';
 import { KubeClient } from '../../adapters/kuberay/client.js';
@@ -125,6 +129,102 @@ describe('RBAC for sentinel:lambda', () => {
     for (const r of ['nodes', 'pods', 'pods/eviction', 'pods/log', 'secrets', 'configmaps', 'services', 'services/proxy']) await check(SPOT_HANDLER_RULES, '', r, ['nodes'].includes(r) ? undefined : ns);
     for (const r of ['rayjobs', 'rayservices']) await check([], 'ray.io', r, 'default');
     assert.deepEqual(mismatches, []);
+  });
+});
+
+describe('one identity per use: each Lambda\'s own group, Pod Security, NetworkPolicies', () => {
+  let idNs: string;
+  let authz: AuthorizationV1Api;
+  // The authorizer's verdict for a function's group, as the real API server (RBAC mode) decides it.
+  const can = async (group: string, apiGroup: string, resource: string, verb: string, namespace?: string) => {
+    const [res, sub] = resource.split('/');
+    const r = await authz.createSubjectAccessReview({ body: { spec: { user: `lambda-${group}`, groups: [group], resourceAttributes: { group: apiGroup, resource: res!, verb, ...(namespace ? { namespace } : {}), ...(sub ? { subresource: sub } : {}) } } } });
+    return r.status?.allowed ?? false;
+  };
+  const granted = (rules: PolicyRule[], apiGroup: string, resource: string, verb: string) =>
+    rules.some((r) => r.apiGroups.includes(apiGroup) && r.resources.includes(resource) && r.verbs.includes(verb));
+
+  before(async () => {
+    idNs = `identity-${Date.now().toString(36)}`;
+    await kube.core('admin').createNamespace({ body: namespaceManifest(idNs) as never });
+    await kube.createObjects([...functionRbac(idNs), ...serviceAccountsFor(idNs, spec.name), ...networkPolicies(idNs)]);
+    authz = kube.kubeConfig('admin').makeApiClient(AuthorizationV1Api);
+    await waitForAccess(async () => assert.ok(await can(functionGroup('handle-interruption'), '', 'nodes', 'patch')));
+    await waitForAccess(async () => assert.ok(await can(functionGroup('complete-stage'), 'ray.io', 'rayjobs', 'get', idNs)));
+  });
+
+  test('each Lambda\'s group may do exactly its own verbs, verb for verb; only the interruption handler patches nodes or evicts', async () => {
+    const verbs = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
+    const namespaced: Array<[string, string]> = [
+      ...['rayjobs', 'rayclusters', 'rayservices', 'rayjobs/status', 'rayservices/status'].map((r): [string, string] => ['ray.io', r]),
+      ...['pods', 'pods/eviction', 'pods/log', 'secrets', 'serviceaccounts', 'configmaps'].map((r): [string, string] => ['', r]),
+    ];
+    const clusterWide: Array<[string, string]> = [['', 'nodes'], ['', 'pods'], ['', 'namespaces']];
+    const mismatches: string[] = [];
+    const allowedSomewhere = new Map<string, string[]>();
+    for (const fn of KUBE_FUNCTIONS) {
+      const group = functionGroup(fn);
+      const { namespaced: nsRules, cluster } = FUNCTION_RULES[fn];
+      const checks: Array<Promise<void>> = [];
+      for (const verb of verbs) {
+        for (const [g, r] of namespaced) checks.push((async () => {
+          const allowed = await can(group, g, r, verb, idNs);
+          // A cluster-wide grant (ClusterRoleBinding) also allows it in the namespace.
+          const want = granted(nsRules, g, r, verb) || granted(cluster, g, r, verb);
+          if (allowed !== want) mismatches.push(`${fn}: ${verb} ${g || 'core'}/${r} in ns: allowed=${allowed}, rules say ${want}`);
+          if (allowed) allowedSomewhere.set(`${verb} ${r}`, [...(allowedSomewhere.get(`${verb} ${r}`) ?? []), fn]);
+        })());
+        for (const [g, r] of clusterWide) checks.push((async () => {
+          const allowed = await can(group, g, r, verb);
+          const want = granted(cluster, g, r, verb);
+          if (allowed !== want) mismatches.push(`${fn}: ${verb} ${g || 'core'}/${r} cluster-wide: allowed=${allowed}, rules say ${want}`);
+          if (allowed) allowedSomewhere.set(`${verb} ${r} (cluster)`, [...(allowedSomewhere.get(`${verb} ${r} (cluster)`) ?? []), fn]);
+        })());
+        // Nothing in another namespace.
+        checks.push((async () => {
+          if (await can(group, 'ray.io', 'rayjobs', verb, 'default')) mismatches.push(`${fn}: ${verb} rayjobs in default`);
+          if (await can(group, '', 'pods/eviction', verb, 'default')) mismatches.push(`${fn}: ${verb} pods/eviction in default`);
+        })());
+      }
+      await Promise.all(checks);
+    }
+    assert.deepEqual(mismatches, []);
+    assert.deepEqual(allowedSomewhere.get('patch nodes (cluster)'), ['handle-interruption']);
+    assert.deepEqual(allowedSomewhere.get('create pods/eviction'), ['handle-interruption']);
+    assert.equal(allowedSomewhere.get('create pods/eviction (cluster)'), undefined);
+    assert.deepEqual(allowedSomewhere.get('create rayjobs'), ['submit-stage']);
+    // The old shared group binds nothing in this namespace.
+    assert.equal(await can('sentinel:lambda', 'ray.io', 'rayjobs', 'get', idNs), false);
+  });
+
+  test('Pod Security: the namespace refuses a privileged pod and admits every pod Sentinel renders', async () => {
+    const admin = kube.core('admin');
+    await assert.rejects(
+      admin.createNamespacedPod({ namespace: idNs, dryRun: 'All', body: { metadata: { name: 'privileged' }, spec: { containers: [{ name: 'x', image: spec.image, securityContext: { privileged: true } }] } } }),
+      (e: unknown) => (kubeFailure(e)?.code ?? (e as { code?: number }).code) === 403,
+    );
+    await assert.rejects(
+      admin.createNamespacedPod({ namespace: idNs, dryRun: 'All', body: { metadata: { name: 'host' }, spec: { hostNetwork: true, containers: [{ name: 'x', image: spec.image }] } } }),
+      (e: unknown) => (kubeFailure(e)?.code ?? (e as { code?: number }).code) === 403,
+    );
+    const templates: Array<{ name: string; template: { metadata: object; spec: object } }> = [];
+    for (const req of jobRequestsForRun(spec, 'r0a1b2c3d5')) {
+      const c = rayJobFor(req, { namespace: idNs, prometheus: true }).spec!.rayClusterSpec!;
+      templates.push({ name: `${req.jobId}-head`, template: c.headGroupSpec.template }, ...c.workerGroupSpecs.map((w) => ({ name: `${req.jobId}-${w.groupName}`, template: w.template })));
+    }
+    const svc = rayServiceFor({ pipeline: spec.name, namespace: idNs, image: spec.image, config: config('r0a1b2c3d5'), prometheus: true }).spec.rayClusterConfig;
+    templates.push({ name: 'serve-head', template: svc.headGroupSpec.template }, ...svc.workerGroupSpecs.map((w) => ({ name: `serve-${w.groupName}`, template: w.template })));
+    assert.ok(templates.length >= 10);
+    for (const { name, template } of templates) {
+      const pod = await admin.createNamespacedPod({ namespace: idNs, body: { ...template, metadata: { ...template.metadata, name } } as never });
+      assert.match(pod.spec?.serviceAccountName ?? '', /^sentinel-(job|serve)-breast-cancer$/, name);
+    }
+  });
+
+  test('the NetworkPolicies are stored as rendered', async () => {
+    const net = kube.client('admin');
+    const stored = await net.send<{ items: Array<{ metadata: { name: string }; spec: { podSelector: unknown } }> }>('GET', `/apis/networking.k8s.io/v1/namespaces/${idNs}/networkpolicies`);
+    assert.deepEqual(stored.items.map((p) => p.metadata.name).sort(), ['sentinel-ray', 'sentinel-serve']);
   });
 });
 
