@@ -31,10 +31,21 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.sentinel-stamp 2>/dev/null || tr
     if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)'; then py="$c"; break; fi
   done
   [ -n "$py" ] || { say "Python 3.11+ is required"; exit 1; }
+  # The environment takes about 7.5 GiB installed (PyPI's Linux torch wheel brings ~4.3 GiB of CUDA libraries it
+  # needs to import, even on CPU) plus ~3.5 GiB of downloads while pip runs. No pip cache: it would keep another
+  # copy of every wheel.
+  free_kib=$(df -Pk . | awk 'NR==2 {print $4}')
+  if [ "${free_kib:-0}" -lt $((11 * 1024 * 1024)) ]; then
+    say "warning: $(( free_kib / 1024 )) MiB free in $root; the first install of .venv needs about 11 GiB"
+  fi
   say "creating the Python environment with Ray in .venv (first run, a few minutes) …"
   "$py" -m venv .venv
-  .venv/bin/pip install --disable-pip-version-check -q -r jobs/requirements.txt >&2
-  .venv/bin/pip install --disable-pip-version-check -q --no-deps -e jobs >&2
+  if ! .venv/bin/pip install --disable-pip-version-check --no-cache-dir -q -r jobs/requirements.txt >&2; then
+    say "pip could not install jobs/requirements.txt into .venv ($(df -Ph . | awk 'NR==2 {print $4}') free now in $root)"
+    rm -rf .venv
+    exit 1
+  fi
+  .venv/bin/pip install --disable-pip-version-check --no-cache-dir -q --no-deps -e jobs >&2
   echo "$want_py" > .venv/.sentinel-stamp
 fi
 
@@ -42,6 +53,6 @@ fi
 want_moto=$(stamp test/aws/requirements.txt)
 if [ ! -x .venv/bin/moto_server ] || [ "$(cat .venv/.sentinel-moto-stamp 2>/dev/null || true)" != "$want_moto" ]; then
   say "installing moto (the AWS-API server of the aws tests) into .venv …"
-  .venv/bin/pip install --disable-pip-version-check -q -r test/aws/requirements.txt >&2
+  .venv/bin/pip install --disable-pip-version-check --no-cache-dir -q -r test/aws/requirements.txt >&2
   echo "$want_moto" > .venv/.sentinel-moto-stamp
 fi
