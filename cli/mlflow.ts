@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startMlflowServer, stopStaleMlflow } from '../local/mlflow-server.js';
 import { bold, dim, yellow } from './format.js';
 import { pythonEnvFor } from './session-command.js';
+import { homeLayout } from '../local/home-layout.js';
 
 export async function mlflowCommand(o: { repoRoot: string; home: string; port: number }): Promise<number> {
   await stopStaleMlflow(o.home);
@@ -11,8 +12,8 @@ export async function mlflowCommand(o: { repoRoot: string; home: string; port: n
   const server = await startMlflowServer({
     pythonEnv: pythonEnvFor(o.repoRoot),
     home: o.home,
-    artifactsDir: join(o.home, 'bucket', 'mlflow'),
-    logFile: join(o.home, 'logs', 'mlflow-server.log'),
+    artifactsDir: homeLayout(o.home).mlflowArtifacts,
+    logFile: join(homeLayout(o.home).logDir, 'mlflow-server.log'),
     port: o.port,
   });
   process.stdout.write(`${bold('MLflow')} ${server.uri}  ${dim('(experiments are named after the pipelines; registered models too) — Ctrl-C to stop')}\n`);

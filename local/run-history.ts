@@ -25,6 +25,7 @@ import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { requestJson, type RayDashboard } from '../adapters/ray/http.js';
 import { STAGE_LOG_FOLDER, stageUri } from '../core/artifacts.js';
 import { STAGE_LOG_NAME, sortLogs, type StageLog, type StageLogsPort } from '../core/run-logs.js';
+import { homeLayout } from './home-layout.js';
 
 export interface LocalRunHistoryOptions {
   home: string;
@@ -65,14 +66,15 @@ export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
   private connected: { compute: ComputePort; serving: ServingPort } | undefined;
 
   constructor(private readonly o: LocalRunHistoryOptions) {
-    this.bucket = join(o.home, 'bucket');
-    this.artifactRoot = join(this.bucket, 'artifacts');
+    const layout = homeLayout(o.home);
+    this.bucket = layout.bucket;
+    this.artifactRoot = layout.artifactRoot;
     this.where = `the local home ${o.home}`;
   }
 
   /** Whether the home holds anything Sentinel wrote. */
   exists(): boolean {
-    return existsSync(this.artifactRoot) || existsSync(join(this.o.home, 'logs'));
+    return existsSync(this.artifactRoot) || existsSync(homeLayout(this.o.home).logDir);
   }
 
   private swept?: Promise<Abandoned[]>;
@@ -253,7 +255,7 @@ export async function markAbandoned(
   const found = findAbandoned(await runs(), session);
   const store = new LocalObjectStore();
   const at = new Date().toISOString();
-  const artifactRoot = join(home, 'bucket', 'artifacts');
+  const { artifactRoot } = homeLayout(home);
   for (const a of found) {
     const stored = await results(a.record.pipeline, a.record.runId);
     const stage = STAGES.find((s) => !stored[s]?.result);
@@ -262,7 +264,7 @@ export async function markAbandoned(
   }
   // The dead command's Ray head (and the run's jobs on it); a starting command writes session.json after its head.
   if (file && !session!.alive) {
-    const record = join(home, 'ray-head.json');
+    const record = homeLayout(home).rayHeadRecord;
     const head = readJson<{ tempDir?: string }>(record);
     // Only the head that dead command started: a command starting now writes its ray-head.json before its session.
     const written = existsSync(record) ? statSync(record).mtimeMs : Infinity;

@@ -32,6 +32,7 @@ import { clearCancel, pendingCancels } from './control.js';
 import { endedRecord } from '../core/abandoned.js';
 import { isTerminal } from '../core/job-status.js';
 import type { ResumeInput } from '../core/model.js';
+import { homeLayout } from './home-layout.js';
 
 const runIdOf = (e: LocalExecution) => (e.input as { run: { runId: string } }).run.runId;
 
@@ -107,15 +108,15 @@ export class LocalSession {
     readonly serving: RayServeServing,
     readonly tracking?: SessionTracking,
   ) {
-    this.bucket = join(opts.home, 'bucket');
-    this.artifactRoot = join(this.bucket, 'artifacts');
-    this.logDir = join(opts.home, 'logs');
+    const layout = homeLayout(opts.home);
+    this.bucket = layout.bucket;
+    this.artifactRoot = layout.artifactRoot;
+    this.logDir = layout.logDir;
   }
 
   static async open(opts: SessionOptions): Promise<LocalSession> {
     const home = resolve(opts.home);
-    const logDir = join(home, 'logs');
-    mkdirSync(logDir, { recursive: true });
+    mkdirSync(homeLayout(home).logDir, { recursive: true });
     // One session per home, taken before anything else (the stale-head cleanup below would stop a live one's head).
     if (opts.waitForHome) await lockHomeWaiting(home, opts.command ?? 'sentinel run', opts.waitForHome);
     else lockHome(home, opts.command ?? 'sentinel run');
@@ -129,13 +130,14 @@ export class LocalSession {
 
   private static async openLocked(opts: SessionOptions & { home: string }): Promise<LocalSession> {
     const home = opts.home;
-    const logDir = join(home, 'logs');
+    const layout = homeLayout(home);
+    const logDir = layout.logDir;
     // A command killed hard (SIGKILL, a closed terminal) leaves its runs RUNNING: the next one marks them ABANDONED.
     for (const a of await new LocalRunHistory({ home, sweep: opts.command ?? 'sentinel run' }).abandoned()) {
       process.stderr.write(`sentinel: run ${a.record.runId} (${a.record.pipeline}) marked ABANDONED: ${a.reason}; \`sentinel resume ${a.record.runId}\` continues it\n`);
     }
     // A command killed hard (SIGKILL, a closed terminal) cannot stop its head; the next one does.
-    const record = join(home, 'ray-head.json');
+    const record = layout.rayHeadRecord;
     try {
       const stale = JSON.parse(readFile(record, 'utf8')) as { tempDir: string };
       const stopped = await stopStaleHead(stale.tempDir);
@@ -150,7 +152,7 @@ export class LocalSession {
     // The MLflow server starts beside the Ray head (both take seconds; neither waits for the other).
     const serverStarting =
       opts.tracking === 'local'
-        ? startMlflowServer({ pythonEnv: opts.pythonEnv, home, artifactsDir: join(home, 'bucket', 'mlflow'), logFile: join(logDir, 'mlflow-server.log') })
+        ? startMlflowServer({ pythonEnv: opts.pythonEnv, home, artifactsDir: layout.mlflowArtifacts, logFile: join(logDir, 'mlflow-server.log') })
         : undefined;
     serverStarting?.catch(() => undefined); // observed below
     let head: RayHead;
@@ -171,8 +173,8 @@ export class LocalSession {
       const serving = new RayServeServing({ dashboard: head.dashboard, http: { host: '127.0.0.1', port: opts.servePort ?? 8000 } });
       const runtime = new LocalRuntime({
         home,
-        bucketUri: join(home, 'bucket'),
-        artifactRoot: join(home, 'bucket', 'artifacts'),
+        bucketUri: layout.bucket,
+        artifactRoot: layout.artifactRoot,
         compute,
         serving,
         logFile: join(logDir, 'handlers.log'),
@@ -375,7 +377,7 @@ export class LocalSession {
       await this.runtime.close();
     } finally {
       await Promise.all([this.head.stop(), this.tracking?.server?.stop()]);
-      rmSync(join(this.opts.home, 'ray-head.json'), { force: true });
+      rmSync(homeLayout(this.opts.home).rayHeadRecord, { force: true });
       unlockHome(resolve(this.opts.home));
     }
   }
