@@ -22,9 +22,9 @@ from sentinel_sdk.contract import (
     decode_stage_input,
     encode_stage_input,
     parse_stage_input,
-    run_stage,
     write_result,
 )
+from sentinel_sdk.stage_main import run_stage
 from sentinel_sdk.tune import search_space
 
 RUN = "r000000001"

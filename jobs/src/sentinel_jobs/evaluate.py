@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sentinel_sdk import metrics, tracking
-from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, check_uri_param, run_stage
+from sentinel_sdk.contract import InvalidInput, StageInput, StageResult, check_uri_param
 from sentinel_sdk.data import load_split
 from sentinel_sdk.metrics import Task, mode_of
 from sentinel_sdk.model import load_model_folder
+from sentinel_sdk.stage_main import run_stage
 
 
 def scores(model_uri: str, data_uri: str, target: str, task: Task) -> dict[str, float]:

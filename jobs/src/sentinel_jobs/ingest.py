@@ -21,9 +21,9 @@ from sentinel_sdk.contract import (
     capped,
     check_uri_param,
     echo,
-    run_stage,
     split_uri,
 )
+from sentinel_sdk.stage_main import run_stage
 
 MAX_CLASSES = 1000
 _XGB_FORBIDDEN = set("[]<")  # XGBoost rejects feature names containing these

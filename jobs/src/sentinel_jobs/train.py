@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sentinel_sdk.contract import run_stage
+from sentinel_sdk.stage_main import run_stage
 from sentinel_sdk.train import FAIL_ENV, run
 
 __all__ = ["FAIL_ENV", "main", "run"]

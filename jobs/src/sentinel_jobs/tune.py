@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sentinel_sdk.contract import run_stage
+from sentinel_sdk.stage_main import run_stage
 from sentinel_sdk.tune import run, search_space
 
 __all__ = ["main", "run", "search_space"]

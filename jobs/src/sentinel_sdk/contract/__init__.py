@@ -13,9 +13,7 @@ import json
 import math
 import os
 import re
-import sys
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any, NoReturn
 
 import jsonschema
 
-from sentinel_sdk import driver_log, storage
+from sentinel_sdk import storage
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 STAGES = ("ingest", "train", "tune", "evaluate")
@@ -309,44 +307,6 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
         raise StageError(f"this stage produced a result that breaks the contract: {e}") from None
     storage.write_json(uri, body, atomic=True)
     return uri
-
-
-def run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
-    """Shared `main`: parse input, run the stage, write result.json; on failure, exit non-zero with one line."""
-    try:
-        return _run_stage(stage, body)
-    finally:
-        driver_log.stop()  # last: the log ends with the one-line reason (sentinel_sdk/driver_log.py)
-
-
-def _run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
-    from sentinel_sdk import tracking  # here, not at the top: tracking imports this module
-
-    tracker: tracking.StageTracker | None = None
-    try:
-        stage_input = parse_stage_input(os.environ.get(ENV_VAR), stage)
-        driver_log.start(stage_input)  # this attempt's driver output, kept beside its result as it runs
-        # Best effort from here on: a tracking server that errors is reported once and never fails the stage.
-        tracker = tracking.start_stage(stage_input)
-        result = body(stage_input)
-        tracker.finish(result)
-        uri = write_result(stage_input, result)
-    except StageError as e:
-        if tracker is not None:
-            tracker.fail(e.line())
-        _stop_log_forwarding()
-        print(e.line(), file=sys.stderr, flush=True)
-        return 1
-    except Exception as e:  # unexpected: keep the traceback for debugging, but end with the one-line reason
-        traceback.print_exc()
-        line = one_line(f"StageFailed: {type(e).__name__}: {e}")
-        if tracker is not None:
-            tracker.fail(line)
-        _stop_log_forwarding()
-        print(line, file=sys.stderr, flush=True)
-        return 1
-    print(f"[{stage}] wrote {uri}", flush=True)
-    return 0
 
 
 _connected_here = False  # only disconnect a Ray connection this stage made (not, e.g., a test session's)
