@@ -1,4 +1,5 @@
-// `sentinel render`'s Kubernetes part: the RayJob of every stage of one run, the pipeline's RayService and the RBAC
+// `sentinel render`'s Kubernetes part: the RayJob of every stage of one run (and, in cluster mode `run`, the run's
+// RayCluster they select), the pipeline's RayService and the RBAC
 // objects, as YAML, from the same builders the KubeRay adapters use, so what is reviewed is what gets created.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { jobNameFor, labelsFor } from '../core/names.js';
 import { stageUri } from '../core/artifacts.js';
 import { serveApplicationFor } from '../core/serve-config.js';
 import { rayJobFor } from '../core/kuberay/rayjob.js';
+import { runClusterFor } from '../core/kuberay/raycluster.js';
+import { runStagesOf } from '../core/submit-stage.js';
 import { rayServiceFor } from '../core/kuberay/rayservice.js';
 import { functionRbac } from '../core/kuberay/rbac.js';
 import { namespaceManifest, networkPolicies, serviceAccountsFor } from '../core/kuberay/identity.js';
@@ -67,6 +70,7 @@ export function jobRequestsForRun(spec: PipelineSpec, runId: string, artifactRoo
       image: spec.image,
       cluster: spec.cluster,
       labels: labelsFor(identity),
+      runStages: runStagesOf(spec),
     };
   });
 }
@@ -78,6 +82,9 @@ export async function renderKubernetes(out: string, spec: PipelineSpec, runId: s
     join(dir, 'rayjobs', `${req.jobId}.yaml`),
     stringify(rayJobFor(req, { namespace, prometheus: true })),
   ]);
+  // Cluster mode `run`: the run's own RayCluster, created at its first submit, that every RayJob above selects.
+  const first = jobRequestsForRun(spec, runId, artifactRoot)[0]!;
+  if (first.cluster.mode === 'run') files.push([join(dir, 'raycluster.yaml'), stringify(runClusterFor(first, { namespace, prometheus: true }))]);
   // The RayService as this run's promotion would set it (its model is the tuned one in the run's folder).
   const modelUri = `${stageUri(artifactRoot, spec.name, runId, 'tune')}/model`; // a model folder (docs/stage-contract.md)
   const service = rayServiceFor({ pipeline: spec.name, namespace, image: spec.image, config: { applications: [serveApplicationFor(spec, { modelUri, runId })] }, prometheus: true });

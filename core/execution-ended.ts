@@ -7,6 +7,7 @@
 // and a redelivered event finds nothing left to stop.
 import { z } from 'zod';
 import type { BusEvent, ComputePort, EventPublisher, ObjectStore, TokenStore } from './ports.js';
+import { endRunCompute, type RunComputeEnded } from './run-compute.js';
 import type { RunRecord } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
@@ -48,6 +49,8 @@ export interface ExecutionEnded {
   pipeline?: string;
   runId?: string;
   stoppedJobs: string[];
+  /** What ending the run released on the compute backend (ComputePort.endRun). */
+  runEnded?: RunComputeEnded;
   /** What run.json says now: recorded by this call, already ended before it, or no run (rejected input). */
   record: 'recorded' | 'already-ended' | 'no-run';
   status?: string;
@@ -89,11 +92,13 @@ export async function executionEnded(d: ExecutionStatusChangeDetail, deps: Execu
     }
   }
 
+  // Its jobs stopped, the run's own compute goes too (KubeRay: the run's RayCluster); an error leaves it to the reaper.
+  const runEnded = await endRunCompute(deps.compute, run);
   // Ended: its run slot, or its place in the queue (an execution stopped while queued), goes to the next run.
   await releaseRunSlot(run.artifactRoot, run.pipeline, run.runId, deps).catch(() => false);
   const uri = runRecordUri(run.artifactRoot, run.pipeline, run.runId);
   const before = await deps.store.getJson<RunRecord>(uri);
-  const base = { pipeline: run.pipeline, runId: run.runId, stoppedJobs };
+  const base = { pipeline: run.pipeline, runId: run.runId, stoppedJobs, runEnded };
   // No record: the input was rejected before PrepareRun (nothing started) — nothing to record.
   if (!before) return { ...base, record: 'no-run' };
   if (before.status !== 'RUNNING') return { ...base, record: 'already-ended', status: before.status };

@@ -10,6 +10,7 @@ import type { RunContext, RunRecord, StageSummaries } from './model.js';
 import { runRecordUri } from './artifacts.js';
 import { isTerminal } from './job-status.js';
 import { releaseRunSlot } from './run-slots.js';
+import { endRunCompute } from './run-compute.js';
 
 export type RunEnd =
   | { status: 'SUCCEEDED'; promoted: boolean; reason: string }
@@ -68,12 +69,15 @@ export async function finishRun(req: { run: RunContext; stages?: StageSummaries;
   await deps.store.putJson(uri, record);
   // The run no longer runs: its slot goes to the next queued run (a missed release frees itself, run-slots.ts).
   await releaseRunSlot(run.artifactRoot, run.pipeline, run.runId, deps).catch(() => false);
+  // The run's compute goes with it (KubeRay: the run's RayCluster), on success and failure alike. After the record:
+  // a failure here must not lose how the run ended; the reaper deletes a run cluster left idle.
+  const runEnded = await endRunCompute(deps.compute, run);
   if (deps.publisher) await deps.publisher.publish(await endEvents(run, record, end, req.stages, deps));
   if (deps.tracking) {
     const tags: Record<string, string> = end.status === 'SUCCEEDED' ? { 'sentinel.status': 'SUCCEEDED' } : { 'sentinel.status': 'FAILED', 'sentinel.error': `${end.error}: ${end.cause}`.slice(0, 5000), ...(end.failedAt ? { 'sentinel.failedAt': end.failedAt } : {}) };
     await notePipelineRun(deps.tracking, run, tags, end.status === 'SUCCEEDED' ? 'FINISHED' : 'FAILED').catch(() => undefined);
   }
-  return { status: end.status, stoppedJobs: stopped };
+  return { status: end.status, stoppedJobs: stopped, runEnded };
 }
 
 /** The run's end as run events: Succeeded (and Champion Kept when the gate kept it) or Failed. */

@@ -45,3 +45,19 @@ export function labelsFor(id: Omit<JobIdentity, 'attempt'> & { attempt?: number 
   if (id.attempt !== undefined) labels['sentinel.dev/attempt'] = String(id.attempt);
   return labels;
 }
+
+/**
+ * The run's own Ray cluster (KubeRay: one RayCluster per run, every stage's RayJob selects it). Named like the run's
+ * execution, `<pipeline>-<runId>`: shorter than any of its jobs' names, so within KubeRay's 53 for a RayCluster.
+ */
+export function runClusterNameFor(pipeline: string, runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) throw validationFailed(`${quoted(runId)} is not a run id`, 'runId');
+  const name = `${pipeline}-${runId}`;
+  if (name.length > MAX_JOB_NAME || !DNS1035.test(name)) throw validationFailed(`${quoted(name)} is not a valid cluster name`, 'pipeline');
+  return name;
+}
+
+/** Labels of an object that belongs to a whole run rather than one stage (the run's Ray cluster). */
+export function runLabelsFor(pipeline: string, runId: string): Record<string, string> {
+  return { 'app.kubernetes.io/managed-by': 'sentinel', 'sentinel.dev/pipeline': pipeline, 'sentinel.dev/run': runId };
+}

@@ -22,6 +22,27 @@ export interface JobRequest {
   image: string;
   cluster: PipelineSpec['cluster'];
   labels: Record<string, string>;
+  /**
+   * Every stage of the run with its resources and Ray workers: what a cluster shared by the whole run (cluster mode
+   * `run`) must be able to scale to. Absent: the request's own stage is all there is to size for.
+   */
+  runStages?: RunStageShape[];
+}
+
+/** One stage's compute as the run's shared cluster sizes for it. */
+export interface RunStageShape {
+  stage: JobIdentity['stage'];
+  resources: StageSpec['resources'];
+  /** Ray workers the stage runs in parallel (train's numWorkers, tune's maxConcurrent trials, else 1). */
+  workers: number;
+}
+
+/** What ending a run released on the backend. */
+export interface RunEnded {
+  /** Compute deleted for the run (KubeRay: its RayCluster), empty when there was none left. */
+  deleted: string[];
+  /** Why nothing per run exists on this backend, when that is the case. */
+  note?: string;
 }
 
 export interface ComputePort {
@@ -35,6 +56,13 @@ export interface ComputePort {
   logs(jobId: string, tailLines: number): Promise<string>;
   /** Stops the job and releases its compute. Idempotent. */
   stop(jobId: string): Promise<void>;
+  /**
+   * The run is over, however it ended (finish-run, execution-ended): release what the backend holds for the whole
+   * run (KubeRay: the run's RayCluster). Idempotent; call after the run's jobs are stopped. Every backend adapter
+   * implements it (the Ray Jobs backend says why it has nothing per run); optional only so that read-only views of
+   * the port (status, logs) need not.
+   */
+  endRun?(run: { pipeline: string; runId: string }): Promise<RunEnded>;
 }
 
 export interface ObjectStore {
@@ -179,8 +207,11 @@ export interface RayClusterInfo {
   name: string;
   namespace: string;
   suspended: boolean;
-  /** Who owns it: a RayJob's ephemeral cluster, a RayService's serving cluster, or nobody (long-lived, shared). */
-  owner: 'rayjob' | 'rayservice' | 'none';
+  /**
+   * Who owns it: a RayJob's ephemeral cluster, a RayService's serving cluster, a run (the cluster Sentinel made for
+   * one run's stages, deleted when the run ends), or nobody (long-lived, shared).
+   */
+  owner: 'rayjob' | 'rayservice' | 'run' | 'none';
   createdAt: number;
   /** Kueue admits it (it, or the RayJob owning it, carries a queue name): Kueue owns its spec.suspend. */
   kueueManaged?: boolean;

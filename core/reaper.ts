@@ -34,7 +34,8 @@ export function planReap(input: {
       const idle = input.now - lastEnd;
       if (active) keep(`${active} active job(s)`);
       else if (idle < input.idleMs) keep(`idle ${minutes(idle)} < ${minutes(input.idleMs)}`);
-      else if (c.owner === 'rayjob') plan.delete.push(c);
+      // A job's leftover cluster, or a run's whose end did not delete it (idle since its last job): delete.
+      else if (c.owner === 'rayjob' || c.owner === 'run') plan.delete.push(c);
       else plan.suspend.push(c);
     }
   }

@@ -95,9 +95,13 @@ const SpecObject = z
         split: SplitSchema.default(DEFAULT_SPLIT),
       })
       .strict(),
-    /** Where stages run on KubeRay: a fresh cluster per job, or an existing one picked by labels. */
+    /**
+     * Where stages run on KubeRay: one autoscaling cluster per run that every stage's job selects (`run`, the
+     * default), a fresh cluster per job (`ephemeral`), or an existing one picked by labels.
+     */
     cluster: z
       .union([
+        z.object({ mode: z.literal('run') }).strict(),
         z.object({ mode: z.literal('ephemeral') }).strict(),
         z
           .object({ mode: z.literal('existing'), selector: z.record(z.string(), z.string()) })
@@ -108,7 +112,7 @@ const SpecObject = z
             path: ['selector'],
           }),
       ])
-      .default({ mode: 'ephemeral' }),
+      .default({ mode: 'run' }),
     stages: z
       .object({
         ingest: z.object({ ...stageBase('ingest'), minRows: MinRowsSchema }).strict().prefault({}),

@@ -1,9 +1,9 @@
 // Submits one stage as one compute job and parks the task token until the job ends.
 // Idempotent: a redelivered submit finds the same job; a retry after a failed attempt gets the next attempt number,
 // and the job writes into the same stage folder, so train and tune resume from their checkpoints.
-import type { ComputePort, ObjectStore, TaskCallbacks, TokenStore } from './ports.js';
+import type { ComputePort, ObjectStore, RunStageShape, TaskCallbacks, TokenStore } from './ports.js';
 import type { ChampionRecord, RunContext, StageSummaries, StageSummary } from './model.js';
-import type { Stage } from './stages.js';
+import { STAGES, type Stage } from './stages.js';
 import { buildStageInput } from './stage-input.js';
 import { jobNameFor, labelsFor } from './names.js';
 import { championUri, joinUri, stageUri } from './artifacts.js';
@@ -32,6 +32,16 @@ export interface Submitted {
 }
 
 const MAX_ATTEMPTS = 20;
+
+/** Every stage's resources and Ray workers: what a cluster shared by the run (cluster mode `run`) sizes for. */
+export function runStagesOf(spec: RunContext['spec']): RunStageShape[] {
+  const t = spec.stages;
+  return STAGES.map((stage) => ({
+    stage,
+    resources: t[stage].resources,
+    workers: stage === 'train' ? t.train.numWorkers : stage === 'tune' ? t.tune.maxConcurrent : 1,
+  }));
+}
 
 export async function submitStage(
   req: { taskToken: string; stage: Stage; run: RunContext; stages?: StageSummaries },
@@ -70,6 +80,7 @@ export async function submitStage(
       image: run.spec.image,
       cluster: run.spec.cluster,
       labels: labelsFor(identity),
+      runStages: runStagesOf(run.spec),
     });
     const failed = previous ? stageOutcome(previous) : undefined;
     const retryOf = previous && res.created && failed?.kind === 'failed' ? { jobId: previous.jobId, error: failed.error } : undefined;

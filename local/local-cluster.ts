@@ -32,6 +32,9 @@ export class InterruptibleCompute implements ComputePort {
   stop(jobId: string) {
     return this.inner.stop(jobId);
   }
+  async endRun(run: { pipeline: string; runId: string }) {
+    return this.inner.endRun ? this.inner.endRun(run) : { deleted: [] };
+  }
 }
 
 export class LocalCluster implements ClusterPort {

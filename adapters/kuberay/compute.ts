@@ -5,10 +5,12 @@
 // the driver's log lives on the Ray head, reachable only inside the cluster network. What the Lambda can give is
 // where to look (RayJob, Ray job id, dashboard) plus KubeRay's status message, which for a failed job carries Ray's
 // own message including the tail of the driver's log.
-import type { ComputePort, JobRequest } from '../../core/ports.js';
+import type { ComputePort, JobRequest, RunEnded } from '../../core/ports.js';
+import { runClusterNameFor, runLabelsFor } from '../../core/names.js';
+import { runClusterFor, type RayClusterManifest } from '../../core/kuberay/raycluster.js';
 import type { JobStatus } from '../../core/job-status.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
-import { ANNOTATIONS, CLUSTER_SELECTOR_KEY } from '../../core/kuberay/meta.js';
+import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, type KubeObject } from '../../core/kuberay/meta.js';
 import { rayJobFor, type RayJobManifest, type RayJobOptions } from '../../core/kuberay/rayjob.js';
 import { jobStatusFromRayJob, type RayJobObject } from '../../core/kuberay/status.js';
 import type { KubeClient } from './client.js';
@@ -16,6 +18,8 @@ import { isAlreadyExists, isNotFound, kubeFailure, toSentinelError } from './ret
 import { resumeSelectedCluster } from './reaper.js';
 
 const RAYJOBS = 'rayjobs';
+const RAYCLUSTERS = 'rayclusters';
+type RayClusterObject = KubeObject;
 
 export interface KubeRayComputeOptions extends Partial<Omit<RayJobOptions, 'namespace'>> {
   client: KubeClient;
@@ -51,8 +55,15 @@ export class KubeRayCompute implements ComputePort {
     return rayJobFor(req, { ...this.o, namespace: this.ns });
   }
 
+  /** The run's RayCluster a `run`-mode request's job selects (for rendering and tests). */
+  runClusterFor(req: JobRequest): RayClusterManifest {
+    return runClusterFor(req, { ...this.o, namespace: this.ns });
+  }
+
   async submit(req: JobRequest) {
     const manifest = this.manifestFor(req);
+    // The run's cluster first: the job selects it, and KubeRay would wait on a cluster that is not there.
+    if (req.cluster.mode === 'run') await this.ensureRunCluster(req);
     try {
       if (req.cluster.mode === 'existing') await this.requireCluster(req.cluster.selector[CLUSTER_SELECTOR_KEY]!);
       await this.client.create(RAYJOBS, this.ns, manifest);
@@ -71,6 +82,59 @@ export class KubeRayCompute implements ComputePort {
       return { jobId: req.jobId, created: false };
     }
     throw new SentinelError(ErrorNames.ValidationFailed, 'a job with this name exists with a different spec', req.jobId);
+  }
+
+  /**
+   * Creates the run's RayCluster once, as the RayJobs are: AlreadyExists with the same spec hash is the same cluster
+   * (every stage after the first, a redelivered submit, a concurrent one); a different spec, or a cluster being
+   * deleted because the run has ended, is refused. A suspended one (the reaper's) is resumed.
+   */
+  private async ensureRunCluster(req: JobRequest): Promise<'created' | 'existing'> {
+    const cluster = this.runClusterFor(req);
+    const name = cluster.metadata.name;
+    try {
+      await this.client.create(RAYCLUSTERS, this.ns, cluster);
+      this.runClustersCreated++;
+      return 'created';
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw toSentinelError(e, `RayCluster ${name}`);
+    }
+    let existing: RayClusterObject;
+    try {
+      existing = await this.client.get<RayClusterObject>(RAYCLUSTERS, this.ns, name);
+    } catch (e) {
+      throw toSentinelError(e, `RayCluster ${name}`);
+    }
+    if (existing.metadata.deletionTimestamp) throw new SentinelError(ErrorNames.ValidationFailed, `the run's RayCluster is being deleted (the run has ended)`, name);
+    if (existing.metadata.annotations?.[ANNOTATIONS.specHash] !== cluster.metadata.annotations[ANNOTATIONS.specHash]) {
+      throw new SentinelError(ErrorNames.ValidationFailed, 'the run\'s RayCluster exists with a different spec', name);
+    }
+    await resumeSelectedCluster(this.client, this.ns, { [CLUSTER_SELECTOR_KEY]: name });
+    return 'existing';
+  }
+
+  /** RayClusters this adapter created for runs (what the benchmark and tests count). */
+  runClustersCreated = 0;
+
+  /**
+   * The run is over: delete its RayCluster (Background: the object goes now, Kubernetes collects its pods; nobody
+   * waits for the nodes). Idempotent; NotFound (never created, already deleted, another mode) is nothing to do.
+   */
+  async endRun(run: { pipeline: string; runId: string }): Promise<RunEnded> {
+    const name = runClusterNameFor(run.pipeline, run.runId);
+    try {
+      const c = await this.client.get<RayClusterObject>(RAYCLUSTERS, this.ns, name);
+      // Only the run's own cluster: never a user's cluster that happens to carry the name.
+      const labels = c.metadata.labels ?? {};
+      const mine = Object.entries(runLabelsFor(run.pipeline, run.runId)).every(([k, v]) => labels[k] === v);
+      if (!mine) return { deleted: [], note: `RayCluster ${name} is not this run's (labels differ): left alone` };
+      if (c.metadata.deletionTimestamp) return { deleted: [name] };
+      await this.client.delete(RAYCLUSTERS, this.ns, name, 'Background');
+      return { deleted: [name] };
+    } catch (e) {
+      if (isNotFound(e)) return { deleted: [] };
+      throw toSentinelError(e, `RayCluster ${name}`);
+    }
   }
 
   /** An existing-cluster job would wait forever for a cluster that is not there: say so at submit. */

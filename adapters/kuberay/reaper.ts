@@ -10,7 +10,7 @@
 import { isKueueManaged } from '../../core/kuberay/kueue.js';
 import type { ClusterActivity, RayClusterInfo, ReaperPort } from '../../core/ports.js';
 import { isTerminal } from '../../core/job-status.js';
-import { CLUSTER_SELECTOR_KEY, MANAGED_BY, MANAGED_BY_LABEL, type KubeObject, type ObjectMeta } from '../../core/kuberay/meta.js';
+import { CLUSTER_SELECTOR_KEY, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL, RUN_LABEL, type KubeObject, type ObjectMeta } from '../../core/kuberay/meta.js';
 import { jobStatusFromRayJob } from '../../core/kuberay/status.js';
 import type { KubeClient } from './client.js';
 import { isNotFound, toSentinelError } from './retry.js';
@@ -45,6 +45,13 @@ type RayClusterObject = KubeObject<{ suspend?: boolean }> & {
 };
 
 const isManaged = (m: { labels?: Record<string, string> }) => m.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+/** A run's own cluster (core/kuberay/raycluster.ts): Sentinel's, labelled with its run, named after it, no owner. */
+const isRunCluster = (c: RayClusterObject) => {
+  const l = c.metadata.labels ?? {};
+  const pipeline = l[PIPELINE_LABEL];
+  const run = l[RUN_LABEL];
+  return isManaged(c.metadata) && !!pipeline && !!run && c.metadata.name === `${pipeline}-${run}`;
+};
 
 /** The RayJob or RayService that owns a cluster (KubeRay sets itself as controller owner), if any. */
 function ownerOf(c: RayClusterObject): OwnerReference | undefined {
@@ -126,7 +133,7 @@ export class KubeReaper implements ReaperPort {
         name: c.metadata.name,
         namespace: this.ns,
         suspended: c.spec?.suspend === true,
-        owner: owner?.kind === 'RayJob' ? 'rayjob' : owner?.kind === 'RayService' ? 'rayservice' : 'none',
+        owner: owner?.kind === 'RayJob' ? 'rayjob' : owner?.kind === 'RayService' ? 'rayservice' : isRunCluster(c) ? 'run' : 'none',
         createdAt: Number.isFinite(createdAt) ? createdAt : 0,
         ...(isKueueManaged(c.metadata.labels) || (owner?.kind === 'RayJob' && kueueJobs.has(owner.uid)) ? { kueueManaged: true } : {}),
       });

@@ -1,7 +1,7 @@
 // ComputePort over the Ray Jobs REST API (the API KubeRay itself drives on a Ray head):
 // POST /api/jobs/, GET /api/jobs/{id}, GET /api/jobs/, GET /api/jobs/{id}/logs, POST /api/jobs/{id}/stop.
 import { createHash } from 'node:crypto';
-import type { ComputePort, JobRequest } from '../../core/ports.js';
+import type { ComputePort, JobRequest, RunEnded } from '../../core/ports.js';
 import { JOB_STATES, type JobState, type JobStatus } from '../../core/job-status.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { requestJson, type RayDashboard } from './http.js';
@@ -131,5 +131,10 @@ export class RayJobsCompute implements ComputePort {
   async stop(jobId: string) {
     const res = await requestJson(this.base, 'POST', `/api/jobs/${encodeURIComponent(jobId)}/stop`);
     if (res.status !== 200 && res.status !== 404) throw new SentinelError(ErrorNames.ComputeUnavailable, `stop → HTTP ${res.status}`, jobId);
+  }
+
+  /** Every run shares the one Ray head (its session owns it): nothing exists per run to release. */
+  async endRun(): Promise<RunEnded> {
+    return { deleted: [], note: 'the Ray Jobs backend runs every run on one shared Ray head: nothing per run to delete' };
   }
 }

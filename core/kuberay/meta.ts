@@ -21,6 +21,7 @@ export const ANNOTATIONS = {
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'sentinel';
 export const PIPELINE_LABEL = 'sentinel.dev/pipeline';
+export const RUN_LABEL = 'sentinel.dev/run';
 
 /** KubeRay's key in RayJob.spec.clusterSelector: the name of the RayCluster to run on (the only key v1.7 reads). */
 export const CLUSTER_SELECTOR_KEY = 'ray.io/cluster';

@@ -10,6 +10,7 @@ import type { JobRequest } from '../ports.js';
 import { quoted, validationFailed } from '../errors.js';
 import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, RAY_API_VERSION, STAGE_INPUT_ENV, specHash, type KubeObject } from './meta.js';
 import { encodeStageInput } from '../stage-input-wire.js';
+import { runClusterNameFor } from '../names.js';
 import { yaml11Json } from './yaml11.js';
 import { kueueLabels, type KueueOptions } from './kueue.js';
 import { jobServiceAccountFor, ROLE_LABEL, ROLES } from './identity.js';
@@ -139,7 +140,11 @@ export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest 
     activeDeadlineSeconds: req.timeoutSeconds,
   };
   let spec: RayJobSpec;
-  if (req.cluster.mode === 'existing') {
+  if (req.cluster.mode === 'run') {
+    // The run's own cluster (core/kuberay/raycluster.ts), created before the job and deleted when the run ends:
+    // the job must not shut it down. Kueue admits the cluster, not the job (a clusterSelector job cannot suspend).
+    spec = { ...common, clusterSelector: { [CLUSTER_SELECTOR_KEY]: runClusterNameFor(req.identity.pipeline, req.identity.runId) }, shutdownAfterJobFinishes: false };
+  } else if (req.cluster.mode === 'existing') {
     const cluster = req.cluster.selector[CLUSTER_SELECTOR_KEY];
     if (!cluster) throw validationFailed(`must name the RayCluster as "${CLUSTER_SELECTOR_KEY}: <name>" (the only key KubeRay reads)`, 'cluster.selector');
     // Not our cluster: never shut it down after the job.
@@ -154,7 +159,7 @@ export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest 
       ...(opts.kueue ? { suspend: true } : {}),
     };
   }
-  const kueue = opts.kueue && req.cluster.mode !== 'existing' ? kueueLabels(opts.kueue) : {};
+  const kueue = opts.kueue && req.cluster.mode === 'ephemeral' ? kueueLabels(opts.kueue) : {};
   return {
     apiVersion: RAY_API_VERSION,
     kind: 'RayJob',

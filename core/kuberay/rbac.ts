@@ -9,8 +9,9 @@
 // Namespaced (the pipelines' namespace): exactly the verbs the adapters call.
 //   rayjobs      create, get, list, delete (submit, get, list, stop), patch (mark interrupted)
 //   rayservices  create, get, patch (promote: create or patch serveConfigV2; status)
-//   rayclusters  get (the serving cluster's run; an existing cluster named by a spec), list/patch/delete (the idle
-//                reaper: find, suspend/resume, delete a finished job's leftover cluster)
+//   rayclusters  create (a run's own cluster, at its first submit), get (the serving cluster's run; an existing
+//                cluster named by a spec), list/patch/delete (the idle reaper: find, suspend/resume, delete a
+//                finished job's leftover cluster; finish-run and execution-ended: delete the run's cluster)
 // No `/status` grant: status arrives with get/list, and writing it would let a caller forge a job's outcome.
 // Cluster-wide, for the spot interruption handler: cordon a node (nodes get/list/patch), find its pods (pods list)
 // and evict them through the Eviction API (pods/eviction create), which honours PodDisruptionBudgets.
@@ -31,7 +32,7 @@ export interface PolicyRule {
 export const LAMBDA_RULES: PolicyRule[] = [
   { apiGroups: ['ray.io'], resources: ['rayjobs'], verbs: ['create', 'get', 'list', 'delete', 'patch'] },
   { apiGroups: ['ray.io'], resources: ['rayservices'], verbs: ['create', 'get', 'patch'] },
-  { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['get', 'list', 'patch', 'delete'] },
+  { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['create', 'get', 'list', 'patch', 'delete'] },
 ];
 
 export const SPOT_HANDLER_RULES: PolicyRule[] = [
@@ -56,13 +57,14 @@ const core = (resource: string, ...verbs: string[]): PolicyRule => ({ apiGroups:
 
 /** What each function's adapters call (adapters/kuberay/*), verb for verb. */
 export const FUNCTION_RULES: Record<KubeFunction, FunctionRules> = {
-  // KubeRayCompute.submit: create (AlreadyExists → get); on an existing cluster, get it and resume it (patch).
-  'submit-stage': { namespaced: [ray('rayjobs', 'create', 'get'), ray('rayclusters', 'get', 'patch')], cluster: [] },
+  // KubeRayCompute.submit: create (AlreadyExists → get); the run's cluster: create (AlreadyExists → get), resume
+  // (patch); on an existing cluster, get it and resume it (patch).
+  'submit-stage': { namespaced: [ray('rayjobs', 'create', 'get'), ray('rayclusters', 'create', 'get', 'patch')], cluster: [] },
   // RayServiceServing.apply (get → create | patch) and status (the active cluster's run).
   promote: { namespaced: [ray('rayservices', 'get', 'create', 'patch'), ray('rayclusters', 'get')], cluster: [] },
-  // Stops the run's jobs: list by run label, delete.
-  'finish-run': { namespaced: [ray('rayjobs', 'list', 'delete')], cluster: [] },
-  'execution-ended': { namespaced: [ray('rayjobs', 'list', 'delete')], cluster: [] },
+  // Stops the run's jobs (list by run label, delete) and ends the run: its RayCluster (get: is it the run's; delete).
+  'finish-run': { namespaced: [ray('rayjobs', 'list', 'delete'), ray('rayclusters', 'get', 'delete')], cluster: [] },
+  'execution-ended': { namespaced: [ray('rayjobs', 'list', 'delete'), ray('rayclusters', 'get', 'delete')], cluster: [] },
   // Verifies the job named by the event (get) and reads its log tail (get).
   'complete-stage': { namespaced: [ray('rayjobs', 'get')], cluster: [] },
   // Lists the managed jobs and reads one.

@@ -150,6 +150,19 @@ export function rayJobProblems(o: ManifestLike): string[] {
   return p;
 }
 
+/** ValidateRayClusterMetadata + ValidateRayClusterSpec; [] when KubeRay v1.7 accepts the RayCluster. */
+export function rayClusterProblems(o: ManifestLike): string[] {
+  const p: string[] = [];
+  const name = o.metadata.name;
+  if (name.length > MAX_RAY_CLUSTER_NAME) p.push(`name ${quoted(name)} is longer than ${MAX_RAY_CLUSTER_NAME} characters`);
+  if (!isDns1035Label(name)) p.push(`name ${quoted(name)} is not a DNS-1035 label`);
+  p.push(...labelProblems('metadata.labels', o.metadata.labels));
+  if (!o.spec) p.push('spec is required');
+  else p.push(...clusterSpecProblems(o.spec as ClusterSpec));
+  if (!isDns1035Label(`${name}-head-svc`)) p.push('derived head Service name is not a DNS-1035 label');
+  return p;
+}
+
 interface RayServiceSpecLike {
   rayClusterConfig?: ClusterSpec;
   upgradeStrategy?: { type?: string };

@@ -40,6 +40,8 @@ after(async () => {
 });
 
 computeConformance('KubeRay (RayJob, as sentinel:lambda)', () => new KubeRayCompute({ client: kube.client('lambda'), namespace }));
+// One cluster per run: the RayCluster the adapter creates first and the RayJobs that select it, on the API server.
+computeConformance('KubeRay, one RayCluster per run (as sentinel:lambda)', () => new KubeRayCompute({ client: kube.client('lambda'), namespace }), { mode: 'run' });
 computeConformance('Ray Jobs REST API (local Ray head)', () => new RayJobsCompute({ dashboard: ray.dashboard, env: ray.jobEnv }));
 
 // Stage input through real Ray jobs. Ray Jobs: the adapter submits to the head. KubeRay: the adapter creates the

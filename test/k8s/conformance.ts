@@ -11,8 +11,9 @@ import type { Stage } from '../../core/stages.js';
 
 export const newRunId = () => `r${randomBytes(5).toString('hex').slice(0, 9)}`;
 
-/** A small request: `python -m this` runs anywhere Python does and finishes at once. */
-export function conformanceRequest(runId: string, stage: Stage, input: Record<string, unknown> = { n: 1 }): JobRequest {
+/** A small request: `python -m this` runs anywhere Python does and finishes at once (on `cluster`, default ephemeral). */
+export const conformanceRequest = request;
+function request(runId: string, stage: Stage, input: Record<string, unknown> = { n: 1 }, cluster: JobRequest['cluster'] = { mode: 'ephemeral' }): JobRequest {
   const identity = { pipeline: 'conformance', runId, stage, attempt: 1 };
   return {
     jobId: jobNameFor('conformance', runId, stage, 1),
@@ -22,7 +23,7 @@ export function conformanceRequest(runId: string, stage: Stage, input: Record<st
     resources: { cpu: 1, memory: '1Gi', gpu: 0, spot: false },
     timeoutSeconds: 600,
     image: 'ghcr.io/sentinel-dev/sentinel-jobs:0.1.0',
-    cluster: { mode: 'ephemeral' },
+    cluster,
     labels: labelsFor(identity),
   };
 }
@@ -81,7 +82,8 @@ async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) =>
   }
 }
 
-export function computeConformance(name: string, compute: () => ComputePort) {
+export function computeConformance(name: string, compute: () => ComputePort, cluster: JobRequest['cluster'] = { mode: 'ephemeral' }) {
+  const conformanceRequest = (runId: string, stage: Stage, input?: Record<string, unknown>) => request(runId, stage, input, cluster);
   describe(`ComputePort conformance: ${name}`, () => {
     test('submit is idempotent: the same request again is the same job (created: false)', async () => {
       const c = compute();

@@ -17,6 +17,14 @@ import { startRayHead, type RayHead } from '../../local/ray-head.js';
 import { lambdaRbac } from '../../core/kuberay/rbac.js';
 import { isTerminal } from '../../core/job-status.js';
 import type { JobStatus } from '../../core/job-status.js';
+import type { RunStageShape } from '../../core/ports.js';
+import { STAGES, type Stage } from '../../core/stages.js';
+import { runClusterNameFor } from '../../core/names.js';
+import { serviceAccountsFor } from '../../core/kuberay/identity.js';
+import { executionEnded } from '../../core/execution-ended.js';
+import { runRecordUri } from '../../core/artifacts.js';
+import { LocalObjectStore } from '../../local/object-store.js';
+import { FileTokenStore } from '../../local/token-store.js';
 
 let kube: KubeHarness;
 let ray: RayHead;
@@ -38,6 +46,8 @@ before(async () => {
   const binary = (b as PromiseFulfilledResult<string>).value;
   namespace = await kube.namespace('operator');
   await kube.createObjects(lambdaRbac(namespace));
+  // The run cluster's head runs as the pipeline's job account (KubeRay does not create an account a pod names).
+  await kube.createObjects(serviceAccountsFor(namespace, 'conformance'));
   const probe = kube.client('lambda');
   await waitForAccess(() => probe.list('rayjobs', namespace, { limit: 1 }));
   proxy = await startDashboardProxy(ray.dashboard);
@@ -98,3 +108,67 @@ test('stopping a running job through Sentinel ends it in Ray too (the operator c
 });
 
 computeConformance('KubeRay with the real operator on real Ray', compute);
+
+// One RayCluster per run (issue 10 item 3): the adapter creates the run's cluster once (KubeRay's in-tree autoscaler
+// on, workers from 0), every stage's RayJob selects it, the operator runs each on it, and the run's end deletes it.
+const runStages: RunStageShape[] = STAGES.map((stage) => ({ stage, resources: { cpu: 1, memory: '1Gi', gpu: 0, spot: false }, workers: stage === 'train' ? 2 : 1 }));
+const runRequest = (runId: string, stage: Stage) => ({ ...conformanceRequest(runId, stage, { n: 1 }, { mode: 'run' }), runStages });
+const clustersOfRun = async (runId: string) =>
+  (await kube.client('admin').list<{ metadata: { name: string; deletionTimestamp?: string } }>('rayclusters', namespace, { labelSelector: `sentinel.dev/run=${runId}` })).items.filter((c) => !c.metadata.deletionTimestamp);
+
+test('a run\'s four stages on the real operator: 1 RayCluster in total, every RayJob on it, endRun deletes it', async (t) => {
+  const c = compute();
+  const runId = newRunId();
+  const name = runClusterNameFor('conformance', runId);
+  const started = Date.now();
+  const runStage = async (stage: Stage) => {
+    const req = runRequest(runId, stage);
+    await c.submit(req);
+    const done = await until(`the ${stage} RayJob`, () => c.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)));
+    assert.equal(done?.state, 'SUCCEEDED', `${stage}: ${done?.message ?? ''}`);
+    const job = await kube.client('admin').get<{ status?: { rayClusterName?: string } }>('rayjobs', namespace, req.jobId);
+    assert.equal(job.status?.rayClusterName, name, `${stage} ran on the run's cluster`);
+  };
+  // The first stage creates the cluster; the other three find it (submitted at once, so their creates race too,
+  // and it takes a third of the time of one after the other).
+  await runStage('ingest');
+  await Promise.all(STAGES.slice(1).map(runStage));
+  const clusters = await clustersOfRun(runId);
+  assert.deepEqual(clusters.map((x) => x.metadata.name), [name], 'one RayCluster for the whole run');
+  assert.equal(c.runClustersCreated, 1);
+  t.diagnostic(`RayCluster creations per run: ${c.runClustersCreated} (4 stages, ${((Date.now() - started) / 1000).toFixed(1)} s through the operator)`);
+  // The operator accepted and reconciled it: the head pod (with its autoscaler sidecar) and the autoscaler's RBAC.
+  const rc = await kube.client('admin').get<{ status?: { state?: string } }>('rayclusters', namespace, name);
+  assert.equal(rc.status?.state, 'ready', `operator log:\n${operator.tail(30)}`);
+  const pods = (await kube.core('admin').listNamespacedPod({ namespace, labelSelector: `ray.io/cluster=${name}` })).items;
+  const head = pods.find((p) => p.metadata?.labels?.['ray.io/node-type'] === 'head');
+  assert.ok(head, 'the head pod');
+  assert.ok(head.spec?.containers.some((x) => x.name === 'autoscaler'), 'KubeRay added its in-tree autoscaler to the head');
+  assert.equal(head.spec?.serviceAccountName, 'sentinel-job-conformance');
+  assert.equal(pods.filter((p) => p.metadata?.labels?.['ray.io/node-type'] === 'worker').length, 0, 'no worker until the autoscaler asks for one');
+  const binding = await kube.client('admin').send<{ subjects?: Array<{ name: string }> }>('GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings/${name}`);
+  assert.deepEqual(binding.subjects?.map((x) => x.name), ['sentinel-job-conformance'], 'the autoscaler Role is bound to the head\'s account');
+
+  assert.deepEqual(await c.endRun({ pipeline: 'conformance', runId }), { deleted: [name] });
+  assert.deepEqual(await clustersOfRun(runId), [], 'the run cluster is gone');
+  assert.deepEqual(await c.endRun({ pipeline: 'conformance', runId }), { deleted: [] }, 'idempotent');
+});
+
+test('an aborted execution: execution-ended stops the run\'s job and deletes the run\'s RayCluster', async () => {
+  const c = compute();
+  const runId = newRunId();
+  const name = runClusterNameFor('conformance', runId);
+  const dir = mkdtempSync(join(logDir, 'aborted-'));
+  const store = new LocalObjectStore();
+  const artifactRoot = join(dir, 'artifacts');
+  const run = { pipeline: 'conformance', runId, artifactRoot };
+  await store.putJson(runRecordUri(artifactRoot, 'conformance', runId), { pipeline: 'conformance', runId, status: 'RUNNING', trigger: { kind: 'manual', requestId: runId }, datasetUri: 'd.csv', startedAt: new Date().toISOString() });
+  await c.submit(runRequest(runId, 'train'));
+  assert.deepEqual((await clustersOfRun(runId)).map((x) => x.metadata.name), [name]);
+  const detail = { executionArn: 'arn:aws:states:x', stateMachineArn: 'arn:aws:states:y', name: `conformance-${runId}`, status: 'ABORTED' as const, input: JSON.stringify({ run }) };
+  const res = await executionEnded(detail, { compute: c, tokens: new FileTokenStore(join(dir, 'tokens')), store, artifactRoot, now: () => new Date() });
+  assert.equal(res.record, 'recorded');
+  assert.deepEqual(res.runEnded, { deleted: [name] });
+  assert.deepEqual(await clustersOfRun(runId), [], 'the run cluster is gone');
+});
+

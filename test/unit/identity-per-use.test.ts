@@ -70,7 +70,9 @@ test('each Lambda: its own group, bound to a Role with only its verbs; nodes and
   assert.deepEqual(flat(FUNCTION_RULES['complete-stage'].namespaced), ['get ray.io/rayjobs']);
   assert.deepEqual(holders('create ray.io/rayjobs'), ['submit-stage']);
   assert.deepEqual(holders('patch ray.io/rayservices'), ['promote']);
-  assert.deepEqual(holders('delete ray.io/rayclusters'), ['reap-idle']);
+  // The run's own cluster: created at its first submit, deleted when the run ends (finish-run, execution-ended).
+  assert.deepEqual(holders('create ray.io/rayclusters'), ['submit-stage']);
+  assert.deepEqual(holders('delete ray.io/rayclusters'), ['finish-run', 'reap-idle', 'execution-ended']);
   for (const fn of KUBE_FUNCTIONS) for (const r of [...FUNCTION_RULES[fn].namespaced, ...FUNCTION_RULES[fn].cluster]) {
     assert.ok(!r.resources.some((x) => x.endsWith('/status')), `${fn} writes no status`);
     assert.ok(!r.verbs.includes('*') && !r.resources.includes('*'), `${fn}: no wildcard`);

@@ -270,7 +270,7 @@ test("RBAC: the Lambdas' Role and RoleBinding in the namespace, the spot handler
       rules: [
         { apiGroups: ['ray.io'], resources: ['rayjobs'], verbs: ['create', 'get', 'list', 'delete', 'patch'] },
         { apiGroups: ['ray.io'], resources: ['rayservices'], verbs: ['create', 'get', 'patch'] },
-        { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['get', 'list', 'patch', 'delete'] },
+        { apiGroups: ['ray.io'], resources: ['rayclusters'], verbs: ['create', 'get', 'list', 'patch', 'delete'] },
       ],
     },
     {

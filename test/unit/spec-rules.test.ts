@@ -42,7 +42,7 @@ test('a minimal spec gets every default', () => {
     task: 'binary',
     model: { module: 'churn_model', params: {} },
     dataset: { uri: 'datasets/churn/a.csv', target: 'target', split: { validation: 0.15, test: 0.15, seed: 42 } },
-    cluster: { mode: 'ephemeral' },
+    cluster: { mode: 'run' },
     stages: {
       ingest: { ...stage('ingest'), minRows: 30 },
       train: { ...stage('train'), iterations: 10, checkpointEvery: 10, numWorkers: 1 },
