@@ -13,6 +13,8 @@ import { isSentinelError } from '../core/errors.js';
 import { LocalObjectStore } from '../local/object-store.js';
 import { liveSessionFile } from '../local/session-file.js';
 import { RecordedServing } from '../local/recorded-serving.js';
+import { commandBus } from '../local/command-bus.js';
+import { RUN_EVENT_TYPES } from '../core/run-event-names.js';
 import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { MlflowRest } from '../adapters/mlflow/rest.js';
 import { homeOption, openHome, usageError } from './runs.js';
@@ -23,7 +25,8 @@ export const ROLLBACK_USAGE = `Usage: sentinel rollback PIPELINE [--reason TEXT]
   home (running, or serving with --serve), its Ray Serve switches now (zero-downtime) and the registry alias follows;
   with none, champion.json changes and the next \`sentinel run\` serves it — the output says which.
   --reason TEXT   why (recorded in champion.json's history and <artifacts>/PIPELINE/rollbacks/)
-  --json          {pipeline, from, to, where, reason, at} on stdout
+  --json          {pipeline, from, to, where, reason, at, event} on stdout (event: the Model Rolled Back published;
+                  the pipeline's spec \`notify\` says who hears of it)
   Exit codes: 0 rolled back, 1 no champion or no previous one to go back to, or Serve did not take it, 2 bad usage.
 `;
 
@@ -72,20 +75,28 @@ export async function rollbackCommand(args: string[]): Promise<number> {
   }
   const by = `\`sentinel rollback\` (pid ${process.pid}, user ${user})`;
   const reason = values.reason ?? 'rollback requested (no reason given)';
+  // `Model Rolled Back` goes on a local bus with the deployment's run-events rule (notify, as the spec says), and is
+  // recorded with the rollback.
+  const events = commandBus({ home, bucketUri: history.bucket, artifactRoot: history.artifactRoot });
   let current;
   try {
-    current = await rollback({ artifactRoot: history.artifactRoot, pipeline, reason }, { serving, store, clock: systemClock, now: () => new Date(), ...(tracking ? { tracking } : {}) });
+    current = await rollback({ artifactRoot: history.artifactRoot, pipeline, reason }, { serving, store, clock: systemClock, now: () => new Date(), publisher: events.bus, ...(tracking ? { tracking } : {}) });
   } catch (e) {
     const what = isSentinelError(e, 'ValidationFailed') ? '' : ' (champion.json is unchanged; the current champion still serves)';
     process.stderr.write(`sentinel: rollback of ${pipeline} failed: ${(e as Error).message}${what}\n`);
     return 1;
+  } finally {
+    await events.close();
   }
+  const published = events.bus.log.find((l) => l.event['detail-type'] === RUN_EVENT_TYPES.rolledBack)?.event;
+  const event = published && { id: published.id, source: published.source, 'detail-type': published['detail-type'], time: published.time, detail: published.detail };
+  for (const f of events.failures) process.stderr.write(`sentinel: warning: the rollback's notification was not sent: ${f}\n`);
   const at = new Date().toISOString();
   const change: ChampionChange = { action: 'rollback', at, by, reason, from: before.current.runId, to: current.runId, where: session ? 'live' : 'recorded' };
   const after = await store.getJson<ChampionRecord>(uri);
   if (after) await store.putJson(uri, { ...after, history: [...(before.history ?? []), change] } satisfies ChampionRecord);
-  await store.putJson(joinUri(history.artifactRoot, pipeline, 'rollbacks', `${at.replace(/[:.]/g, '-')}.json`), { pipeline, ...change });
-  if (values.json) process.stdout.write(`${JSON.stringify({ pipeline, ...change }, null, 2)}\n`);
+  await store.putJson(joinUri(history.artifactRoot, pipeline, 'rollbacks', `${at.replace(/[:.]/g, '-')}.json`), { pipeline, ...change, ...(event ? { event } : {}) });
+  if (values.json) process.stdout.write(`${JSON.stringify({ pipeline, ...change, ...(event ? { event } : {}) }, null, 2)}\n`);
   else {
     process.stdout.write(`${green('✔')} ${bold(`${pipeline} rolled back`)}: ${current.runId} (${current.metric} ${current.value.toFixed(4)}) is champion again in place of ${before.current.runId}\n`);
     process.stdout.write(
