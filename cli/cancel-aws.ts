@@ -2,7 +2,7 @@
 // deleted, and the end recorded in run.json, by the stack's Execution Status Change (ABORTED) handler; this command
 // stops the execution, says so, and exits. cli/cancel.ts hands --backend aws here.
 import { userInfo } from 'node:os';
-import { findRun } from '../core/run-history.js';
+import { resolveRunArg } from './run-arg.js';
 import { awsStackConfig, openAwsHistory } from './backend.js';
 import { bold, dim, green } from './format.js';
 
@@ -18,15 +18,9 @@ const who = () => {
 
 export async function cancelOnAws(id: string, values: { stack?: string | undefined; json?: boolean | undefined }): Promise<number> {
   const history = await openAwsHistory(awsStackConfig(values.stack));
-  const records = await history.listRuns();
-  const found = findRun(records, id);
-  if (!('found' in found)) {
-    process.stderr.write(
-      `sentinel: ${'ambiguous' in found ? `"${id}" is the start of ${found.ambiguous.join(', ')}; give more of the id` : `no run "${id}" in ${history.where}; \`sentinel runs --backend aws\` lists them`}\n`,
-    );
-    return 1;
-  }
-  const run = found.found;
+  const resolved = await resolveRunArg(history, id, values.json ? { json: true } : {});
+  if (!resolved) return 1;
+  const run = resolved.record;
   const res = await history.cancel(run.pipeline, run.runId, `cancelled by ${who()} at ${new Date().toISOString()}`);
   if (values.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, executionArn: res.executionArn, cancelled: res.stopped, status: res.status ?? 'NOT_FOUND' }, null, 2)}\n`);
   if (!res.stopped) {

@@ -4,7 +4,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import { findRun } from '../core/run-history.js';
 import { isTerminal } from '../core/job-status.js';
 import type { RunRecord } from '../core/model.js';
 import { LocalRunHistory } from '../local/run-history.js';
@@ -13,6 +12,7 @@ import { clearCancel, requestCancel } from '../local/control.js';
 import { homeOption, openHome, usageError } from './runs.js';
 import { BACKEND_USAGE, backendOf, backendOptions, guarded } from './backend.js';
 import { cancelOnAws } from './cancel-aws.js';
+import { resolveRunArg } from './run-arg.js';
 import { bold, dim, duration, green, yellow } from './format.js';
 
 export const CANCEL_USAGE = `Usage: sentinel cancel RUN [--timeout SECONDS] [--json] [--home DIR]
@@ -58,15 +58,10 @@ export async function cancelCommand(args: string[]): Promise<number> {
   const home = resolve(values.home);
   const history = openHome(home);
   if (!history) return 1;
-  const records = await history.listRuns(); // marks the runs of a dead command ABANDONED first
-  const found = findRun(records, positionals[0]!);
-  if (!('found' in found)) {
-    process.stderr.write(
-      `sentinel: ${'ambiguous' in found ? `"${positionals[0]}" is the start of ${found.ambiguous.join(', ')}; give more of the id` : `no run "${positionals[0]}" in ${history.where}; \`sentinel runs\` lists them`}\n`,
-    );
-    return 1;
-  }
-  const run = found.found;
+  // Listing marks the runs of a dead command ABANDONED first.
+  const resolved = await resolveRunArg(history, positionals[0]!, values.json ? { json: true } : {});
+  if (!resolved) return 1;
+  const run = resolved.record;
   const ended = (r: RunRecord) => `run ${r.runId} already ended: ${r.status}${r.ended ? ` (${r.ended.reason})` : r.outcome && 'reason' in r.outcome ? ` (${r.outcome.reason})` : ''}; nothing to cancel`;
   if (run.status !== 'RUNNING') {
     if (values.json) process.stdout.write(`${JSON.stringify({ runId: run.runId, status: run.status, cancelled: false })}\n`);

@@ -5,13 +5,14 @@
 import { parseArgs } from 'node:util';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findRun, runStatus, type RunHistoryPort } from '../core/run-history.js';
+import { runStatus, type RunHistoryPort } from '../core/run-history.js';
 import type { RunRecord } from '../core/model.js';
 import { STAGES, type Stage } from '../core/stages.js';
 import { followDone, keepsLogs, parseStage, selectLogs, type StageLog, type StageLogsPort } from '../core/run-logs.js';
 import { bold, dim } from './format.js';
 import { homeOption, openHome, usageError } from './runs.js';
 import { BACKEND_USAGE, backendOptions, guarded, openHistory } from './backend.js';
+import { resolveRunArg } from './run-arg.js';
 
 export const LOGS_USAGE = `Usage: sentinel logs RUN [STAGE] [--attempt N] [--follow] [--home DIR] [--backend local|aws] [--stack FILE]
   The driver output of a run's stage jobs (stdout and stderr of each attempt, Ray's forwarded worker lines included),
@@ -34,20 +35,6 @@ export interface LogsDeps {
 }
 
 const errorLine = (lines: string[]) => process.stderr.write(`sentinel: ${lines.join('\n  ')}\n`);
-
-function runNotFound(records: RunRecord[], id: string, where: string, found: Exclude<ReturnType<typeof findRun>, { found: RunRecord }>): number {
-  errorLine(
-    'ambiguous' in found
-      ? [`"${id}" is the start of ${found.ambiguous.length} runs: ${found.ambiguous.join(', ')}; give more of the id`]
-      : [
-          `no run "${id}" in ${where}`,
-          ...(found.nearest.length ? [`nearest: ${found.nearest.join(', ')}`] : []),
-          ...(found.recent.length ? [`most recent: ${found.recent.join(', ')}`] : records.length ? [] : ['no runs are recorded there yet; start one with `sentinel run`']),
-          'see `sentinel runs` for every run (--home DIR if the run used another home)',
-        ],
-  );
-  return 1;
-}
 
 /** Prints what is new in each log since the last call; a header whenever the output moves to another log. */
 class LogPrinter {
@@ -137,10 +124,9 @@ export async function logsCommand(args: string[], deps: LogsDeps = {}): Promise<
       return 1;
     }
     const id = positionals[0]!;
-    const records = await history.listRuns();
-    const found = findRun(records, id);
-    if (!('found' in found)) return runNotFound(records, id, history.where, found);
-    const record = found.found;
+    const resolved = await resolveRunArg(history, id);
+    if (!resolved) return 1;
+    const record = resolved.record;
     const { pipeline, runId } = record;
 
     if (!values.follow) {

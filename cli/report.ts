@@ -4,13 +4,14 @@
 import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { findRun, runStatus, type RunHistoryPort } from '../core/run-history.js';
+import { runStatus, type RunHistoryPort } from '../core/run-history.js';
 import type { RunRecord } from '../core/model.js';
 import type { ObjectStore } from '../core/ports.js';
 import { STAGES, type Stage } from '../core/stages.js';
 import { LocalObjectStore } from '../local/object-store.js';
 import { homeOption, openHome, usageError } from './runs.js';
 import { BACKEND_USAGE, backendOptions, openHistory } from './backend.js';
+import { resolveRunArg } from './run-arg.js';
 import { renderReport, type ReportData, type TrialCurve, type TuningCurves } from './report-html.js';
 
 export const REPORT_USAGE = `Usage: sentinel report RUN [--out FILE] [--home DIR] [--backend local|aws] [--stack FILE]
@@ -128,22 +129,9 @@ export interface WrittenReport {
 /** Resolves RUN in the port's records, gathers and renders its page and writes it; undefined (after saying why) when not found. */
 export async function writeReport(port: RunHistoryPort, store: Reader, id: string, out: string | undefined, now = Date.now()): Promise<WrittenReport | undefined> {
   const t0 = performance.now();
-  const records = await port.listRuns();
-  const found = findRun(records, id);
-  if (!('found' in found)) {
-    const lines =
-      'ambiguous' in found
-        ? [`"${id}" is the start of ${found.ambiguous.length} runs: ${found.ambiguous.join(', ')}; give more of the id`]
-        : [
-            `no run "${id}" in ${port.where}`,
-            ...(found.nearest.length ? [`nearest: ${found.nearest.join(', ')}`] : []),
-            ...(found.recent.length ? [`most recent: ${found.recent.join(', ')}`] : records.length ? [] : ['no runs are recorded there yet; start one with `sentinel run`']),
-            'see `sentinel runs` for every run (--home DIR if the run used another home)',
-          ];
-    process.stderr.write(`sentinel: ${lines.join('\n  ')}\n`);
-    return undefined;
-  }
-  const record = found.found;
+  const resolved = await resolveRunArg(port, id);
+  if (!resolved) return undefined;
+  const record = resolved.record;
   const html = renderReport(await reportData(port, store, record, now));
   const path = resolve(out ?? `report-${record.runId}.html`);
   mkdirSync(dirname(path), { recursive: true });

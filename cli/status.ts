@@ -2,13 +2,15 @@
 // decision and reason, the champion, where the artifacts are, the control-plane metrics, its MLflow run — and, while
 // a session is live, the Ray dashboard and the replicas serving the pipeline.
 import { parseArgs } from 'node:util';
-import { findRun, runStatus, type RunStatusView, type StageView } from '../core/run-history.js';
+import { runStatus, type RunStatusView, type StageView } from '../core/run-history.js';
+import type { Staleness } from '../core/staleness.js';
 import { METRICS_FILE } from '../local/metrics-sink.js';
 import { bold, dim, duration, green, metricsText, red, yellow } from './format.js';
 import { metricsDigestLine } from './metrics-digest.js';
 import { replicasText } from './session-command.js';
 import { homeOption, openHome, outcomeText, statusText, usageError, whenText } from './runs.js';
 import { BACKEND_USAGE, backendOptions, openHistory } from './backend.js';
+import { resolveRunArg } from './run-arg.js';
 
 export const STATUS_USAGE = `Usage: sentinel status RUN [--json] [--home DIR] [--backend local|aws] [--stack FILE]
   One run of the home (default .sentinel/): each stage's state, attempts, times and metrics, the gate's decision and
@@ -33,6 +35,15 @@ function stageLine(s: StageView, now: number): string {
   return `    ${s.stage.padEnd(9)} ${stateText(s.state)}${' '.repeat(Math.max(1, 10 - s.state.length))}${attempts.padEnd(15)}${secs.padStart(8)}  ${dim(when)}${parts ? `\n${' '.repeat(14)}${parts}` : ''}`;
 }
 
+/** The champion's age against the spec's staleAfter: stale since when, or fresh until when. */
+export function stalenessText(s: Staleness, now: number): string {
+  const a = s.ageSeconds;
+  const age = `${a < 90 ? `${Math.round(a)}s` : a < 5400 ? `${Math.round(a / 60)}m` : a < 129_600 ? `${Math.round(a / 3600)}h` : `${Math.round(a / 86_400)}d`} old`;
+  return s.stale
+    ? `${red('STALE')} — ${age}, past staleAfter ${s.staleAfter} since ${whenText(s.staleAt, now)}; retrain it (\`sentinel run\`, or \`sentinel start PIPELINE --backend aws\`)`
+    : `${green('fresh')} — ${age}, stale after ${s.staleAfter} (at ${whenText(s.staleAt, now)})`;
+}
+
 export function printStatus(v: RunStatusView, now: number, write: (s: string) => void = (s) => void process.stdout.write(`${s}\n`), serve?: Parameters<typeof replicasText>[1]) {
   write(`${bold(`Run ${v.runId}`)} of ${bold(v.pipeline)}  ${statusText(v.status)}${v.durationSeconds !== undefined ? ` in ${duration(v.durationSeconds)}` : ''}`);
   write(`  ${bold('outcome')}   ${outcomeText(v, 400)}`);
@@ -49,6 +60,7 @@ export function printStatus(v: RunStatusView, now: number, write: (s: string) =>
     write(
       `  ${bold('champion')}  ${c.runId}${c.isThisRun ? green(' (this run)') : ''} ${c.metric} ${c.value.toFixed(4)}, promoted ${whenText(c.promotedAt, now)}${c.registryVersion ? `, registry v${c.registryVersion}` : ''}${c.previousRunId ? dim(`; before it ${c.previousRunId}`) : ''}`,
     );
+    if (c.staleness) write(`  ${bold('freshness')} ${stalenessText(c.staleness, now)}`);
   } else write(`  ${bold('champion')}  ${dim('none yet for this pipeline')}`);
   const digest = v.controlPlane ? metricsDigestLine(v.controlPlane) : undefined;
   if (digest) write(`  ${bold('metrics')}   ${digest}  ${dim(`(${METRICS_FILE})`)}`);
@@ -94,24 +106,9 @@ export async function statusCommand(args: string[], now = Date.now()): Promise<n
   if (positionals.length !== 1) return usageError(positionals.length ? `status takes one RUN, got ${positionals.length}` : 'status needs a RUN id (`sentinel runs` lists them)', STATUS_USAGE);
   const history = await openHistory(values, openHome);
   if (!history) return 1;
-  const id = positionals[0]!;
-  const records = await history.listRuns();
-  const found = findRun(records, id);
-  if (!('found' in found)) {
-    const lines =
-      'ambiguous' in found
-        ? [`"${id}" is the start of ${found.ambiguous.length} runs: ${found.ambiguous.join(', ')}; give more of the id`]
-        : [
-            `no run "${id}" in ${history.where}`,
-            ...(found.nearest.length ? [`nearest: ${found.nearest.join(', ')}`] : []),
-            ...(found.recent.length ? [`most recent: ${found.recent.join(', ')}`] : records.length ? [] : ['no runs are recorded there yet; start one with `sentinel run`']),
-            'see `sentinel runs` for every run (--home DIR if the run used another home)',
-          ];
-    if (values.json) process.stdout.write(`${JSON.stringify({ error: lines[0], ...('ambiguous' in found ? { matches: found.ambiguous } : { nearest: found.nearest, recent: found.recent }) }, null, 2)}\n`);
-    process.stderr.write(`sentinel: ${lines.join('\n  ')}\n`);
-    return 1;
-  }
-  const view = await runStatus(history, found.found, now);
+  const resolved = await resolveRunArg(history, positionals[0]!, { json: values.json });
+  if (!resolved) return 1;
+  const view = await runStatus(history, resolved.record, now);
   if (values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
   else {
     const spec = await history.spec(view.pipeline).catch(() => undefined);

@@ -10,6 +10,7 @@ import type { PipelineSpec } from './spec.js';
 import { STAGES, stateNameFor, type Stage } from './stages.js';
 import { parseJobName } from './names.js';
 import { runUrl } from './tracking.js';
+import { stalenessOf, type Staleness } from './staleness.js';
 
 /** The control plane's metrics of one run (locally the digest of its metrics.jsonl; deployed, CloudWatch's). */
 export interface ControlPlaneDigest {
@@ -290,6 +291,8 @@ export interface ChampionView {
   promotedAt: string;
   registryVersion?: string;
   previousRunId?: string;
+  /** How old the champion is against the spec's staleAfter (only when the spec sets one). */
+  staleness?: Staleness;
 }
 
 export type TrackingView = { url: string; experimentId: string; parentRunId: string; liveUrl?: string } | { off: string };
@@ -406,9 +409,15 @@ function gateView(record: RunRecord, stages: StageView[], spec: PipelineSpec | u
   };
 }
 
-function championView(record: RunRecord, champion: ChampionRecord | undefined): ChampionView | undefined {
+function championView(record: RunRecord, champion: ChampionRecord | undefined, staleAfter: string | undefined, now: number): ChampionView | undefined {
   if (!champion) return undefined;
   const c = champion.current;
+  let staleness: Staleness | undefined;
+  try {
+    staleness = staleAfter ? stalenessOf(c, staleAfter, new Date(now)) : undefined;
+  } catch {
+    staleness = undefined; // a champion record without a readable promotedAt: shown without its age
+  }
   return {
     runId: c.runId,
     isThisRun: c.runId === record.runId,
@@ -418,6 +427,7 @@ function championView(record: RunRecord, champion: ChampionRecord | undefined): 
     promotedAt: c.promotedAt,
     ...(c.registry?.version ? { registryVersion: c.registry.version } : {}),
     ...(champion.previous ? { previousRunId: champion.previous.runId } : {}),
+    ...(staleness ? { staleness } : {}),
   };
 }
 
@@ -443,7 +453,7 @@ export async function runStatus(port: RunHistoryPort, record: RunRecord, now: nu
   const row = rowOf(record, live, now);
   const stages = stageViews(record, results, jobs, row.outcome);
   const gate = gateView(record, stages, spec);
-  const championV = championView(record, champion);
+  const championV = championView(record, champion, spec?.staleAfter, now);
   const tracking = trackingView(record.tracking, live);
   const trigger = record.trigger as { requestId?: string; key?: string; schedule?: string } | undefined;
   const requestedBy = trigger?.requestId ?? trigger?.key ?? trigger?.schedule;
