@@ -10,9 +10,10 @@ import { LocalSession, type RunReport } from '../local/session.js';
 const repoRoot = join(import.meta.dirname, '..');
 const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
 
-function stateSeconds(r: RunReport & { events: Array<{ type: string; timestamp: number; state?: { name: string } }> }, name: string) {
+/** From entering `name` to the last exit of `until` (default `name`): e.g. the promotion loop, Promote to its last check. */
+function stateSeconds(r: RunReport & { events: Array<{ type: string; timestamp: number; state?: { name: string } }> }, name: string, until: string[] = [name]) {
   const entered = r.events.find((e) => e.type === 'StateEntered' && e.state?.name === name);
-  const exited = r.events.find((e) => e.type === 'StateExited' && e.state?.name === name);
+  const exited = r.events.findLast((e) => e.type === 'StateExited' && until.includes(e.state?.name ?? ''));
   return entered && exited ? (exited.timestamp - entered.timestamp) / 1000 : 0;
 }
 
@@ -44,7 +45,7 @@ async function main() {
       const r = await session.report(started, spec);
       if (r.outcome.status !== 'SUCCEEDED') throw new Error(`${v.label} run failed: ${r.outcome.error}: ${r.outcome.cause}`);
       const withEvents = Object.assign(r, { events: started.execution.events });
-      const promoteSeconds = stateSeconds(withEvents, 'Promote');
+      const promoteSeconds = stateSeconds(withEvents, 'Promote', ['Promote', 'CheckPromotion']);
       const invocations = Object.fromEntries(Object.entries(session.runtime.invocations).map(([k, n]) => [k, n - (before[k] ?? 0)]));
       const watcher = invocations['watch-jobs'] ?? 0;
       const perRun = Object.entries(invocations).filter(([k]) => k !== 'watch-jobs').reduce((t, [, n]) => t + n, 0);

@@ -32,7 +32,8 @@ export class ProgressView {
     const stage = STAGES.find((s) => stateNameFor(s) === name);
     if (stage) return this.rows.get(stage);
     if (name === 'Gate') return this.rows.get('gate');
-    if (name === 'Promote') return this.rows.get('promote');
+    // The promotion loop (Promote, then WaitForPromotion ↔ CheckPromotion) is one row.
+    if (name === 'Promote' || name === 'WaitForPromotion' || name === 'CheckPromotion') return this.rows.get('promote');
     return undefined;
   }
 
@@ -41,6 +42,9 @@ export class ProgressView {
     const row = this.rowForState(e.state.name);
     if (e.state.name === 'RecordNotPromoted') this.update(this.rows.get('promote')!, { state: 'SKIPPED' });
     if (!row) return;
+    // The promotion loop: the row stays RUNNING (one line) until a step says done.
+    if (row === this.rows.get('promote') && e.state.name !== 'Promote' && e.type === 'StateEntered' && row.state === 'RUNNING') return;
+    if (row === this.rows.get('promote') && e.type === 'StateExited' && (e.state.name === 'WaitForPromotion' || (e.state.output as { promotion?: { done?: boolean } } | undefined)?.promotion?.done === false)) return;
     if (e.type === 'StateEntered') this.update(row, { state: row.state === 'RETRYING' ? 'RETRYING' : 'RUNNING', started: row.started ?? e.timestamp });
     if (e.type === 'StateExited') this.update(row, { state: 'SUCCEEDED', ended: e.timestamp });
     if (e.type === 'StateRetried') {

@@ -124,7 +124,7 @@ export function graphNodes(d: ReportData): NodeView[] {
   let promote: NodeView;
   const version = d.registry ? `registry v${d.registry.version}` : 'serving';
   if (v.gate?.decision === 'KEEP') promote = { node: 'promote', state: 'SKIPPED', detail: 'champion kept' };
-  else if (failedAt && ['Promote', 'RecordPromoted'].includes(failedAt)) promote = { node: 'promote', state: 'FAILED', detail: 'failed' };
+  else if (failedAt && ['Promote', 'CheckPromotion', 'RecordPromoted'].includes(failedAt)) promote = { node: 'promote', state: 'FAILED', detail: 'failed' };
   else if (v.gate?.decision === 'PROMOTE' && v.status === 'SUCCEEDED') promote = { node: 'promote', state: 'SUCCEEDED', detail: version };
   else if (v.gate?.decision === 'PROMOTE' && v.status === 'RUNNING') promote = { node: 'promote', state: 'RUNNING', detail: 'promoting' };
   else if (v.gate?.decision === 'PROMOTE' && stopped(v.status)) promote = { node: 'promote', state: 'INTERRUPTED', detail: 'interrupted' };

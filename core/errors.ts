@@ -14,6 +14,8 @@ export const ErrorNames = {
   ComputeUnavailable: 'ComputeUnavailable',
   /** Serving did not become healthy in time, or rejected the config. */
   PromotionFailed: 'PromotionFailed',
+  /** Serving did not run the new config within the spec's promotionTimeout; the champion was not switched. */
+  PromotionTimedOut: 'PromotionTimedOut',
   /** The pipeline's run slots (spec maxConcurrentRuns) are taken: the run waits in the queue (core/run-slots.ts). Retried. */
   RunQueued: 'RunQueued',
 } as const;

@@ -26,6 +26,7 @@ import {
 } from './contract.js';
 import type { Stage } from './stages.js';
 import { NotifySchema, StaleAfterSchema } from './spec-notify.js';
+import { PromotionTimeoutSchema } from './spec-promotion.js';
 
 export type { Metric, Task, Mode } from './tasks.js';
 
@@ -189,6 +190,8 @@ const SpecObject = z
     notify: NotifySchema.optional(),
     /** The champion is stale once older than this (30d, 12h, 90m): a Model Stale event, notified (core/staleness.ts). */
     staleAfter: StaleAfterSchema.optional(),
+    /** How long promotion waits for serving to run the new config (90s, 15m, 2h; default 15m) before the run fails and the champion keeps serving. */
+    promotionTimeout: PromotionTimeoutSchema.optional(),
     /** Runs of this pipeline at once; more wait in a queue (core/run-slots.ts). */
     maxConcurrentRuns: z.number().int().min(1).max(100).default(1),
     /** A waiting run's place in that queue: higher first, then oldest first. */

@@ -23,7 +23,26 @@ export const SubmitStageEvent = z
   .object({ taskToken: z.string().min(1).max(1024), stage: z.enum(STAGES), run: RunContextSchema, stages: StageSummariesSchema.default({}) })
   .strict();
 export const EvaluateGateEvent = z.object({ run: RunContextSchema, stages: StageSummariesSchema }).strict();
-export const PromoteEvent = z.object({ run: RunContextSchema, modelUri: z.string().min(1), value: z.number() }).strict();
+/** Where a promotion that has not finished stands (core/promote.ts PromotionProgress), as CheckPromotion gets it back. */
+const PromotionProgressSchema = z
+  .object({
+    phase: z.enum(['lease', 'serving']),
+    startedMs: z.number(),
+    deadlineMs: z.number(),
+    timeoutSeconds: z.number().int().min(0),
+    polls: z.number().int().min(0),
+    maxPolls: z.number().int().min(1).optional(),
+    attempt: z.number().int().min(1),
+    seen: z.string().nullable(),
+    applied: z.boolean(),
+    waitingFor: z.string().optional(),
+    restoring: z.object({ reason: z.string(), restores: z.number().int().min(0) }).strict().optional(),
+    ownsLease: z.boolean(),
+    last: z.string().optional(),
+  })
+  .strict();
+/** Promote (no progress: apply and look once) and CheckPromotion (the progress the last step returned). */
+export const PromoteEvent = z.object({ run: RunContextSchema, modelUri: z.string().min(1), value: z.number(), progress: PromotionProgressSchema.optional() }).strict();
 export const FinishRunEvent = z
   .object({
     run: RunContextSchema,

@@ -34,8 +34,9 @@ export const LAMBDAS: Record<LambdaName, LambdaSettings> = {
   'prepare-run': { entry: entry('prepare-run'), timeoutSeconds: 30, memoryMb: 512 },
   'submit-stage': { entry: entry('submit-stage'), timeoutSeconds: 60, memoryMb: 512 },
   'evaluate-gate': { entry: entry('evaluate-gate'), timeoutSeconds: 30, memoryMb: 512 },
-  // Waits for the RayService to serve the new config (core/promote.ts: up to 180 s by default).
-  promote: { entry: entry('promote'), timeoutSeconds: 300, memoryMb: 512 },
+  // Promote and CheckPromotion: apply the RayService config or read its status once, and return; the state machine
+  // waits between checks (core/promotion-wait.ts), so no call blocks on a rollout.
+  promote: { entry: entry('promote'), timeoutSeconds: 60, memoryMb: 512 },
   'finish-run': { entry: entry('finish-run'), timeoutSeconds: 120, memoryMb: 512 },
   'complete-stage': {
     entry: entry('complete-stage'),

@@ -216,7 +216,8 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
   'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a)],
   // Reads stage results and the champion.
   'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
-  // Applies the RayService config, reads/writes champion.json.
+  // Promote and CheckPromotion: applies the RayService config (or puts the champion's back), reads its status,
+  // reads/writes the lease and champion.json, announces Model Promoted.
   promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS.promote)],
   // Stops the run's jobs on failure, drops their tokens, writes run.json.
   'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['finish-run'])],

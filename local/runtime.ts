@@ -83,7 +83,13 @@ export interface LocalRuntimeOptions {
   watchIntervalMs?: number;
   /** Shortens Retry pauses in tests (aws-local-stepfunctions' retryIntervalOverrides). */
   retryIntervalOverrides?: RunOptions['overrides'] extends infer O ? (O extends { retryIntervalOverrides?: infer R } ? R : never) : never;
+  /** Overrides each promotion's spec promotionTimeout (tests). */
   promoteTimeoutMs?: number;
+  /**
+   * Wait states' pauses in milliseconds by state name (aws-local-stepfunctions' waitTimeOverrides), e.g.
+   * { WaitForPromotion: 10 } in tests; the pause the promotion loop asks for is otherwise waited for real.
+   */
+  waitTimeOverrides?: Record<string, number>;
   /** Handler logs (Powertools JSON) go here instead of the terminal. */
   logFile?: string;
   /** The MLflow server runs are tracked on and whose registry holds the champion; absent: tracking off. */
@@ -257,6 +263,7 @@ export class LocalRuntime {
       overrides: {
         taskResourceLocalHandlers: this.taskOverrides() as never,
         ...(this.opts.retryIntervalOverrides ? { retryIntervalOverrides: this.opts.retryIntervalOverrides } : {}),
+        ...(this.opts.waitTimeOverrides ? { waitTimeOverrides: this.opts.waitTimeOverrides } : {}),
       },
       context: {
         Execution: { Id: `local:${name}`, Name: name },

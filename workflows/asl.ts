@@ -33,9 +33,11 @@ export type ChoiceState = {
   Choices: Array<Record<string, unknown> & { Next: string }>;
   Default: string;
 };
+/** A pause; the pipeline's promotion loop takes its length from the last check (SecondsPath). */
+export type WaitState = Io & Flow & { Type: 'Wait'; Seconds?: number; SecondsPath?: string };
 export type SucceedState = { Type: 'Succeed'; Comment?: string; OutputPath?: string };
 export type FailState = { Type: 'Fail'; Comment?: string; Error?: string; Cause?: string; ErrorPath?: string; CausePath?: string };
-export type State = TaskState | PassState | ChoiceState | SucceedState | FailState;
+export type State = TaskState | PassState | ChoiceState | WaitState | SucceedState | FailState;
 
 export interface StateMachineDefinition {
   Comment?: string;

@@ -1,7 +1,8 @@
 // The pipeline state machine, generated once here and used by infra (deploy), the local runtime and the tests.
 // JSONPath dialect, so aws-local-stepfunctions runs exactly what deploys.
 //
-//   PrepareRun → Ingest → Train → Tune → Evaluate → Gate → ShouldPromote ─┬→ Promote → RecordPromoted → Promoted
+//   PrepareRun → Ingest → Train → Tune → Evaluate → Gate → ShouldPromote ─┬→ Promote → PromotionServing ─┬→ RecordPromoted → Promoted
+//                                                                         │   (Wait ↔ CheckPromotion loop)  ┘
 //                  (each stage: Ray job, callback with task token)         └→ RecordNotPromoted → NotPromoted
 //   any failure after PrepareRun → <Stage>Failed → RecordFailure → Failed
 import { ErrorNames } from '../core/errors.js';
@@ -123,17 +124,39 @@ export function buildPipelineDefinition(opts: PipelineWorkflowOptions): StateMac
     Default: 'RecordNotPromoted',
   };
 
+  // Promotion does not block a Lambda: Promote applies the config and looks once; until serving runs it, the state
+  // machine waits (the wait the handler returns grows to the spec's promotionTimeout) and CheckPromotion looks again,
+  // at most MAX_PROMOTION_POLLS times (core/promotion-wait.ts). A timeout fails the run; the champion keeps serving.
+  const promoteParameters = { 'run.$': '$.run', 'modelUri.$': '$.gate.candidateModelUri', 'value.$': '$.gate.candidate' };
   states.Promote = {
     Type: 'Task',
-    Comment: 'Update the serve config (zero-downtime), wait until it serves, record the champion.',
+    Comment: 'Update the serve config (zero-downtime) and look once; records the champion if it serves already.',
     Resource: arn.promote,
-    Parameters: { 'run.$': '$.run', 'modelUri.$': '$.gate.candidateModelUri', 'value.$': '$.gate.candidate' },
+    Parameters: promoteParameters,
     ResultPath: '$.promotion',
     Retry: [lambdaTransient],
     Catch: catchTo('Promote'),
-    Next: 'RecordPromoted',
+    Next: 'PromotionServing',
   };
   failedFrom.push('Promote');
+  states.PromotionServing = {
+    Type: 'Choice',
+    Comment: 'Done (champion recorded, or kept by the promote-time re-check), or wait and check again.',
+    Choices: [{ Variable: '$.promotion.done', BooleanEquals: true, Next: 'RecordPromoted' }],
+    Default: 'WaitForPromotion',
+  };
+  states.WaitForPromotion = { Type: 'Wait', Comment: 'The pause the last check asked for (it grows towards the timeout).', SecondsPath: '$.promotion.waitSeconds', Next: 'CheckPromotion' };
+  states.CheckPromotion = {
+    Type: 'Task',
+    Comment: "Read the serving status: serving records the champion; pending waits again; failed or past promotionTimeout puts the champion's config back and fails.",
+    Resource: arn.promote,
+    Parameters: { ...promoteParameters, 'progress.$': '$.promotion.progress' },
+    ResultPath: '$.promotion',
+    Retry: [lambdaTransient],
+    Catch: catchTo('CheckPromotion'),
+    Next: 'PromotionServing',
+  };
+  failedFrom.push('CheckPromotion');
 
   const finish = (end: Record<string, unknown>, next: string): TaskState => ({
     Type: 'Task',

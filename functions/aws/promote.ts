@@ -1,4 +1,5 @@
-// Lambda entry: Promote (state machine task): apply the RayService config, wait until it serves.
+// Lambda entry: Promote and CheckPromotion (state machine tasks): apply the RayService config, or check once whether it
+// serves; the state machine waits in between.
 import { createPromoteHandler } from '../promote.js';
 import { systemClock } from '../../core/ports.js';
 import { publisher, serving, store, tracking } from './deps.js';

@@ -228,7 +228,7 @@ test('Lambdas: nodejs22.x on arm64, traced, own log group; consumers report part
   assert.equal(byName('complete-stage').inputs.reservedConcurrentExecutions, 5);
   assert.equal(byName('watch-jobs').inputs.reservedConcurrentExecutions, 1);
   assert.equal(byName('reap-idle').inputs.reservedConcurrentExecutions, 1);
-  assert.equal(byName('promote').inputs.timeout, 300);
+  assert.equal(byName('promote').inputs.timeout, 60);
   const esms = ofType('aws:lambda/eventSourceMapping:EventSourceMapping');
   assert.equal(esms.length, 2);
   for (const [fn, queue] of [

@@ -72,7 +72,7 @@ test('the pipeline state machine runs every stage as a RayJob on the API server 
   try {
     const r = await h.start('on-kuberay');
     assert.equal(r.outcome.status, 'SUCCEEDED', JSON.stringify(r.outcome));
-    assert.deepEqual(statesEntered(r.execution.events), ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'RecordPromoted', 'Promoted']);
+    assert.deepEqual(statesEntered(r.execution.events), ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'PromotionServing', 'RecordPromoted', 'Promoted']);
     const jobs = await compute.list({ 'sentinel.dev/run': r.runId });
     assert.deepEqual(jobs.map((j) => j.labels['sentinel.dev/stage']).sort(), ['evaluate', 'ingest', 'train', 'tune']);
     assert.ok(jobs.every((j) => j.state === 'SUCCEEDED' && j.labels['app.kubernetes.io/managed-by'] === 'sentinel'));

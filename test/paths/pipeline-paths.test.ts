@@ -17,7 +17,7 @@ test('happy path: every stage runs once, the candidate clears the floor and is p
   try {
     const r = await h.start('happy');
     assert.equal(r.outcome.status, 'SUCCEEDED', JSON.stringify(r.outcome));
-    assert.deepEqual(statesEntered(r.execution.events), ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'RecordPromoted', 'Promoted']);
+    assert.deepEqual(statesEntered(r.execution.events), ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'PromotionServing', 'RecordPromoted', 'Promoted']);
     assert.equal(compute.submits.length, 4);
     const out = r.outcome.output as { gate: { promote: boolean; reason: string; candidateSource: string }; promotion: { endpoint: string } };
     assert.equal(out.gate.promote, true);

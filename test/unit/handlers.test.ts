@@ -182,12 +182,28 @@ test('promote: waits for the new config (not the old one still RUNNING), records
   const rec = await store.getJson<{ current: { runId: string }; previous: { runId: string } }>(join(root, 'breast-cancer', 'champion.json'));
   assert.deepEqual([rec!.current.runId, rec!.previous.runId], [r2.runId, r1.runId]);
 
-  const stuck = { apply: async () => undefined, status: async () => ({ state: 'RUNNING' as const, runId: 'rold000000' }), endpoint: () => '' };
-  // A clock that only moves when slept on: the 1.2 s deadline passes without waiting for it.
+  // Serving stuck on the old run: each call returns at once; the state machine's loop hands the progress back after
+  // the wait it asked for, until the timeout (here a clock that moves only when the test says so).
+  const applied: string[] = [];
+  const stuck = { apply: async (_p: string, c: { applications: Array<{ args: { run_id: string } }> }) => void applied.push(c.applications[0]!.args.run_id), status: async () => ({ state: 'RUNNING' as const, runId: r2.runId }), endpoint: () => '' };
   let t = 0;
   const clock = { now: () => t, sleep: async (ms: number) => void (t += ms) };
-  const h2 = createPromoteHandler({ serving: stuck, store, clock, now: () => new Date(), readyTimeoutMs: 1200 });
-  await assert.rejects(h2({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /not RUNNING after 1 s \(last state RUNNING \(still serving rold000000\)\)/ });
+  const h2 = createPromoteHandler({ serving: stuck as never, store, clock, now: () => new Date(), readyTimeoutMs: 1200 });
+  const r3 = { ...r1, runId: 'r33333333c' };
+  let step = (await h2({ run: r3, modelUri: '/m', value: 1 }, ctx)) as { done: boolean; waitSeconds: number; progress: { polls: number } };
+  assert.equal(step.done, false);
+  assert.ok(Number.isInteger(step.waitSeconds) && step.waitSeconds >= 1);
+  t += 600;
+  step = (await h2({ run: r3, modelUri: '/m', value: 1, progress: step.progress } as never, ctx)) as typeof step;
+  assert.deepEqual([step.done, step.progress.polls], [false, 1]);
+  t += 600;
+  await assert.rejects(h2({ run: r3, modelUri: '/m', value: 1, progress: step.progress } as never, ctx), { name: 'PromotionTimedOut', message: /not RUNNING after 1 s \(promotionTimeout 1 s, 2 checks; last state RUNNING \(still serving r99999999a\)\)/ });
+  // The champion was not switched, and its config went back behind the route.
+  const after = await store.getJson<{ current: { runId: string } }>(join(root, 'breast-cancer', 'champion.json'));
+  assert.equal(after!.current.runId, r2.runId);
+  assert.deepEqual(applied, [r3.runId, r2.runId]);
+  // Bad progress is refused with the field at fault.
+  await assert.rejects(h2({ run: r3, modelUri: '/m', value: 1, progress: { ...step.progress, polls: -1 } } as never, ctx), (e: Error) => e.name === 'ValidationFailed' && /progress\.polls/.test(e.message));
   const failing = createPromoteHandler({ serving: new FakeServing('fail'), store, clock: systemClock, now: () => new Date() });
   await assert.rejects(failing({ run: r1, modelUri: '/m', value: 1 }, ctx), { name: 'PromotionFailed', message: /failed to deploy \(DEPLOY_FAILED: replica crashed\)/ });
 });

@@ -47,6 +47,7 @@ test('named errors: the names Step Functions matches, which are retried, and whe
     SpotInterrupted: 'SpotInterrupted',
     ComputeUnavailable: 'ComputeUnavailable',
     PromotionFailed: 'PromotionFailed',
+    PromotionTimedOut: 'PromotionTimedOut',
     RunQueued: 'RunQueued',
   });
   assert.deepEqual([...RETRYABLE_ERRORS], ['ComputeUnavailable', 'SpotInterrupted']);

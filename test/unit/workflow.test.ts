@@ -38,7 +38,7 @@ test('stages run in order and every path ends in Succeed or Fail', () => {
     const s: any = def.States[cur];
     cur = s.Type === 'Choice' ? s.Choices[0].Next : s.Next;
   }
-  assert.deepEqual(order, ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'RecordPromoted', 'Promoted']);
+  assert.deepEqual(order, ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote', 'PromotionServing', 'RecordPromoted', 'Promoted']);
   assert.equal(def.States.Failed!.Type, 'Fail');
   assert.equal(def.QueryLanguage, 'JSONPath');
 });
