@@ -1,5 +1,6 @@
 // RBAC is enough and no more (as the real lambda identity, group sentinel:lambda), and the API failures the
 // adapters retry: a 409 Conflict from a real concurrent write, 429/503 injected by a proxy in front of the real server.
+import { runClusterFor } from '../../core/kuberay/raycluster.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -208,8 +209,12 @@ describe('one identity per use: each Lambda\'s own group, Pod Security, NetworkP
       (e: unknown) => (kubeFailure(e)?.code ?? (e as { code?: number }).code) === 403,
     );
     const templates: Array<{ name: string; template: { metadata: object; spec: object } }> = [];
-    for (const req of jobRequestsForRun(spec, 'r0a1b2c3d5')) {
-      const c = rayJobFor(req, { namespace: idNs, prometheus: true }).spec!.rayClusterSpec!;
+    const requests = jobRequestsForRun(spec, 'r0a1b2c3d5');
+    // The run's cluster (the default) and each stage's own (ephemeral).
+    const run = runClusterFor(requests[0]!, { namespace: idNs, prometheus: true }).spec;
+    templates.push({ name: 'run-head', template: run.headGroupSpec.template }, ...run.workerGroupSpecs.map((w) => ({ name: `run-${w.groupName}`, template: w.template })));
+    for (const req of requests) {
+      const c = rayJobFor({ ...req, cluster: { mode: 'ephemeral' } }, { namespace: idNs, prometheus: true }).spec!.rayClusterSpec!;
       templates.push({ name: `${req.jobId}-head`, template: c.headGroupSpec.template }, ...c.workerGroupSpecs.map((w) => ({ name: `${req.jobId}-${w.groupName}`, template: w.template })));
     }
     const svc = rayServiceFor({ pipeline: spec.name, namespace: idNs, image: spec.image, config: config('r0a1b2c3d5'), prometheus: true }).spec.rayClusterConfig;

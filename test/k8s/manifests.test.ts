@@ -18,7 +18,8 @@ import { rayJobFor, type RayJobManifest } from '../../core/kuberay/rayjob.js';
 import { PROMETHEUS_SCRAPE_ANNOTATIONS } from '../../core/kuberay/pods.js';
 import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { lambdaRbac, spotHandlerRbac } from '../../core/kuberay/rbac.js';
-import { rayJobProblems, rayServiceProblems, MAX_RAY_JOB_NAME } from '../../core/kuberay/validate.js';
+import { rayClusterProblems, rayJobProblems, rayServiceProblems, MAX_RAY_JOB_NAME } from '../../core/kuberay/validate.js';
+import { runClusterFor } from '../../core/kuberay/raycluster.js';
 import { STAGE_INPUT_ENV } from '../../core/kuberay/meta.js';
 import { decodeStageInput } from '../../core/stage-input-wire.js';
 import { jobStateChangeEvent } from '../../events/job-state-change.js';
@@ -27,7 +28,9 @@ import { RayServiceServing } from '../../adapters/kuberay/serving.js';
 import type { KubeClient } from '../../adapters/kuberay/client.js';
 import { jobRequestsForRun, renderKubernetes } from '../../cli/render-k8s.js';
 
-const spec: PipelineSpec = parseSpec(readFileSync(join(repoRoot, 'pipelines', 'breast-cancer.yaml'), 'utf8'));
+/** The shipped spec runs on one cluster per run; the RayJob tests below pin a stage's own (ephemeral) cluster. */
+const shipped: PipelineSpec = parseSpec(readFileSync(join(repoRoot, 'pipelines', 'breast-cancer.yaml'), 'utf8'));
+const spec: PipelineSpec = { ...shipped, cluster: { mode: 'ephemeral' } };
 const RUN = 'r0a1b2c3d4';
 
 let kube: KubeHarness;
@@ -95,6 +98,19 @@ describe('RayJob manifests', () => {
     }
     // Off unless asked (the deployment's adapters ask: functions/aws/deps.ts).
     assert.equal(pod(rayJobFor(stageReq(spec, 'train'), { namespace: ns }), 'head').metadata.annotations, undefined);
+  });
+
+  test('one cluster per run (the shipped default): the run\'s RayCluster and the RayJobs selecting it are stored as sent and pass KubeRay v1.7 rules', async () => {
+    const requests = jobRequestsForRun(shipped, 'r0a1b2c3e0');
+    const cluster = runClusterFor(requests[0]!, { namespace: ns, prometheus: true });
+    assert.deepEqual(rayClusterProblems(cluster), []);
+    await createAndCompare(cluster, 'rayclusters');
+    for (const req of requests) {
+      const m = rayJobFor(req, { namespace: ns, prometheus: true });
+      assert.deepEqual(m.spec!.clusterSelector, { 'ray.io/cluster': cluster.metadata.name });
+      assert.deepEqual(rayJobProblems(m), [], req.jobId);
+      await createAndCompare(m, 'rayjobs');
+    }
   });
 
   test('hostile input stays data: shell syntax in the input never reaches the entrypoint', async () => {
@@ -187,13 +203,15 @@ describe('RayService and RBAC manifests', () => {
   test('sentinel render\'s Kubernetes files are what the API server accepts', async () => {
     const out = await mkdtemp(join(tmpdir(), 'sentinel-render-'));
     try {
-      const files = await renderKubernetes(out, spec, 'r0a1b2c3d9', await kube.namespace('render'));
+      const files = await renderKubernetes(out, shipped, 'r0a1b2c3d9', await kube.namespace('render'));
       assert.equal(files.filter((f) => f.includes('/rayjobs/')).length, 4);
+      assert.equal(files.filter((f) => f.endsWith('/raycluster.yaml')).length, 1, 'the run\'s cluster');
       for (const f of files) {
         const objects = parseAllDocuments(await readFile(f, 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
         for (const o of objects) {
           if (o.kind === 'RayJob') assert.deepEqual(rayJobProblems(o as RayJobManifest), [], o.metadata.name);
           if (o.kind === 'RayService') assert.deepEqual(rayServiceProblems(o as never), []);
+          if (o.kind === 'RayCluster') assert.deepEqual(rayClusterProblems(o as never), []);
         }
         // The ClusterRole(Binding) exist since the RBAC test; everything else is new in this namespace.
         await kube.createObjects(objects, { dryRun: true, ignoreExisting: true });

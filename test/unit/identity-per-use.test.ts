@@ -11,6 +11,8 @@ import { rayJobFor } from '../../core/kuberay/rayjob.js';
 import { rayServiceFor } from '../../core/kuberay/rayservice.js';
 import { FUNCTION_RULES, functionGroup, functionRbac, KUBE_FUNCTIONS, type PolicyRule } from '../../core/kuberay/rbac.js';
 import { namespaceManifest, networkPolicies, serviceAccountsFor } from '../../core/kuberay/identity.js';
+import { runClusterFor } from '../../core/kuberay/raycluster.js';
+import type { JobRequest } from '../../core/ports.js';
 import { jobRequestsForRun, renderKubernetes } from '../../cli/render-k8s.js';
 import { serveApplicationFor } from '../../core/serve-config.js';
 import { parseSpec } from '../../core/spec.js';
@@ -21,12 +23,16 @@ const spec = parseSpec(readFileSync(join(root, 'pipelines', 'breast-cancer.yaml'
 const other = { ...spec, name: 'churn' };
 
 type Pod = { metadata: { labels: Record<string, string> }; spec: { serviceAccountName?: string } };
-const podsOfJob = (m: ReturnType<typeof rayJobFor>): Pod[] => [m.spec!.rayClusterSpec!.headGroupSpec.template, ...m.spec!.rayClusterSpec!.workerGroupSpecs.map((w) => w.template)];
+/** The pods a stage's job runs on: its own cluster's (ephemeral), or the run's cluster's it selects (run, the default). */
+const podsOfJob = (m: ReturnType<typeof rayJobFor>, req: JobRequest): Pod[] => {
+  const c = m.spec!.rayClusterSpec ?? runClusterFor(req, { namespace: 'ml' }).spec;
+  return [c.headGroupSpec.template, ...c.workerGroupSpecs.map((w) => w.template)];
+};
 
 test('each pipeline\'s RayJob pods run as that pipeline\'s job account; its Serve pods as its Serve account', () => {
   for (const s of [spec, other]) {
     for (const req of jobRequestsForRun(s, 'r0a1b2c3d4')) {
-      for (const pod of podsOfJob(rayJobFor(req, { namespace: 'ml' }))) {
+      for (const pod of [...podsOfJob(rayJobFor(req, { namespace: 'ml' }), req), ...podsOfJob(rayJobFor({ ...req, cluster: { mode: 'ephemeral' } }, { namespace: 'ml' }), req)]) {
         assert.equal(pod.spec.serviceAccountName, `sentinel-job-${s.name}`, req.jobId);
         assert.equal(pod.metadata.labels['sentinel.dev/role'], 'job');
       }

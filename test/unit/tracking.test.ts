@@ -2,6 +2,7 @@
 // and as the JSON Schema the Python side validates with), the lineage tags, the run context's schema, the deployment
 // configuration, and the Prometheus annotations of Ray pods. The MLflow side runs against a real server
 // (test/e2e/mlflow.test.ts, jobs/tests/test_tracking.py).
+import { runClusterFor } from '../../core/kuberay/raycluster.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -91,7 +92,10 @@ test('links and the spec as MLflow params', () => {
 });
 
 test("Ray's metrics: pods annotated for Prometheus when asked, and a pod template's own annotations kept", () => {
-  const [req] = jobRequestsForRun(spec, 'r0a1b2c3d4');
+  // A stage's own cluster (ephemeral) and the run's cluster (the default) alike.
+  const [req] = jobRequestsForRun({ ...spec, cluster: { mode: 'ephemeral' } }, 'r0a1b2c3d4');
+  const run = runClusterFor(jobRequestsForRun(spec, 'r0a1b2c3d4')[0]!, { namespace: 'ml', prometheus: true }).spec;
+  for (const t of [run.headGroupSpec.template, ...run.workerGroupSpecs.map((w) => w.template)]) assert.deepEqual(t.metadata.annotations, PROMETHEUS_SCRAPE_ANNOTATIONS);
   const on = rayJobFor(req!, { namespace: 'ml', prometheus: true }).spec!.rayClusterSpec!;
   assert.deepEqual(on.headGroupSpec.template.metadata.annotations, PROMETHEUS_SCRAPE_ANNOTATIONS);
   assert.deepEqual(on.workerGroupSpecs[0]!.template.metadata.annotations, PROMETHEUS_SCRAPE_ANNOTATIONS);
