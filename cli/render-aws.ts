@@ -16,6 +16,7 @@ import {
   policyDocument,
   queuePolicyDocument,
   rayJobGrants,
+  oneTimeSchedulerGrants,
   schedulerGrants,
   serveGrants,
   stateMachineGrants,
@@ -60,8 +61,10 @@ export async function renderAws(out: string, opts: RenderAwsOptions): Promise<st
     ['iam/functions/trust.json', assumeRolePolicy('lambda.amazonaws.com')],
     ['iam/state-machine.json', policyDocument(stateMachineGrants(a))],
     ['iam/state-machine.trust.json', assumeRolePolicy('states.amazonaws.com', a.account)],
-    ['iam/scheduler.json', policyDocument(schedulerGrants(a, schedules))],
+    // Recurring schedules (retrains) only when there are any; the one-time ones (watcher, reaper, staleness) always.
+    ...(schedules.length ? ([['iam/scheduler.json', policyDocument(schedulerGrants(a, schedules))]] as Array<[string, unknown]>) : []),
     ['iam/scheduler.trust.json', assumeRolePolicy('scheduler.amazonaws.com', a.account)],
+    ['iam/one-time-scheduler.json', policyDocument(oneTimeSchedulerGrants(a))],
     // One Pod Identity role per use: each pipeline's jobs (write its artifacts only) and its Serve pods (read-only).
     ...cfg.pipelines.flatMap((p): Array<[string, unknown]> => [
       [`iam/pods/job-${p.name}.json`, policyDocument(rayJobGrants(a, p.name))],

@@ -61,3 +61,12 @@ export function runClusterNameFor(pipeline: string, runId: string): string {
 export function runLabelsFor(pipeline: string, runId: string): Record<string, string> {
   return { 'app.kubernetes.io/managed-by': 'sentinel', 'sentinel.dev/pipeline': pipeline, 'sentinel.dev/run': runId };
 }
+
+/**
+ * On each RayJob while it is in flight ("true" from creation; "false" once the watcher has seen it end and nobody
+ * waits on it): the watcher lists by this label, so its cost follows the stages in flight, not every job ever run.
+ * Not part of labelsFor: a job's identity does not change when it settles.
+ */
+export const IN_FLIGHT_LABEL = 'sentinel.dev/in-flight';
+export const IN_FLIGHT = 'true';
+export const SETTLED = 'false';

@@ -57,6 +57,14 @@ export interface ComputePort {
   /** Stops the job and releases its compute. Idempotent. */
   stop(jobId: string): Promise<void>;
   /**
+   * Jobs not yet settled (running, or ended but not yet seen ended by the watcher) whose labels include all of
+   * `selector`: what the watcher lists, so its cost follows the stages in flight, not the history (KubeRay: a label
+   * selector on IN_FLIGHT_LABEL, core/names.ts). Absent: the watcher lists every job (list()).
+   */
+  listInFlight?(selector: Record<string, string>): Promise<JobStatus[]>;
+  /** Marks an ended job settled: listInFlight() no longer returns it. Idempotent. */
+  settle?(jobId: string): Promise<void>;
+  /**
    * The run is over, however it ended (finish-run, execution-ended): release what the backend holds for the whole
    * run (KubeRay: the run's RayCluster). Idempotent; call after the run's jobs are stopped. Every backend adapter
    * implements it (the Ray Jobs backend says why it has nothing per run); optional only so that read-only views of
@@ -221,6 +229,10 @@ export interface ClusterActivity {
   cluster: string;
   state: import('./job-status.js').JobState;
   endTime?: number;
+  /** The job (for retention: a finished job is deleted once it is old enough). */
+  jobId?: string;
+  /** Still labelled in flight (the watcher has not settled it): never deleted by retention. */
+  inFlight?: boolean;
 }
 
 /** What the idle reaper needs (Kubernetes on EKS). */
@@ -232,6 +244,8 @@ export interface ReaperPort {
   delete(cluster: RayClusterInfo): Promise<void>;
   /** Ray pods on the nodes of a managed node group. */
   rayPodsInNodeGroup(nodeGroup: string): Promise<number>;
+  /** Deletes a finished job (retention). Idempotent; absent: finished jobs are kept. */
+  deleteJob?(jobId: string): Promise<void>;
 }
 
 /** Managed node groups (EKS UpdateNodegroupConfig). */
@@ -295,4 +309,6 @@ export interface WebhookPort {
 /** One-time schedules (EventBridge Scheduler `at(…)`): armed by name, re-arming the same name replaces it. */
 export interface OneTimeSchedulesPort {
   arm(name: string, at: Date, input: unknown): Promise<void>;
+  /** Removes the schedule; a name that is not armed (fired, never armed) is fine. */
+  disarm?(name: string): Promise<void>;
 }

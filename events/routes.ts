@@ -7,7 +7,11 @@ import { runEventsPattern } from './run-events.js';
 
 /** Targets are logical: infra maps them to queues/functions, the local runtime to in-process queues/handlers. */
 export type RouteTarget = 'completion-queue' | 'interruption-queue' | 'start-run' | 'notify' | 'execution-ended';
-export type ScheduleTarget = 'watch-jobs' | 'reap-idle' | 'start-run';
+/**
+ * Recurring schedules start runs only. The watcher and the reaper have no forever-rate: they run on one-time
+ * schedules armed while there is work (core/arming.ts), so an idle deployment invokes nothing.
+ */
+export type ScheduleTarget = 'start-run';
 
 export interface Route {
   name: string;
@@ -29,8 +33,6 @@ export interface Schedule {
 export interface RouteSettings {
   bucket: string;
   pipelines: Array<{ name: string; retrainSchedule?: string }>;
-  watchEvery?: string;
-  reapEvery?: string;
   /** The pipeline state machine's ARN: its executions that end early are cleaned up (execution-ended). */
   stateMachineArn?: string;
 }
@@ -56,8 +58,6 @@ export function routesFor(s: RouteSettings): Route[] {
 
 export function schedulesFor(s: RouteSettings): Schedule[] {
   return [
-    { name: 'watch-jobs', description: 'Report terminal Ray jobs, heartbeat running ones', expression: s.watchEvery ?? 'rate(1 minute)', target: 'watch-jobs' },
-    { name: 'reap-idle', description: 'Suspend idle Ray clusters, scale idle node groups to zero', expression: s.reapEvery ?? 'rate(5 minutes)', target: 'reap-idle' },
     ...s.pipelines
       .filter((p) => p.retrainSchedule)
       .map((p) => ({

@@ -3,8 +3,10 @@ import { logger } from './lib/logger.js';
 import { FinishRunEvent } from './schemas.js';
 import { finishRun, type FinishDeps } from '../core/finish-run.js';
 import { announcer } from './notify.js';
+import { armReaperAfterRun, tryArm, type ReaperArming } from '../core/arming.js';
 
-export const createFinishRunHandler = (deps: FinishDeps) =>
+/** `reaper` (deployed): arm the idle reaper for this run's end + the idle time (core/arming.ts). */
+export const createFinishRunHandler = (deps: FinishDeps & { reaper?: ReaperArming }) =>
   handlerFor('finish-run', FinishRunEvent, async (event, { metrics }) => {
     const publisher = announcer(deps.publisher);
     const res = await finishRun(event, { ...deps, ...(publisher ? { publisher } : {}) });
@@ -12,6 +14,7 @@ export const createFinishRunHandler = (deps: FinishDeps) =>
     // Run requested → recorded, whatever the outcome.
     metrics.add('RunDuration', (deps.now().getTime() - Date.parse(event.run.requestedAt)) / 1000, dims, event.run);
     metrics.add(res.status === 'SUCCEEDED' ? 'RunsSucceeded' : 'RunsFailed', 1, dims, event.run);
-    logger.info('run finished', { runId: event.run.runId, status: res.status, stoppedJobs: res.stoppedJobs });
+    const reaper = deps.reaper ? await tryArm(() => armReaperAfterRun(deps.reaper!, deps.now(), deps.now())) : undefined;
+    logger.info('run finished', { runId: event.run.runId, status: res.status, stoppedJobs: res.stoppedJobs, ...(reaper ? { reaper } : {}) });
     return res;
   });

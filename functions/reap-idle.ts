@@ -4,6 +4,7 @@ import { logger } from './lib/logger.js';
 import { ScheduledEvent } from './schemas.js';
 import { reapIdle, NODEGROUP_KEPT_PREFIX } from '../core/reaper.js';
 import type { EventPublisher, NodeGroupsPort, ReaperPort } from '../core/ports.js';
+import type { ReaperArming } from '../core/arming.js';
 
 export interface ReapDeps {
   reaper: ReaperPort;
@@ -12,6 +13,10 @@ export interface ReapDeps {
   managedNodeGroups: string[];
   idleMs: number;
   now?: () => Date;
+  /** Finished RayJobs older than this are deleted; absent: kept. */
+  retentionMs?: number;
+  /** Deployed: re-arm the reaper for the work it leaves for later. */
+  rearm?: Pick<ReaperArming, 'schedules' | 'prefix'>;
 }
 
 export const createReapIdleHandler = (deps: ReapDeps) =>
@@ -22,6 +27,9 @@ export const createReapIdleHandler = (deps: ReapDeps) =>
       deleted: plan.delete.map((c) => c.name),
       scaledToZero: plan.scaleToZero,
       kept: plan.kept,
+      deletedJobs: plan.deleteJobs,
+      ...(plan.nextAt !== undefined ? { nextAt: new Date(plan.nextAt).toISOString() } : {}),
+      ...(plan.rearmed ? { rearmed: plan.rearmed } : {}),
     };
     const keptClusters = plan.kept.filter((k) => !k.name.startsWith(NODEGROUP_KEPT_PREFIX)).length;
     metrics.add('ReaperClustersSeen', plan.suspend.length + plan.delete.length + keptClusters, {});

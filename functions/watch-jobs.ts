@@ -10,6 +10,6 @@ export const createWatchJobsHandler = (deps: WatchDeps) =>
     metrics.add('WatcherJobsSeen', res.listed, {});
     metrics.add('WatcherCompletionsPublished', res.published, {});
     metrics.add('WatcherHeartbeats', res.heartbeats, {});
-    if (res.published || res.heartbeats || res.stopped.length) logger.info('watched jobs', res);
+    if (res.published || res.heartbeats || res.stopped.length || res.settled || res.rearmed) logger.info('watched jobs', { ...res });
     return res;
   });

@@ -26,7 +26,7 @@ export function rateSeconds(expression: string): number | undefined {
  * A completion normally reaches its task within one watcher tick plus a few seconds (EventBridge, SQS, Lambda):
  * five ticks, and at least five minutes, is late.
  */
-export const completionLatencyThreshold = (cfg: Pick<SentinelConfig, 'watchEvery'>) => Math.max(300, 5 * (rateSeconds(cfg.watchEvery) ?? 60));
+export const completionLatencyThreshold = (cfg: Pick<SentinelConfig, 'watchEverySeconds'>) => Math.max(300, 5 * cfg.watchEverySeconds);
 
 export function createAlarms(args: {
   cfg: SentinelConfig;
@@ -121,7 +121,7 @@ export function createAlarms(args: {
     (p) =>
       new cloudwatch.MetricAlarm(`CompletionLatencyAlarm-${p.name}`, {
         name: `${names.prefix}-completion-latency-${p.name}`,
-        alarmDescription: `A ${p.name} job's end took over ${latencySeconds} s to reach its task (watcher every ${cfg.watchEvery}): check the watch-jobs schedule, the completion queue and complete-stage.`,
+        alarmDescription: `A ${p.name} job's end took over ${latencySeconds} s to reach its task (watcher every ${cfg.watchEverySeconds} s while stages run): check the watch-jobs schedule, the completion queue and complete-stage.`,
         ...own('CompletionLatency'),
         dimensions: dims(p.name),
         statistic: 'Maximum',

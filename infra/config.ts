@@ -4,6 +4,7 @@
 // Pure data and pure functions: cli/render-aws.ts and the tests import it without Pulumi.
 import type { RouteSettings, Schedule } from '../events/routes.js';
 import { ownEcrRegistry } from '../core/deployed-spec.js';
+import { DURATION } from '../core/spec-notify.js';
 
 export interface PipelineConfig {
   /** Must equal the spec's `name`. */
@@ -45,8 +46,16 @@ export interface SentinelConfig {
   handleSpotInterruptions: boolean;
   /** A Ray cluster with no job for this long is suspended; an empty managed node group goes to zero. */
   idleTimeoutMinutes: number;
-  watchEvery: string;
-  reapEvery: string;
+  /**
+   * The watcher's interval while stages are in flight: submit-stage arms a one-time schedule for now + this, and
+   * each tick re-arms it only while it still sees a stage in flight (core/arming.ts). No run: no tick, no cost.
+   */
+  watchEverySeconds: number;
+  /**
+   * Finished RayJobs are deleted this long after their end (a duration: 90m, 1h, 7d), by the reaper, which a run's
+   * end arms for end + idleTimeoutMinutes and which re-arms itself only for work it left for later.
+   */
+  jobRetention: string;
   /** Alarm notifications go to this address (an SNS email subscription to confirm); none when empty. */
   alarmEmail?: string;
   logRetentionDays: number;
@@ -83,8 +92,8 @@ const base: Omit<SentinelConfig, 'stage'> = {
   pipelines: [{ name: 'breast-cancer', specFile: 'pipelines/breast-cancer.yaml', retrainSchedule: 'cron(0 3 ? * MON *)' }],
   handleSpotInterruptions: true,
   idleTimeoutMinutes: 15,
-  watchEvery: 'rate(1 minute)',
-  reapEvery: 'rate(5 minutes)',
+  watchEverySeconds: 60,
+  jobRetention: '1h',
   logRetentionDays: 30,
   reserveConcurrency: true,
   retainData: false,
@@ -120,7 +129,8 @@ export function validateConfig(c: SentinelConfig): SentinelConfig {
     names.add(p.name);
     if (p.retrainSchedule && !SCHEDULE.test(p.retrainSchedule)) problems.push(`pipeline "${p.name}": retrainSchedule "${p.retrainSchedule}" is not rate(…) or cron(…)`);
   }
-  for (const [k, v] of [['watchEvery', c.watchEvery], ['reapEvery', c.reapEvery]] as const) if (!SCHEDULE.test(v)) problems.push(`${k} "${v}" is not rate(…) or cron(…)`);
+  if (!Number.isInteger(c.watchEverySeconds) || c.watchEverySeconds < 60 || c.watchEverySeconds > 3600) problems.push(`watchEverySeconds ${c.watchEverySeconds}: a whole number of seconds, 60–3600 (EventBridge Scheduler fires to the minute)`);
+  if (!DURATION.test(c.jobRetention)) problems.push(`jobRetention "${c.jobRetention}" is not a duration like 90m, 1h or 7d`);
   if (!(c.idleTimeoutMinutes > 0)) problems.push('idleTimeoutMinutes must be > 0');
   if (c.trackingUri !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(c.trackingUri)) problems.push(`trackingUri "${c.trackingUri}" is not an http(s) URL of an MLflow server`);
   for (const p of c.allowedImagePrefixes) if (!/^[a-z0-9][a-z0-9.-]*(:\d+)?\/([a-z0-9._/-]*\/)?$/.test(p)) problems.push(`allowedImagePrefixes "${p}" is not a registry prefix ending in "/" (e.g. "ghcr.io/my-org/")`);
@@ -171,6 +181,8 @@ export function resourceNames(c: Pick<SentinelConfig, 'stage' | 'region'>) {
     dlq: (queue: string) => `${queue}-dlq`,
     rule: (route: string) => `${prefix}-${route}`,
     schedule: (name: string) => `${prefix}-${name}`,
+    /** The one-time schedules' group (core/arming.ts, core/staleness.ts); their names start with `${prefix}-`. */
+    scheduleGroup: prefix,
     alarmTopic: `${prefix}-alarms`,
     /** Run notifications of every pipeline (core/notify.ts); subscribers filter on the pipeline attribute. */
     notificationsTopic: `${prefix}-notifications`,
@@ -188,8 +200,6 @@ export function routeSettings(cfg: SentinelConfig, bucketName: string, stateMach
     bucket: bucketName,
     stateMachineArn,
     pipelines: cfg.pipelines.map((p) => ({ name: p.name, ...(p.retrainSchedule ? { retrainSchedule: p.retrainSchedule } : {}) })),
-    watchEvery: cfg.watchEvery,
-    reapEvery: cfg.reapEvery,
   };
 }
 

@@ -6,7 +6,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, sqs } from '@pulumi/aws';
 import { buildLambda, LAMBDA_ENTRY_DIR } from './bundles.js';
 import { deployedLambdas, imagePrefixes, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
-import { assumeRolePolicy, functionPolicy, type DeploymentArns } from './iam.js';
+import { assumeRolePolicy, functionPolicy, ONE_TIME_SCHEDULE_TARGETS, type DeploymentArns } from './iam.js';
+import { durationSeconds } from '../core/staleness.js';
 import type { PipelineSpecFile } from './bucket.js';
 import { metricsNamespace, NAMESPACE_ENV, SERVICE } from '../core/metrics.js';
 
@@ -45,7 +46,7 @@ export const LAMBDAS: Record<LambdaName, LambdaSettings> = {
     reservedConcurrency: 5,
     consumes: { queue: 'completion', batchSize: 10, maximumConcurrency: 5 },
   },
-  // Runs every minute; must finish before the next tick.
+  // Armed while stages are in flight (every watchEverySeconds); must finish before its next tick.
   'watch-jobs': { entry: entry('watch-jobs'), timeoutSeconds: 50, memoryMb: 512, reservedConcurrency: 1 },
   'start-run': { entry: entry('start-run'), timeoutSeconds: 30, memoryMb: 512 },
   // Spot warnings give two minutes: act within one.
@@ -82,6 +83,14 @@ export function lambdaEnvironment(cfg: SentinelConfig, names: ResourceNames, a: 
     SENTINEL_NODE_HANDLING: String(cfg.handleSpotInterruptions),
     // start-run / prepare-run refuse images from any other registry (core/deployed-spec.ts).
     SENTINEL_ALLOWED_IMAGE_PREFIXES: imagePrefixes(cfg, a.account).join(','),
+    // One-time schedules (core/arming.ts, core/staleness.ts): where they go, what they invoke, as whom.
+    SENTINEL_SCHEDULE_GROUP: names.scheduleGroup,
+    SENTINEL_SCHEDULE_PREFIX: a.schedulePrefix,
+    SENTINEL_SCHEDULER_ROLE_ARN: a.oneTimeSchedulerRole,
+    SENTINEL_SCHEDULE_TARGETS: JSON.stringify(Object.fromEntries(Object.entries(ONE_TIME_SCHEDULE_TARGETS).map(([k, fn]) => [k, a.functions[fn]]))),
+    SENTINEL_UNDELIVERED_QUEUE_ARN: a.undeliveredQueue,
+    SENTINEL_WATCH_EVERY_SECONDS: String(cfg.watchEverySeconds),
+    SENTINEL_JOB_RETENTION_SECONDS: String(durationSeconds(cfg.jobRetention, 'jobRetention')),
     // Run notifications (functions/aws/notify.ts): the deployment's shared topic.
     SENTINEL_NOTIFICATIONS_TOPIC_ARN: a.notificationsTopic,
     // The MLflow server (runs, registry); unset: tracking off (functions/aws/deps.ts OPTIONAL_ENV).

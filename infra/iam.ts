@@ -11,6 +11,8 @@ import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../events/job-state-cha
 import { INTERRUPTION_EVENT_DETAIL_TYPE, INTERRUPTION_EVENT_SOURCE } from '../core/interruption.js';
 import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
 import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../events/run-events.js';
+import { reapScheduleName, watchScheduleName } from '../core/arming.js';
+import { staleScheduleName } from '../core/staleness.js';
 
 export interface Statement {
   Sid?: string;
@@ -75,6 +77,12 @@ export const SDK_COMMAND_ACTIONS: Readonly<Record<string, Readonly<Record<string
   'client-eventbridge': { PutEvents: 'events:PutEvents' },
   'client-sns': { Publish: 'sns:Publish' },
   'client-eks': { DescribeCluster: 'eks:DescribeCluster', DescribeNodegroup: 'eks:DescribeNodegroup', UpdateNodegroupConfig: 'eks:UpdateNodegroupConfig' },
+  'client-scheduler': { CreateSchedule: 'scheduler:CreateSchedule', UpdateSchedule: 'scheduler:UpdateSchedule', DeleteSchedule: 'scheduler:DeleteSchedule' },
+};
+
+/** What a command needs besides its own action: a schedule's target role is passed to Scheduler (iam:PassRole). */
+export const SDK_COMMAND_EXTRA_ACTIONS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  'client-scheduler': { CreateSchedule: ['iam:PassRole'], UpdateSchedule: ['iam:PassRole'] },
 };
 
 /** Commands a client bundles for its own machinery, never issued against this deployment's resources. */
@@ -107,6 +115,13 @@ export interface DeploymentArns {
   /** The shared topic of run notifications (core/notify.ts). */
   notificationsTopic: string;
   rule: (route: string) => string;
+  /** The role EventBridge Scheduler assumes for the one-time schedules (watcher, reaper, staleness checks). */
+  oneTimeSchedulerRole: string;
+  /** The stack's schedule group and the ARN of one of its schedules by name (`*` allowed at the end). */
+  scheduleGroup: string;
+  schedule: (name: string) => string;
+  /** The one-time schedules' names start with it (sentinel-<stage>). */
+  schedulePrefix: string;
 }
 
 /** Every ARN a policy names, derived from the configuration and names alone (no resource outputs: no cycles). */
@@ -139,7 +154,12 @@ export function deploymentArns(cfg: SentinelConfig, env: { account: string; part
     stateMachineLogGroup: logGroup(n.stateMachineLogGroup),
     notificationsTopic: arn('sns', n.notificationsTopic),
     rule: (route) => arn('events', `rule/${n.rule(route)}`),
+    oneTimeSchedulerRole: `arn:${p}:iam::${a}:role/${n.role(ONE_TIME_SCHEDULER_ROLE)}`,
+    scheduleGroup: arn('scheduler', `schedule-group/${n.scheduleGroup}`),
+    schedule: (name) => arn('scheduler', `schedule/${n.scheduleGroup}/${name}`),
+    schedulePrefix: n.prefix,
   };
+
 }
 
 // ---- the building blocks: one per adapter capability ------------------------------------------------------------
@@ -206,6 +226,27 @@ const ownLogs = (a: DeploymentArns, fn: LambdaName): Grant => ({
   resources: [a.functionLogGroups[fn]],
   by: 'platform',
 });
+/**
+ * EventBridgeSchedules.arm (Create, on ConflictException Update) of the named schedules only, passing the one-time
+ * scheduler role, to Scheduler only. Not DeleteSchedule: nothing disarms (an at() schedule deletes itself once fired).
+ */
+const armSchedules = (a: DeploymentArns, names: string[]): Grant[] => [
+  { sid: 'ArmSchedules', actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'], resources: names.map(a.schedule), by: 'code' },
+  {
+    sid: 'PassSchedulerRole',
+    actions: ['iam:PassRole'],
+    resources: [a.oneTimeSchedulerRole],
+    condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    by: 'code',
+  },
+];
+/** The one-time schedules' names (core/arming.ts, core/staleness.ts), under the stack's prefix. */
+export const scheduleNames = (a: Pick<DeploymentArns, 'schedulePrefix'>) => ({
+  watch: watchScheduleName(a.schedulePrefix),
+  reap: reapScheduleName(a.schedulePrefix),
+  stale: `${staleScheduleName(a.schedulePrefix, '')}*`,
+});
+
 const traces: Grant = { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'], by: 'platform' };
 
 /** What each function's code calls. Change a handler's adapters, change its line here (test/infra checks both). */
@@ -213,14 +254,17 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
   // Heads the dataset, reads/writes the run record, announces Run Started.
   'prepare-run': (a) => [readObjects(a, ['datasets/', 'artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), publishEvents(a, PUBLISHED_EVENTS['prepare-run'])],
   // Reads the champion (evaluate stage), parks the task token, creates the RayJob.
-  'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a)],
+  // Arms the watcher for each job it creates (core/arming.ts).
+  'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a), ...armSchedules(a, [scheduleNames(a).watch])],
   // Reads stage results and the champion.
   'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
   // Promote and CheckPromotion: applies the RayService config (or puts the champion's back), reads its status,
   // reads/writes the lease and champion.json, announces Model Promoted.
-  promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS.promote)],
+  // Arms the new champion's staleness check (<prefix>-stale-<pipeline>, core/staleness.ts).
+  promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS.promote), ...armSchedules(a, [scheduleNames(a).stale])],
   // Stops the run's jobs on failure, drops their tokens, writes run.json.
-  'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['finish-run'])],
+  // Arms the idle reaper for the run's end + the idle time.
+  'finish-run': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['finish-run']), ...armSchedules(a, [scheduleNames(a).reap])],
   // Reads result.json and the job's log tail, completes the waiting task, drops the token.
   'complete-stage': (a) => [
     readObjects(a, ['artifacts/']),
@@ -230,12 +274,13 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
     kubernetes(a),
     consumeQueue(a.completionQueue),
   ],
-  // Lists jobs, heartbeats waiting tasks, publishes terminal ones.
+  // Lists the jobs in flight, heartbeats waiting tasks, publishes terminal ones; re-arms itself while any remain.
   'watch-jobs': (a) => [
     tokens(a, ['GetItem', 'DeleteItem']),
     { sid: 'HeartbeatTasks', actions: ['states:SendTaskHeartbeat'], resources: ['*'], by: 'code' },
     publishEvents(a, PUBLISHED_EVENTS['watch-jobs']),
     kubernetes(a),
+    ...armSchedules(a, [scheduleNames(a).watch]),
   ],
   // Reads the deployed spec (by name), lists datasets and reads the champion (schedules), starts the execution.
   'start-run': (a) => [
@@ -250,6 +295,8 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
     kubernetes(a),
     ...(a.nodegroups.length ? [{ sid: 'ScaleNodeGroups', actions: ['eks:DescribeNodegroup', 'eks:UpdateNodegroupConfig'], resources: a.nodegroups, by: 'code' as const }] : []),
     publishEvents(a, PUBLISHED_EVENTS['reap-idle']),
+    // Re-arms itself for the work it leaves for later.
+    ...armSchedules(a, [scheduleNames(a).reap]),
   ],
   // Reads the deployed specs (notify, staleAfter) and champion.json; publishes to the notifications topic only;
   // announces Model Stale. The webhook is plain HTTPS, no AWS call.
@@ -260,7 +307,8 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
     publishEvents(a, PUBLISHED_EVENTS.notify),
   ],
   // Deletes the run's RayJobs and their tokens, records the end in run.json, announces Run Failed.
-  'execution-ended': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['execution-ended'])],
+  // Arms the idle reaper for the execution's end + the idle time.
+  'execution-ended': (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['DeleteItem']), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS['execution-ended']), ...armSchedules(a, [scheduleNames(a).reap])],
 };
 
 export function functionGrants(fn: LambdaName, a: DeploymentArns): Grant[] {
@@ -278,10 +326,21 @@ export function stateMachineGrants(a: DeploymentArns): Grant[] {
 
 /** Logical schedule targets → the function each invokes. */
 export const SCHEDULE_TARGETS = {
-  'watch-jobs': 'watch-jobs',
-  'reap-idle': 'reap-idle',
   'start-run': 'start-run',
 } as const satisfies Record<ScheduleTarget, LambdaName>;
+
+/** The one-time schedules' targets (core/arming.ts, core/staleness.ts), by schedule kind. */
+export const ONE_TIME_SCHEDULE_TARGETS = { watch: 'watch-jobs', reap: 'reap-idle', stale: 'notify' } as const satisfies Record<string, LambdaName>;
+/** The role of the one-time schedules: names.role(ONE_TIME_SCHEDULER_ROLE). */
+export const ONE_TIME_SCHEDULER_ROLE = 'one-time-scheduler';
+
+/** The one-time schedules' role: invokes exactly the watcher, the reaper and notify (staleness), dead-letters. */
+export function oneTimeSchedulerGrants(a: DeploymentArns): Grant[] {
+  return [
+    { sid: 'InvokeArmedFunctions', actions: ['lambda:InvokeFunction'], resources: Object.values(ONE_TIME_SCHEDULE_TARGETS).map((t) => a.functions[t]), by: 'platform' },
+    { sid: 'DeadLetter', actions: ['sqs:SendMessage'], resources: [a.undeliveredQueue], by: 'platform' },
+  ];
+}
 
 /** EventBridge Scheduler invokes the scheduled functions and dead-letters what it cannot deliver. */
 export function schedulerGrants(a: DeploymentArns, schedules: Schedule[]): Grant[] {

@@ -4,7 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { cloudwatch, iam, lambda, scheduler } from '@pulumi/aws';
 import { routesFor, schedulesFor, type Route, type RouteTarget, type Schedule } from '../events/routes.js';
 import { routeSettings, scheduleInput, type LambdaName, type ResourceNames, type SentinelConfig } from './config.js';
-import { assumeRolePolicy, policyDocument, schedulerGrants, SCHEDULE_TARGETS, type DeploymentArns } from './iam.js';
+import { assumeRolePolicy, ONE_TIME_SCHEDULER_ROLE, oneTimeSchedulerGrants, policyDocument, schedulerGrants, SCHEDULE_TARGETS, type DeploymentArns } from './iam.js';
 import type { DeployedFunction } from './functions.js';
 import type { Queues } from './queues.js';
 
@@ -22,8 +22,6 @@ export const ROUTE_TARGETS = {
 
 /** Undeliverable events: retried for an hour, then kept in the undelivered-events queue. */
 const RETRY = { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 };
-/** A missed watcher or reaper tick is not worth retrying: the next one comes within minutes. */
-const TICK_RETRY = { maximumEventAgeInSeconds: 60, maximumRetryAttempts: 0 };
 
 export interface RuleResources {
   route: Route;
@@ -34,6 +32,15 @@ export interface RuleResources {
 export interface ScheduleResources {
   schedule: Schedule;
   resource: scheduler.Schedule;
+}
+/**
+ * Where the watcher, the reaper and the staleness checks are armed at run time (core/arming.ts): a schedule group of
+ * the stack's own (the Lambdas may arm only their <prefix>-… names in it) and the role those schedules run as.
+ */
+export interface OneTimeScheduling {
+  group: scheduler.ScheduleGroup;
+  role: iam.Role;
+  policy: iam.RolePolicy;
 }
 
 export function createRules(args: {
@@ -79,7 +86,20 @@ export function createRules(args: {
     return { route, rule, target, ...(permission ? { permission } : {}) };
   });
 
+  // One-time schedules: no resource per schedule here (the Lambdas arm them), only their group and their role.
+  const oneTimeRole = new iam.Role('OneTimeSchedulerRole', {
+    name: names.role(ONE_TIME_SCHEDULER_ROLE),
+    assumeRolePolicy: args.arns.apply((a) => JSON.stringify(assumeRolePolicy('scheduler.amazonaws.com', a.account))),
+  });
+  const oneTime: OneTimeScheduling = {
+    group: new scheduler.ScheduleGroup('ScheduleGroup', { name: names.scheduleGroup }),
+    role: oneTimeRole,
+    policy: new iam.RolePolicy('OneTimeSchedulerPolicy', { role: oneTimeRole.id, name: 'least-privilege', policy: args.arns.apply((a) => JSON.stringify(policyDocument(oneTimeSchedulerGrants(a)))) }),
+  };
+
+  // Recurring schedules (retrains): their own role, only when there are any.
   const schedules = schedulesFor(shape);
+  if (!schedules.length) return { rules, schedules: [], oneTime };
   const role = new iam.Role('SchedulerRole', {
     name: names.role('scheduler'),
     assumeRolePolicy: args.arns.apply((a) => JSON.stringify(assumeRolePolicy('scheduler.amazonaws.com', a.account))),
@@ -100,12 +120,12 @@ export function createRules(args: {
           arn: fn(SCHEDULE_TARGETS[s.target]).arn,
           roleArn: role.arn,
           input: JSON.stringify(scheduleInput(s)),
-          retryPolicy: s.target === 'start-run' ? RETRY : TICK_RETRY,
+          retryPolicy: RETRY,
           deadLetterConfig: { arn: queues.undelivered.arn },
         },
       },
       { dependsOn: [policy] },
     ),
   }));
-  return { rules, schedules: scheduled, schedulerRole: role, schedulerPolicy: policy };
+  return { rules, schedules: scheduled, schedulerRole: role, schedulerPolicy: policy, oneTime };
 }

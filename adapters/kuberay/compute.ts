@@ -16,6 +16,8 @@ import { jobStatusFromRayJob, type RayJobObject } from '../../core/kuberay/statu
 import type { KubeClient } from './client.js';
 import { isAlreadyExists, isNotFound, kubeFailure, toSentinelError } from './retry.js';
 import { resumeSelectedCluster } from './reaper.js';
+import { mergePatch, paths } from './kube-rest.js';
+import { IN_FLIGHT, IN_FLIGHT_LABEL, SETTLED } from '../../core/names.js';
 
 const RAYJOBS = 'rayjobs';
 const RAYCLUSTERS = 'rayclusters';
@@ -178,6 +180,20 @@ export class KubeRayCompute implements ComputePort {
         if (kubeFailure(e)?.code === 410 && restart < 2) continue;
         throw toSentinelError(e, 'list RayJobs');
       }
+    }
+  }
+
+  /** Only the RayJobs still labelled in flight (IN_FLIGHT_LABEL=true): the watcher's list, whatever the history. */
+  listInFlight(selector: Record<string, string>): Promise<JobStatus[]> {
+    return this.list({ ...selector, [IN_FLIGHT_LABEL]: IN_FLIGHT });
+  }
+
+  /** Takes an ended RayJob off the in-flight list (label to "false": idempotent, a merge patch of one label). */
+  async settle(jobId: string): Promise<void> {
+    try {
+      await mergePatch(this.client, paths.ray(RAYJOBS, this.ns, jobId), { metadata: { labels: { [IN_FLIGHT_LABEL]: SETTLED } } });
+    } catch (e) {
+      if (!isNotFound(e)) throw toSentinelError(e, `RayJob ${jobId}`);
     }
   }
 

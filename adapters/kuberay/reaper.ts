@@ -12,6 +12,7 @@ import type { ClusterActivity, RayClusterInfo, ReaperPort } from '../../core/por
 import { isTerminal } from '../../core/job-status.js';
 import { CLUSTER_SELECTOR_KEY, MANAGED_BY, MANAGED_BY_LABEL, PIPELINE_LABEL, RUN_LABEL, type KubeObject, type ObjectMeta } from '../../core/kuberay/meta.js';
 import { jobStatusFromRayJob } from '../../core/kuberay/status.js';
+import { IN_FLIGHT, IN_FLIGHT_LABEL } from '../../core/names.js';
 import type { KubeClient } from './client.js';
 import { isNotFound, toSentinelError } from './retry.js';
 import {
@@ -158,13 +159,29 @@ export class KubeReaper implements ReaperPort {
     return managed;
   }
 
-  /** Each managed RayJob, once per cluster it runs on, with its state in core's terms. */
+  /**
+   * Each managed RayJob, once per cluster it runs on (once with cluster "" when it has none yet), with its state in
+   * core's terms, its name and whether the watcher still has it in flight (retention leaves those alone).
+   */
   async clusterActivity(): Promise<ClusterActivity[]> {
     const jobs = await this.wrap('list RayJobs', () => listManagedRayJobs(this.client, this.ns));
     return jobs.flatMap((j) => {
       const s = jobStatusFromRayJob(j);
-      return clustersOfJob(j).map((cluster) => ({ cluster, state: s.state, ...(s.endTime !== undefined ? { endTime: s.endTime } : {}) }));
+      const clusters = clustersOfJob(j);
+      const inFlight = j.metadata.labels?.[IN_FLIGHT_LABEL] === IN_FLIGHT;
+      return (clusters.length ? clusters : ['']).map((cluster) => ({
+        cluster,
+        state: s.state,
+        ...(s.endTime !== undefined ? { endTime: s.endTime } : {}),
+        jobId: j.metadata.name,
+        ...(inFlight ? { inFlight } : {}),
+      }));
     });
+  }
+
+  /** Retention: a finished RayJob goes (Background: its cluster, if KubeRay left one, follows on its own). */
+  async deleteJob(jobId: string): Promise<void> {
+    await this.wrap(`delete RayJob ${jobId}`, () => ignoreNotFound(() => this.client.delete('rayjobs', this.ns, jobId, 'Background')));
   }
 
   async suspend(cluster: RayClusterInfo): Promise<void> {

@@ -15,6 +15,7 @@ import { yaml11Json } from './yaml11.js';
 import { kueueLabels, type KueueOptions } from './kueue.js';
 import { jobServiceAccountFor, ROLE_LABEL, ROLES } from './identity.js';
 import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLabels, type PodTemplate } from './pods.js';
+import { IN_FLIGHT, IN_FLIGHT_LABEL } from '../names.js';
 
 /** Same rule as the spec schema: a module path cannot carry shell syntax (Ray runs the entrypoint with a shell). */
 const PYTHON_MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -166,7 +167,8 @@ export function rayJobFor(req: JobRequest, opts: RayJobOptions): RayJobManifest 
     metadata: {
       name: req.jobId,
       namespace: opts.namespace,
-      labels: { ...req.labels, ...kueue },
+      // In flight until the watcher settles it (core/watch-jobs.ts): what the watcher's label selector finds.
+      labels: { ...req.labels, ...kueue, [IN_FLIGHT_LABEL]: IN_FLIGHT },
       annotations: { [ANNOTATIONS.specHash]: requestHash(req) },
     },
     spec,

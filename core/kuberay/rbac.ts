@@ -67,8 +67,9 @@ export const FUNCTION_RULES: Record<KubeFunction, FunctionRules> = {
   'execution-ended': { namespaced: [ray('rayjobs', 'list', 'delete'), ray('rayclusters', 'get', 'delete')], cluster: [] },
   // Verifies the job named by the event (get) and reads its log tail (get).
   'complete-stage': { namespaced: [ray('rayjobs', 'get')], cluster: [] },
-  // Lists the managed jobs and reads one.
-  'watch-jobs': { namespaced: [ray('rayjobs', 'get', 'list')], cluster: [] },
+  // Lists the jobs in flight and reads one, settles ended ones (patch: the in-flight label), deletes a job KubeRay
+  // left running past its deadline (delete).
+  'watch-jobs': { namespaced: [ray('rayjobs', 'get', 'list', 'patch', 'delete')], cluster: [] },
   // Finds the instance's node, cordons it, lists the namespace's Ray pods on it, evicts them, marks their jobs.
   'handle-interruption': {
     namespaced: [core('pods', 'list'), core('pods/eviction', 'create'), ray('rayjobs', 'list', 'patch')],
@@ -77,7 +78,8 @@ export const FUNCTION_RULES: Record<KubeFunction, FunctionRules> = {
   // Lists clusters and jobs, suspends/resumes (patch) and deletes clusters, reads the RayService that owns one; counts
   // live pods on a node group's nodes (read-only, cluster-wide).
   'reap-idle': {
-    namespaced: [ray('rayclusters', 'get', 'list', 'patch', 'delete'), ray('rayjobs', 'list'), ray('rayservices', 'get')],
+    // rayjobs delete: finished RayJobs past their retention.
+    namespaced: [ray('rayclusters', 'get', 'list', 'patch', 'delete'), ray('rayjobs', 'list', 'delete'), ray('rayservices', 'get')],
     cluster: [core('nodes', 'list'), core('pods', 'list')],
   },
 };

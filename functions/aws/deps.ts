@@ -7,7 +7,10 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EKSClient } from '@aws-sdk/client-eks';
-import type { ComputePort, EventPublisher, ExecutionsPort, ObjectStore, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { ComputePort, EventPublisher, ExecutionsPort, ObjectStore, OneTimeSchedulesPort, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
+import { EventBridgeSchedules } from '../../adapters/aws/scheduler.js';
+import { reapScheduleName, watchScheduleName, type ReaperArming, type WatcherArming } from '../../core/arming.js';
 import type { ServeConfig } from '../../core/serve-config.js';
 import { quoted, validationFailed } from '../../core/errors.js';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
@@ -33,6 +36,15 @@ export const ENV = {
   idleTimeoutMinutes: 'SENTINEL_IDLE_TIMEOUT_MINUTES',
   scaleToZeroNodeGroups: 'SENTINEL_SCALE_TO_ZERO_NODEGROUPS',
   allowedImagePrefixes: 'SENTINEL_ALLOWED_IMAGE_PREFIXES',
+  /** One-time schedules (core/arming.ts, core/staleness.ts): the stack's group, the names' prefix, who runs them. */
+  scheduleGroup: 'SENTINEL_SCHEDULE_GROUP',
+  schedulePrefix: 'SENTINEL_SCHEDULE_PREFIX',
+  schedulerRoleArn: 'SENTINEL_SCHEDULER_ROLE_ARN',
+  /** JSON {watch, reap, stale}: the function ARN each kind of schedule invokes. */
+  scheduleTargets: 'SENTINEL_SCHEDULE_TARGETS',
+  undeliveredQueueArn: 'SENTINEL_UNDELIVERED_QUEUE_ARN',
+  watchEverySeconds: 'SENTINEL_WATCH_EVERY_SECONDS',
+  jobRetentionSeconds: 'SENTINEL_JOB_RETENTION_SECONDS',
 } as const;
 
 export function env(name: string): string {
@@ -67,6 +79,7 @@ const sfn = () => once('client:sfn', () => traced(new SFNClient({})));
 const dynamo = () => once('client:dynamodb', () => traced(new DynamoDBClient({})));
 const events = () => once('client:eventbridge', () => traced(new EventBridgeClient({})));
 export const eks = () => once('client:eks', () => traced(new EKSClient({})));
+const scheduler = () => once('client:scheduler', () => traced(new SchedulerClient({})));
 
 export const bucketUri = () => `s3://${env(ENV.bucket)}`;
 /** The registry prefixes a run's image must start with (infra/config.ts allowedImagePrefixes, comma-separated). */
@@ -145,6 +158,65 @@ export const serving = (): ServingPort =>
       return new PerPipelineServing(images, (image) => new RayServiceServing({ client: kubeClient(), namespace, image, prometheus: true }));
     }),
   );
+
+/** A positive whole number of seconds from a variable infra sets. */
+export function seconds(name: string): number {
+  const raw = env(name);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of seconds > 0 (got "${raw}")`);
+  return n;
+}
+
+/** The schedule names' prefix (sentinel-<stage>): the watcher is <prefix>-watch, the reaper <prefix>-reap. */
+export const schedulePrefix = () => env(ENV.schedulePrefix);
+
+/** The target of a schedule, by its name: IAM lets the Lambdas arm only <prefix>-*, and Scheduler invoke only these. */
+export function scheduleTargetFor(name: string, prefix: string, targets: ScheduleTargets): string {
+  if (name === watchScheduleName(prefix)) return targets.watch;
+  if (name === reapScheduleName(prefix)) return targets.reap;
+  if (name.startsWith(`${prefix}-stale-`)) return targets.stale;
+  throw validationFailed(`schedule ${quoted(name)} is none of ${prefix}-watch, ${prefix}-reap, ${prefix}-stale-<pipeline>`, 'name');
+}
+export interface ScheduleTargets {
+  watch: string;
+  reap: string;
+  stale: string;
+}
+
+export const schedules = (): OneTimeSchedulesPort =>
+  once('schedules', () =>
+    lazy(() => {
+      const prefix = schedulePrefix();
+      const targets = JSON.parse(env(ENV.scheduleTargets)) as ScheduleTargets;
+      const roleArn = env(ENV.schedulerRoleArn);
+      const deadLetterArn = env(ENV.undeliveredQueueArn);
+      return new EventBridgeSchedules(scheduler(), { group: env(ENV.scheduleGroup), targetFor: (name) => ({ arn: scheduleTargetFor(name, prefix, targets), roleArn, deadLetterArn }) });
+    }),
+  );
+
+/** submit-stage and the watcher: arm the watcher's next tick (a getter object: nothing read before first use). */
+export const watcherArming = (): WatcherArming => ({
+  schedules: schedules(),
+  get prefix() {
+    return schedulePrefix();
+  },
+  get everyMs() {
+    return seconds(ENV.watchEverySeconds) * 1000;
+  },
+});
+
+/** finish-run, execution-ended and the reaper: arm the reaper (idle time from SENTINEL_IDLE_TIMEOUT_MINUTES). */
+export const reaperArming = (): ReaperArming => ({
+  schedules: schedules(),
+  get prefix() {
+    return schedulePrefix();
+  },
+  get idleMs() {
+    const minutes = Number(env(ENV.idleTimeoutMinutes));
+    if (!(minutes > 0) || !Number.isFinite(minutes)) throw new Error(`${ENV.idleTimeoutMinutes} must be a number of minutes > 0`);
+    return minutes * 60_000;
+  },
+});
 
 /** Variables infra sets only when configured. */
 export const OPTIONAL_ENV = {

@@ -1,6 +1,7 @@
-// Lambda entry: the scheduled watcher (EventBridge Scheduler, one at a time).
+// Lambda entry: the watcher (a one-time EventBridge Scheduler schedule, one at a time): armed by submit-stage, it
+// re-arms itself while stages are in flight and otherwise lets the schedule go (core/arming.ts).
 import { createWatchJobsHandler } from '../watch-jobs.js';
-import { artifactRoot, callbacks, compute, publisher, tokens } from './deps.js';
+import { artifactRoot, callbacks, compute, publisher, tokens, watcherArming } from './deps.js';
 
 export const handler = createWatchJobsHandler({
   compute: compute(),
@@ -9,4 +10,5 @@ export const handler = createWatchJobsHandler({
   publisher: publisher(),
   now: () => new Date(),
   artifactRoot: artifactRoot(),
+  rearm: watcherArming(),
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLambda, bundledSdkCommands, lambdaEntries, type BuiltLambda } from '../../infra/bundles.js';
 import { deployedLambdas, LAMBDA_NAMES, sentinelConfig, validateConfig, type LambdaName } from '../../infra/config.js';
-import { deploymentArns, functionGrants, functionPolicy, policyDocument, PUBLISHED_EVENTS, SDK_COMMAND_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
+import { deploymentArns, functionGrants, functionPolicy, policyDocument, PUBLISHED_EVENTS, SDK_COMMAND_ACTIONS, SDK_COMMAND_EXTRA_ACTIONS, SDK_INTERNAL_COMMANDS, WILDCARD_RESOURCE_ACTIONS } from '../../infra/iam.js';
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../../events/job-state-change.js';
 import { interruptionEvent } from '../../core/interruption.js';
 import { reapIdle } from '../../core/reaper.js';
@@ -26,18 +26,22 @@ const arns = deploymentArns(cfg, { account: '123456789012' });
  * SDK commands a function's bundle contains but its code never calls: an adapter class brings all its methods.
  * Each entry says which method is unused and why the handler cannot reach it.
  */
+const NO_DISARM = { 'scheduler:DeleteSchedule': 'EventBridgeSchedules.disarm: nothing disarms; an at() schedule deletes itself once fired (ActionAfterCompletion DELETE)' };
 const BUNDLED_NOT_CALLED: Partial<Record<LambdaName, Record<string, string>>> = {
   'submit-stage': {
+    ...NO_DISARM,
     's3:PutObject': 'S3ObjectStore.putJson: submitStage only reads the champion',
     'dynamodb:GetItem': 'DynamoTokenStore.get: submitStage only parks tokens',
     'dynamodb:DeleteItem': 'DynamoTokenStore.delete: submitStage only parks tokens',
   },
   'evaluate-gate': { 's3:PutObject': 'S3ObjectStore.putJson: the gate only reads' },
-  'finish-run': { 'dynamodb:PutItem': 'DynamoTokenStore.put: finishRun only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: finishRun only deletes' },
+  'finish-run': { ...NO_DISARM, 'dynamodb:PutItem': 'DynamoTokenStore.put: finishRun only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: finishRun only deletes' },
   'complete-stage': { 's3:PutObject': 'S3ObjectStore.putJson: completion only reads result.json', 'dynamodb:PutItem': 'DynamoTokenStore.put: completion only reads and deletes', 'states:SendTaskHeartbeat': 'SfnTaskCallbacks.heartbeat: the watcher heartbeats, not the consumer' },
-  'watch-jobs': { 'dynamodb:PutItem': 'DynamoTokenStore.put: the watcher only reads and deletes', 'states:SendTaskSuccess': 'SfnTaskCallbacks.success: only the consumer completes tasks', 'states:SendTaskFailure': 'SfnTaskCallbacks.failure: only the consumer completes tasks' },
+  'watch-jobs': { ...NO_DISARM, 'dynamodb:PutItem': 'DynamoTokenStore.put: the watcher only reads and deletes', 'states:SendTaskSuccess': 'SfnTaskCallbacks.success: only the consumer completes tasks', 'states:SendTaskFailure': 'SfnTaskCallbacks.failure: only the consumer completes tasks' },
   'start-run': { 's3:PutObject': 'S3ObjectStore.putJson: start-run only reads' },
-  'execution-ended': { 'dynamodb:PutItem': 'DynamoTokenStore.put: executionEnded only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: executionEnded only deletes' },
+  'execution-ended': { ...NO_DISARM, 'dynamodb:PutItem': 'DynamoTokenStore.put: executionEnded only deletes', 'dynamodb:GetItem': 'DynamoTokenStore.get: executionEnded only deletes' },
+  promote: NO_DISARM,
+  'reap-idle': NO_DISARM,
   notify: { 's3:PutObject': 'S3ObjectStore.putJson: notify reads specs and champion.json only' },
 };
 
@@ -63,6 +67,7 @@ test('declared actions are exactly the SDK calls each bundle makes (minus the li
       const action = SDK_COMMAND_ACTIONS[client]?.[command];
       assert.ok(action, `${f}: bundle contains ${client} ${command}Command, which SDK_COMMAND_ACTIONS does not map to an IAM action`);
       bundled.add(action);
+      for (const extra of SDK_COMMAND_EXTRA_ACTIONS[client]?.[command] ?? []) bundled.add(extra);
     }
     const declared = new Set(functionGrants(f, arns).filter((g) => g.by === 'code').flatMap((g) => g.actions));
     const notCalled = BUNDLED_NOT_CALLED[f] ?? {};
@@ -92,8 +97,8 @@ test("'*' resources in all function policies are exactly the documented exceptio
 });
 
 test('configuration validation names every problem', () => {
-  const bad = { ...sentinelConfig('dev'), stage: 'Dev_1', region: 'mars', pipelines: [{ name: 'x', specFile: 'p.yaml', retrainSchedule: 'every day' }], watchEvery: 'often' };
-  assert.throws(() => validateConfig(bad), (e: Error) => /stage "Dev_1"/.test(e.message) && /region "mars"/.test(e.message) && /retrainSchedule "every day"/.test(e.message) && /watchEvery "often"/.test(e.message));
+  const bad = { ...sentinelConfig('dev'), stage: 'Dev_1', region: 'mars', pipelines: [{ name: 'x', specFile: 'p.yaml', retrainSchedule: 'every day' }], watchEverySeconds: 5, jobRetention: 'forever' };
+  assert.throws(() => validateConfig(bad), (e: Error) => /stage "Dev_1"/.test(e.message) && /region "mars"/.test(e.message) && /retrainSchedule "every day"/.test(e.message) && /watchEverySeconds 5/.test(e.message) && /jobRetention "forever"/.test(e.message));
   assert.throws(() => sentinelConfig('dev', { cluster: { ...sentinelConfig('dev').cluster, kubernetesGroup: 'system:masters' } }), /kubernetesGroup/);
 });
 

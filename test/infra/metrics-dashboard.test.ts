@@ -23,7 +23,7 @@ const cfg = sentinelConfig('obs', {
     { name: 'breast-cancer', specFile: 'pipelines/breast-cancer.yaml' },
     { name: 'iris', specFile: 'pipelines/iris.yaml' },
   ],
-  watchEvery: 'rate(2 minutes)',
+  watchEverySeconds: 120,
 });
 const names = resourceNames(cfg);
 const NS = metricsNamespace(cfg.stage);
@@ -216,7 +216,7 @@ test('alarms on the emitted metrics: repeated failed runs and late completions p
 
 test('completion latency threshold: five watcher ticks, at least five minutes', () => {
   assert.deepEqual(['rate(1 minute)', 'rate(5 minutes)', 'rate(1 hour)', 'cron(0/5 * * * ? *)'].map(rateSeconds), [60, 300, 3600, undefined]);
-  assert.equal(completionLatencyThreshold({ watchEvery: 'rate(1 minute)' }), 300);
-  assert.equal(completionLatencyThreshold({ watchEvery: 'rate(5 minutes)' }), 1500);
-  assert.equal(completionLatencyThreshold({ watchEvery: 'cron(0/5 * * * ? *)' }), 300);
+  assert.equal(completionLatencyThreshold({ watchEverySeconds: 60 }), 300);
+  assert.equal(completionLatencyThreshold({ watchEverySeconds: 300 }), 1500);
+  assert.equal(completionLatencyThreshold({ watchEverySeconds: 30 }), 300);
 });

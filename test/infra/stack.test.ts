@@ -91,7 +91,12 @@ test('every route has exactly one rule with its pattern and the target its logic
 
 test('every schedule has exactly one EventBridge Scheduler schedule invoking its function', () => {
   const schedules = schedulesFor(settings);
-  assert.deepEqual(schedules.map((s) => s.name).sort(), ['reap-idle', 'retrain-breast-cancer', 'watch-jobs']);
+  // No forever-rate watcher or reaper: they are one-time schedules armed at run time (core/arming.ts).
+  assert.deepEqual(schedules.map((s) => s.name).sort(), ['retrain-breast-cancer']);
+  assert.deepEqual(ofType('aws:scheduler/schedule:Schedule').filter((r) => /^rate\(/.test(r.inputs.scheduleExpression)).map((r) => r.inputs.name), [], 'no rate() schedule at all');
+  for (const t of ['watch-jobs', 'reap-idle'] as const) {
+    assert.deepEqual(ofType('aws:scheduler/schedule:Schedule').filter((r) => r.inputs.target.arn === fnArn(t)), [], `no deployed schedule invokes ${t}`);
+  }
   assert.equal(ofType('aws:scheduler/schedule:Schedule').length, schedules.length);
   const schedulerRole = one('aws:iam/role:Role', (r) => r.inputs.name === names.role('scheduler'), 'scheduler role');
   for (const s of schedules) {
@@ -105,8 +110,37 @@ test('every schedule has exactly one EventBridge Scheduler schedule invoking its
   // The tick's own time, so a retried delivery derives the same run id.
   assert.deepEqual(json(retrain.inputs.target.input), { kind: 'schedule', pipeline: 'breast-cancer', time: '<aws.scheduler.scheduled-time>' });
   const policy = rolePolicy(names.role('scheduler'));
-  assert.deepEqual(statementFor(policy, 'lambda:InvokeFunction').Resource!.sort(), [fnArn('reap-idle'), fnArn('start-run'), fnArn('watch-jobs')].sort());
+  assert.deepEqual(statementFor(policy, 'lambda:InvokeFunction').Resource, [fnArn('start-run')]);
   assert.deepEqual(statementFor(policy, 'sqs:SendMessage').Resource, [queueArn(names.undeliveredQueue)]);
+});
+
+test('one-time schedules: the stack\'s group, a role that may invoke exactly the watcher, the reaper and notify', () => {
+  const group = one('aws:scheduler/scheduleGroup:ScheduleGroup', () => true, 'schedule group');
+  assert.equal(group.inputs.name, names.scheduleGroup);
+  const role = one('aws:iam/role:Role', (r) => r.inputs.name === names.role('one-time-scheduler'), 'one-time scheduler role');
+  assert.equal(role.state.arn, arns.oneTimeSchedulerRole, 'the ARN the Lambdas pass is the role created');
+  const trust = json<PolicyDocument>(role.inputs.assumeRolePolicy);
+  assert.deepEqual(trust.Statement.map((s) => [s.Principal, s.Action, s.Condition]), [[{ Service: 'scheduler.amazonaws.com' }, ['sts:AssumeRole'], { StringEquals: { 'aws:SourceAccount': ACCOUNT } }]]);
+  const policy = rolePolicy(names.role('one-time-scheduler'));
+  assert.deepEqual(actionsOf(policy), ['lambda:InvokeFunction', 'sqs:SendMessage']);
+  assert.deepEqual(statementFor(policy, 'lambda:InvokeFunction').Resource!.sort(), [fnArn('notify'), fnArn('reap-idle'), fnArn('watch-jobs')].sort());
+  assert.deepEqual(statementFor(policy, 'sqs:SendMessage').Resource, [queueArn(names.undeliveredQueue)]);
+  // The Lambdas that arm: Create/UpdateSchedule on their own schedule names only, and PassRole on that role only,
+  // to Scheduler only. Nothing may DeleteSchedule (fired at() schedules delete themselves).
+  const sched = (n: string) => `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${names.scheduleGroup}/${names.prefix}-${n}`;
+  const arming: Record<string, string[]> = { 'submit-stage': [sched('watch')], 'watch-jobs': [sched('watch')], 'finish-run': [sched('reap')], 'execution-ended': [sched('reap')], 'reap-idle': [sched('reap')], promote: [sched('stale-*')] };
+  for (const f of deployed) {
+    const doc = rolePolicy(names.role(f));
+    const create = doc.Statement.find((s) => s.Action.includes('scheduler:CreateSchedule'));
+    const pass = doc.Statement.find((s) => s.Action.includes('iam:PassRole'));
+    assert.ok(!actionsOf(doc).includes('scheduler:DeleteSchedule'), f);
+    if (!arming[f]) {
+      assert.deepEqual([create, pass], [undefined, undefined], `${f} arms nothing`);
+      continue;
+    }
+    assert.deepEqual([create!.Action, create!.Resource], [['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'], arming[f]], f);
+    assert.deepEqual([pass!.Action, pass!.Resource, pass!.Condition], [['iam:PassRole'], [role.state.arn], { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } }], f);
+  }
 });
 
 test("each function's policy holds exactly its declared actions; no wildcard action; '*' only where AWS has no narrower resource", () => {

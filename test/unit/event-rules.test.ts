@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { matches } from '../../events/match.js';
 import { jobFromDetail, jobStateChangeEvent, JobStateChangeDetailSchema, JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../../events/job-state-change.js';
 import { routesFor, schedulesFor } from '../../events/routes.js';
-import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, patterns, spotInterruptionPattern, DATASETS_PREFIX } from '../../events/patterns.js';
+import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, patterns, spotInterruptionPattern, stageResultWrittenPattern, DATASETS_PREFIX } from '../../events/patterns.js';
 import { isTerminal, jobSeconds, stageOutcome, JOB_STATES, TERMINAL_STATES } from '../../core/job-status.js';
 
 const m = (pattern: Parameters<typeof matches>[0], event: unknown) => matches(pattern, event);
@@ -130,26 +130,22 @@ test('every route a deployment has, and where each goes', () => {
   const routes = routesFor({ bucket: 'b', pipelines: [] });
   assert.deepEqual(routes.map((r) => [r.name, r.target]), [
     ['job-completed', 'completion-queue'],
+    ['stage-result-written', 'completion-queue'],
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
     ['run-events-notify', 'notify'],
   ]);
-  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern, runEventsPattern()]);
+  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, stageResultWrittenPattern('b'), datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern, runEventsPattern()]);
   for (const r of routes) assert.ok(r.description.length > 0, r.name);
 });
 
-test('schedules: the watcher and the reaper at their rates, and a retrain per pipeline that has one', () => {
+test('schedules: a retrain per pipeline that has one, and no forever-rate watcher or reaper (they are armed)', () => {
   assert.deepEqual(
     schedulesFor({ bucket: 'b', pipelines: [{ name: 'churn', retrainSchedule: 'cron(0 3 * * ? *)' }, { name: 'iris' }] }).map(({ description: _d, ...s }) => s),
-    [
-      { name: 'watch-jobs', expression: 'rate(1 minute)', target: 'watch-jobs' },
-      { name: 'reap-idle', expression: 'rate(5 minutes)', target: 'reap-idle' },
-      { name: 'retrain-churn', expression: 'cron(0 3 * * ? *)', target: 'start-run', input: { kind: 'schedule', pipeline: 'churn' } },
-    ],
+    [{ name: 'retrain-churn', expression: 'cron(0 3 * * ? *)', target: 'start-run', input: { kind: 'schedule', pipeline: 'churn' } }],
   );
-  const custom = schedulesFor({ bucket: 'b', pipelines: [], watchEvery: 'rate(2 minutes)', reapEvery: 'rate(1 hour)' });
-  assert.deepEqual(custom.map((s) => s.expression), ['rate(2 minutes)', 'rate(1 hour)']);
+  assert.deepEqual(schedulesFor({ bucket: 'b', pipelines: [{ name: 'iris' }] }), [], 'no retrain: no recurring schedule at all');
   for (const s of schedulesFor({ bucket: 'b', pipelines: [{ name: 'churn', retrainSchedule: 'rate(1 day)' }] })) assert.ok(s.description.length > 0, s.name);
 });
 

@@ -41,7 +41,8 @@ test('a stage attempt on an ephemeral cluster: the whole RayJob', () => {
   assert.deepEqual(m, {
     apiVersion: 'ray.io/v1',
     kind: 'RayJob',
-    metadata: { name: 'churn-r0a1b2c3d4-train-1', namespace: 'ml', labels, annotations: { 'sentinel.dev/spec-hash': requestHash(request()) } },
+    // In flight until the watcher settles it (only on the RayJob: not its Ray job's metadata, not its pods).
+    metadata: { name: 'churn-r0a1b2c3d4-train-1', namespace: 'ml', labels: { ...labels, 'sentinel.dev/in-flight': 'true' }, annotations: { 'sentinel.dev/spec-hash': requestHash(request()) } },
     spec: {
       entrypoint: 'python -m sentinel_jobs.train',
       jobId: 'churn-r0a1b2c3d4-train-1',

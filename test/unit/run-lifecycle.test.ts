@@ -182,7 +182,8 @@ test('the watcher: an event per finished job with a waiting task, a heartbeat pe
     artifactRoot: ROOT,
   });
   assert.deepEqual(selectors, [{ 'app.kubernetes.io/managed-by': 'sentinel' }]);
-  assert.deepEqual(res, { listed: 6, published: 2, heartbeats: 1, stopped: [] });
+  // In flight: the four with a task waiting and the stray job with a token; train-2 (ended, nobody waits) is not.
+  assert.deepEqual(res, { listed: 6, published: 2, heartbeats: 1, stopped: [], settled: 0, inFlight: 5 });
   assert.equal(published.length, 1, 'one batch');
   assert.deepEqual(published[0]!.map((e) => (e.detail as { jobId: string; state: string }).state), ['SUCCEEDED', 'FAILED']);
   assert.deepEqual(published[0]!.map((e) => (e.detail as { artifactRoot: string }).artifactRoot), [ROOT, ROOT]);
@@ -194,7 +195,7 @@ test('the watcher: an event per finished job with a waiting task, a heartbeat pe
   const idle = computeWith([job('train-1', 'RUNNING')]);
   const none: BusEvent[][] = [];
   const r2 = await watchJobs({ compute: idle.compute, tokens, callbacks: { heartbeat: async () => 'ok', success: async () => 'ok', failure: async () => 'ok' }, publisher: { publish: async (e) => void none.push(e) }, now, artifactRoot: ROOT });
-  assert.deepEqual([r2, none], [{ listed: 1, published: 0, heartbeats: 1, stopped: [] }, []]);
+  assert.deepEqual([r2, none], [{ listed: 1, published: 0, heartbeats: 1, stopped: [], settled: 0, inFlight: 1 }, []]);
 });
 
 const summary = (stage: StageSummary['stage'], metrics: Record<string, number>, model = `${stage}-model`): StageSummary => ({
