@@ -47,19 +47,21 @@ Usage:
       tuning curves, lineage (dataset SHA-256 → run → model → endpoint), time inside Ray. Exit 1 when not found.
   sentinel start PIPELINE [--request-id ID] [--dataset s3://…] --backend aws [--stack FILE]
       Starts a run on the deployed stack (StartExecution, named from the request id: the same id is the same run).
-  runs, status, logs (and start) take --backend local|aws (or SENTINEL_BACKEND); aws reads the deployed stack named
+  runs, status, logs, report, cancel, resume, rollback (and start) take --backend local|aws (or SENTINEL_BACKEND); aws reads the deployed stack named
       by --stack FILE (SST's outputs, default .sst/outputs.json) or SENTINEL_BUCKET + SENTINEL_STATE_MACHINE_ARN
       (docs/aws-backend.md).
   sentinel cancel RUN [--timeout S] [--json] [--home DIR]
       Stops a live run (its execution and every Ray job of it) and records CANCELLED with who and when; Ctrl-C in
       the \`sentinel run\` terminal does the same. Exit 0 cancelled, 1 not found or already ended.
-  sentinel resume RUN [--port N] [--json] [--home DIR] [--no-tracking]
+  sentinel resume RUN [--port N] [--json] [--home DIR] [--no-tracking] [--backend aws]
       A new run that reuses RUN's finished stages ("ingest reused from r…") and continues the stage that stopped from
       its checkpoint. Repeating it finds the same resumed run. A run whose CLI died is marked ABANDONED by the next
-      command (run, runs, status, cancel, resume) and can be resumed.
-  sentinel rollback PIPELINE [--reason TEXT] [--json] [--home DIR]
+      command (run, runs, status, cancel, resume) and can be resumed. --backend aws: a new Step Functions execution
+      with the reuse in its input; the deployed submit-stage completes reused stages and copies the checkpoints.
+  sentinel rollback PIPELINE [--reason TEXT] [--json] [--home DIR] [--backend aws [--timeout S]]
       The previous champion back behind the route (in the live session's Serve, or in champion.json for the next
-      run), recorded with why in champion.json's history and <artifacts>/PIPELINE/rollbacks/.
+      run), recorded with why in champion.json's history and <artifacts>/PIPELINE/rollbacks/. --backend aws: the
+      deployed RayService over the EKS API (the stack's clusterName/namespace), champion.json on S3.
   sentinel logs RUN [STAGE] [--attempt N] [--follow] [--home DIR]
       The driver output of the run's stage jobs, kept beside each stage's result (<stage>/logs/attempt-N.log, written
       by the job as it runs, so it outlives the Ray head): every stage in order, or one STAGE (latest attempt, or

@@ -18,22 +18,28 @@ import { RUN_EVENT_TYPES } from '../core/run-event-names.js';
 import { RayServeServing } from '../adapters/ray/serve-serving.js';
 import { MlflowRest } from '../adapters/mlflow/rest.js';
 import { homeOption, openHome, usageError } from './runs.js';
+import { BACKEND_USAGE, backendOf, backendOptions, guarded } from './backend.js';
+import { rollbackOnAws } from './rollback-aws.js';
 import { bold, dim, green } from './format.js';
 
-export const ROLLBACK_USAGE = `Usage: sentinel rollback PIPELINE [--reason TEXT] [--json] [--home DIR]
+export const ROLLBACK_USAGE = `Usage: sentinel rollback PIPELINE [--reason TEXT] [--json] [--home DIR] [--backend local|aws] [--stack FILE] [--timeout S]
   Puts the pipeline's previous champion back behind its route and records why. With a live \`sentinel run\` on the
   home (running, or serving with --serve), its Ray Serve switches now (zero-downtime) and the registry alias follows;
   with none, champion.json changes and the next \`sentinel run\` serves it — the output says which.
   --reason TEXT   why (recorded in champion.json's history and <artifacts>/PIPELINE/rollbacks/)
   --json          {pipeline, from, to, where, reason, at, event} on stdout (event: the Model Rolled Back published;
                   the pipeline's spec \`notify\` says who hears of it)
-  Exit codes: 0 rolled back, 1 no champion or no previous one to go back to, or Serve did not take it, 2 bad usage.
+  --backend aws: the deployed RayService switches (over the EKS API with your AWS credentials and an EKS token; the
+                  cluster and namespace are the stack's outputs clusterName/namespace, or SENTINEL_CLUSTER_NAME and
+                  SENTINEL_NAMESPACE), champion.json on S3 swaps by compare-and-swap, Model Rolled Back goes on the
+                  default EventBridge bus. --timeout S: how long the previous champion may take to serve (default 900).
+${BACKEND_USAGE}  Exit codes: 0 rolled back, 1 no champion or no previous one to go back to, or Serve did not take it, 2 bad usage.
 `;
 
 export async function rollbackCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { reason: { type: 'string' }, json: { type: 'boolean', default: false }, home: homeOption, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options: { reason: { type: 'string' }, json: { type: 'boolean', default: false }, home: homeOption, timeout: { type: 'string' }, ...backendOptions, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
   } catch (e) {
     return usageError((e as Error).message, ROLLBACK_USAGE);
   }
@@ -45,6 +51,20 @@ export async function rollbackCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) return usageError(positionals.length ? `rollback takes one PIPELINE, got ${positionals.length}` : 'rollback needs a PIPELINE (the spec\'s name)', ROLLBACK_USAGE);
   const pipeline = positionals[0]!;
   if (values.reason !== undefined && (values.reason.trim() === '' || values.reason.length > 1000)) return usageError('--reason: give a non-empty reason of at most 1000 characters', ROLLBACK_USAGE);
+  // A deployed stack: the RayService over the EKS API, champion.json on S3 (cli/rollback-aws.ts).
+  if (backendOf(values.backend) === 'aws') {
+    const timeout = Number(values.timeout ?? '900');
+    if (!Number.isFinite(timeout) || timeout <= 0) return usageError(`--timeout: "${values.timeout}" is not a number of seconds > 0`, ROLLBACK_USAGE);
+    let awsUser = 'unknown user';
+    try {
+      awsUser = userInfo().username;
+    } catch {
+      /* no passwd entry */
+    }
+    const reasonAws = values.reason ?? 'rollback requested (no reason given)';
+    return guarded(() => rollbackOnAws(pipeline, { stack: values.stack, json: values.json, timeoutSeconds: timeout, reason: reasonAws, by: `\`sentinel rollback --backend aws\` (user ${awsUser})` }));
+  }
+  if (values.stack !== undefined || values.timeout !== undefined) return usageError(`${values.stack !== undefined ? '--stack' : '--timeout'} goes with --backend aws`, ROLLBACK_USAGE);
   const home = resolve(values.home);
   const history = openHome(home);
   if (!history) return 1;

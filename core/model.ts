@@ -90,8 +90,11 @@ export interface ChampionChange {
   reason: string;
   from: string;
   to: string;
-  /** live: a running session's Serve switched; recorded: champion.json only, the next session serves it. */
-  where: 'live' | 'recorded';
+  /**
+   * live: a running session's Serve switched; recorded: champion.json only, the next session serves it; deployed: a
+   * deployed stack's RayService switched (`sentinel rollback --backend aws`).
+   */
+  where: 'live' | 'recorded' | 'deployed';
 }
 
 /** CANCELLED: stopped on request (cancel, Ctrl-C); ABANDONED: its CLI died and a later command found it. */

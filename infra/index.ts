@@ -66,6 +66,9 @@ export function sentinel(opts: SentinelOptions) {
       stateMachineArn: pipeline.machine.arn,
       alarmTopicArn: alarms.topic.arn,
       datasetsUri: pulumi.interpolate`s3://${storage.bucket.bucket}/datasets/`,
+      // `sentinel rollback --backend aws` reaches the pipeline's RayService here (cli/rollback-aws.ts).
+      clusterName: cfg.cluster.name,
+      namespace: cfg.cluster.namespace,
     },
   };
 }
