@@ -2,22 +2,28 @@
 // continues the stage that stopped from its checkpoint (core/resume.ts plans it; submit-stage honours it).
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { findRun } from '../core/run-history.js';
 import { planResume } from '../core/resume.js';
 import { stageUri } from '../core/artifacts.js';
 import { STAGES } from '../core/stages.js';
 import { homeOption, openHome, usageError } from './runs.js';
 import { bold, dim, yellow } from './format.js';
 import { followRun, jsonOutput, out, withSession } from './session-command.js';
+import { BACKEND_USAGE, backendOf, backendOptions, guarded } from './backend.js';
+import { resolveRunArg } from './run-arg.js';
+import { resumeOnAws } from './resume-aws.js';
 
-export const RESUME_USAGE = `Usage: sentinel resume RUN [--port N] [--json] [--home DIR] [--tracking-uri URL | --no-tracking]
+export const RESUME_USAGE = `Usage: sentinel resume RUN [--port N] [--json] [--home DIR] [--tracking-uri URL | --no-tracking] [--backend local|aws] [--stack FILE]
   Starts a new run that continues RUN (failed, cancelled or abandoned): the stages that finished are not run again
   (their result.json is reused, shown as "ingest reused from r…"), the stage that stopped continues from its
   checkpoint (train: Ray Train's; tune: the Tuner's), and the rest run as usual — on a local Ray head, like \`run\`.
   The new run id is derived from RUN and the attempt, so repeating the command finds the resume it started.
   RUN is a run id (as \`sentinel runs\` lists them) or a unique prefix of one.
   --port N   Serve's HTTP port (default 8000)     --json   the run report as JSON on stdout
-  Exit codes: 0 the resumed run succeeded (or already had), 1 it failed, RUN is not found, still running or succeeded
+  --backend aws: starts a new Step Functions execution of the deployed stack instead (StartExecution, named from RUN
+  and the attempt, so repeating it starts nothing new) and returns; the deployed submit-stage answers the reused
+  stages' tasks with their copied results (no RayJob) and copies RUN's checkpoints for the stage that continues.
+  --json then prints {runId, resumeOf, executionArn, alreadyStarted, reused, continueAt}.
+${BACKEND_USAGE}  Exit codes: 0 the resumed run succeeded (or already had), 1 it failed, RUN is not found, still running or succeeded
   (nothing to resume), 2 bad usage.
 `;
 
@@ -32,6 +38,7 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
         home: homeOption,
         'tracking-uri': { type: 'string' },
         'no-tracking': { type: 'boolean', default: false },
+        ...backendOptions,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -46,6 +53,9 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
     return 0;
   }
   if (positionals.length !== 1) return usageError(positionals.length ? `resume takes one RUN, got ${positionals.length}` : 'resume needs a RUN id (`sentinel runs --status failed` lists candidates)', RESUME_USAGE);
+  // A deployed stack: a new execution with the reuse in its input (cli/resume-aws.ts); nothing runs here.
+  if (backendOf(values.backend) === 'aws') return guarded(() => resumeOnAws(positionals[0]!, values));
+  if (values.stack !== undefined) return usageError('--stack names a deployed stack; it goes with --backend aws', RESUME_USAGE);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usageError(`--port: ${values.port} is not a port number`, RESUME_USAGE);
   const trackingUri = values['tracking-uri'];
@@ -54,15 +64,11 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
   const home = resolve(values.home);
   const history = openHome(home);
   if (!history) return 1;
-  const records = await history.listRuns(); // marks the runs of a dead command ABANDONED first
-  const found = findRun(records, positionals[0]!);
-  if (!('found' in found)) {
-    process.stderr.write(
-      `sentinel: ${'ambiguous' in found ? `"${positionals[0]}" is the start of ${found.ambiguous.join(', ')}; give more of the id` : `no run "${positionals[0]}" in ${history.where}; \`sentinel runs\` lists them`}\n`,
-    );
-    return 1;
-  }
-  const source = found.found;
+  // Listing marks the runs of a dead command ABANDONED first.
+  const resolved = await resolveRunArg(history, positionals[0]!);
+  if (!resolved) return 1;
+  const { records } = resolved;
+  const source = resolved.record;
   const stored = await history.stageResults(source.pipeline, source.runId);
   const results = Object.fromEntries(STAGES.filter((s) => stored[s]).map((s) => [s, { uri: stored[s]!.uri, ok: !!stored[s]!.result && stored[s]!.result!.stage === s }]));
   const plan = planResume({ record: source, results, stageUri: (s) => stageUri(history.artifactRoot, source.pipeline, source.runId, s) }, (id) => records.find((r) => r.runId === id));

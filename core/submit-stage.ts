@@ -6,7 +6,7 @@ import type { ChampionRecord, RunContext, StageSummaries, StageSummary } from '.
 import { STAGES, type Stage } from './stages.js';
 import { buildStageInput } from './stage-input.js';
 import { jobNameFor, labelsFor } from './names.js';
-import { championUri, joinUri, stageUri } from './artifacts.js';
+import { championUri, joinUri, resultUri, stageUri } from './artifacts.js';
 import { StageResultSchema } from './contract.js';
 import { isTerminal, stageOutcome, type JobStatus } from './job-status.js';
 import { ErrorNames, SentinelError, type ErrorName } from './errors.js';
@@ -93,15 +93,20 @@ export async function submitStage(
 async function reuseStage(taskToken: string, stage: Stage, run: RunContext, uri: string, deps: SubmitDeps): Promise<Submitted> {
   const from = run.resume!.from;
   if (!deps.callbacks) throw new SentinelError(ErrorNames.ValidationFailed, 'this deployment cannot complete a reused stage (submit-stage has no task callbacks)', `run.resume.reuse.${stage}`);
-  const parsed = StageResultSchema.safeParse(await deps.store.getJson(uri));
+  const raw = await deps.store.getJson(uri);
+  const parsed = StageResultSchema.safeParse(raw);
   if (!parsed.success || parsed.data.stage !== stage) {
     throw new SentinelError(ErrorNames.ValidationFailed, `${uri} is not a ${stage} result (resume from ${from} without reusing ${stage})`, `run.resume.reuse.${stage}`);
   }
+  // The result is copied into this run's own stage folder, so the resumed run's records are complete on their own
+  // (status, report, a later resume of it); its artifacts stay the earlier run's (immutable), as the result names them.
+  const copy = resultUri(run.artifactRoot, run.pipeline, run.runId, stage);
+  if (copy !== uri) await deps.store.putJson(copy, raw); // as read: nothing the schema does not know is dropped
   const summary: StageSummary = {
     stage,
     jobId: jobNameFor(run.pipeline, from, stage, 1),
     attempt: 0,
-    resultUri: uri,
+    resultUri: copy,
     metrics: parsed.data.metrics,
     artifacts: parsed.data.artifacts,
     details: { ...(parsed.data.details ?? {}), reusedFrom: from },

@@ -66,7 +66,9 @@ export const WILDCARD_RESOURCE_ACTIONS: Readonly<Record<string, string>> = {
 
 /** SDK v3 command → the IAM action it needs (for the bundle check; HeadObject is authorized as s3:GetObject). */
 export const SDK_COMMAND_ACTIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  'client-s3': { GetObject: 's3:GetObject', HeadObject: 's3:GetObject', PutObject: 's3:PutObject', ListObjectsV2: 's3:ListBucket' },
+  // CopyObject is authorized as s3:GetObject on the source and s3:PutObject on the copy; the source reads are granted
+  // with the function's other reads, so the copy's own action is PutObject.
+  'client-s3': { GetObject: 's3:GetObject', HeadObject: 's3:GetObject', PutObject: 's3:PutObject', ListObjectsV2: 's3:ListBucket', CopyObject: 's3:PutObject' },
   'client-dynamodb': { PutItem: 'dynamodb:PutItem', GetItem: 'dynamodb:GetItem', DeleteItem: 'dynamodb:DeleteItem' },
   'client-sfn': {
     SendTaskSuccess: 'states:SendTaskSuccess',
@@ -159,7 +161,6 @@ export function deploymentArns(cfg: SentinelConfig, env: { account: string; part
     schedule: (name) => arn('scheduler', `schedule/${n.scheduleGroup}/${name}`),
     schedulePrefix: n.prefix,
   };
-
 }
 
 // ---- the building blocks: one per adapter capability ------------------------------------------------------------
@@ -253,9 +254,20 @@ const traces: Grant = { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:
 const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
   // Heads the dataset, reads/writes the run record, announces Run Started.
   'prepare-run': (a) => [readObjects(a, ['datasets/', 'artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), publishEvents(a, PUBLISHED_EVENTS['prepare-run'])],
-  // Reads the champion (evaluate stage), parks the task token, creates the RayJob.
-  // Arms the watcher for each job it creates (core/arming.ts).
-  'submit-stage': (a) => [readObjects(a, ['artifacts/']), listBucket(a), tokens(a, ['PutItem']), kubernetes(a), ...armSchedules(a, [scheduleNames(a).watch])],
+  // Reads the champion (evaluate stage), parks the task token, creates the RayJob. A resumed run (core/resume.ts):
+  // completes a reused stage's task itself (SendTaskSuccess; SendTaskFailure when the summary is too large) after
+  // writing its result into the new run's stage folder, and copies the earlier run's checkpoints (CopyObject: read
+  // the source, put the copy). Writes only stage results and checkpoints, never run.json or champion.json.
+  'submit-stage': (a) => [
+    readObjects(a, ['artifacts/']),
+    listBucket(a),
+    { sid: 'ResumedStageCopies', actions: ['s3:PutObject'], resources: objects(a, ['artifacts/*/result.json', 'artifacts/*/checkpoints/']), by: 'code' },
+    tokens(a, ['PutItem']),
+    { sid: 'CompleteReusedStages', actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'], by: 'code' },
+    kubernetes(a),
+    // Arms the watcher for each job it creates (core/arming.ts).
+    ...armSchedules(a, [scheduleNames(a).watch]),
+  ],
   // Reads stage results and the champion.
   'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
   // Promote and CheckPromotion: applies the RayService config (or puts the champion's back), reads its status,

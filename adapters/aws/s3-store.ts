@@ -2,7 +2,7 @@
 // undefined; anything else (403, throttling after the SDK's own retries) is an error, so a permission problem is
 // never mistaken for "no champion yet". Note S3 answers 403 instead of 404 for a missing key unless the caller
 // may s3:ListBucket: infra/iam.ts grants it to every function that reads (see the "why" there).
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectInfo, ObjectStore, Versioned, WriteCondition } from '../../core/ports.js';
 import { checkObjectKey } from '../../core/object-key.js';
 import { quoted } from '../../core/errors.js';
@@ -30,8 +30,15 @@ const isMissing = (e: unknown) => {
 /** S3 returns ETags quoted; the port's etag is opaque, so strip the quotes once here. */
 const unquote = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '');
 
+/** CopyObject's CopySource: bucket/key with the key URL-encoded segment by segment (the slashes stay). */
+export const copySource = (bucket: string, key: string) => `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly s3: S3Client) {}
+  constructor(
+    private readonly s3: S3Client,
+    /** How many CopyObject calls copyPrefix makes at once. */
+    private readonly copyConcurrency = 8,
+  ) {}
 
   async getText(uri: string): Promise<string | undefined> {
     const { bucket, key } = parseS3Uri(uri);
@@ -130,5 +137,40 @@ export class S3ObjectStore implements ObjectStore {
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
     return out;
+  }
+
+  /**
+   * Every object under one prefix (a "folder", recursively) copied under another, keeping the rest of each key: a
+   * resumed run's checkpoints (core/submit-stage.ts). Server-side CopyObject, so nothing passes through the caller;
+   * the caller needs s3:GetObject on the source keys and s3:PutObject on the destination ones. Idempotent (a copy
+   * again overwrites with the same bytes); 0 when nothing is under the prefix. CopyObject takes objects up to 5 GB.
+   */
+  async copyPrefix(fromUri: string, toUri: string): Promise<number> {
+    const from = parseS3Uri(fromUri);
+    const to = parseS3Uri(toUri);
+    const folder = (k: string) => (k === '' || k.endsWith('/') ? k : `${k}/`);
+    const fromPrefix = folder(from.key);
+    const toPrefix = folder(to.key);
+    if (from.bucket === to.bucket && (toPrefix.startsWith(fromPrefix) || fromPrefix.startsWith(toPrefix))) {
+      throw new Error(`copyPrefix: ${quoted(fromUri)} and ${quoted(toUri)} overlap`);
+    }
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.s3.send(new ListObjectsV2Command({ Bucket: from.bucket, Prefix: fromPrefix, ContinuationToken: token }));
+      for (const o of res.Contents ?? []) if (o.Key && o.Key !== fromPrefix && !o.Key.endsWith('/')) keys.push(o.Key);
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.copyConcurrency, keys.length) }, async () => {
+        while (next < keys.length) {
+          const key = keys[next++]!;
+          const target = checkObjectKey(toPrefix + key.slice(fromPrefix.length), 'uri');
+          await this.s3.send(new CopyObjectCommand({ Bucket: to.bucket, Key: target, CopySource: copySource(from.bucket, key) }));
+        }
+      }),
+    );
+    return keys.length;
   }
 }

@@ -30,7 +30,7 @@ const NO_DISARM = { 'scheduler:DeleteSchedule': 'EventBridgeSchedules.disarm: no
 const BUNDLED_NOT_CALLED: Partial<Record<LambdaName, Record<string, string>>> = {
   'submit-stage': {
     ...NO_DISARM,
-    's3:PutObject': 'S3ObjectStore.putJson: submitStage only reads the champion',
+    'states:SendTaskHeartbeat': 'SfnTaskCallbacks.heartbeat: submit-stage completes reused stages, the watcher heartbeats',
     'dynamodb:GetItem': 'DynamoTokenStore.get: submitStage only parks tokens',
     'dynamodb:DeleteItem': 'DynamoTokenStore.delete: submitStage only parks tokens',
   },

@@ -163,7 +163,9 @@ test('the brief’s examples: submit-stage, complete-stage, watch-jobs, start-ru
   assert.deepEqual(statementFor(submit, 'dynamodb:PutItem').Resource, [table.state.arn]);
   assert.deepEqual(statementFor(submit, 's3:GetObject').Resource, [`arn:aws:s3:::${arns.bucketName}/artifacts/*`]);
   assert.deepEqual(statementFor(submit, 'eks:DescribeCluster').Resource, [`arn:aws:eks:${REGION}:${ACCOUNT}:cluster/ml-cluster`]);
-  assert.ok(!actionsOf(submit).includes('s3:PutObject'), 'submit-stage never writes objects');
+  // A resumed run's copies only (the reused stage's result.json, the checkpoints): never run.json or champion.json.
+  assert.deepEqual(statementFor(submit, 's3:PutObject').Resource, [`arn:aws:s3:::${arns.bucketName}/artifacts/*/result.json*`, `arn:aws:s3:::${arns.bucketName}/artifacts/*/checkpoints/*`]);
+  assert.deepEqual(statementFor(submit, 'states:SendTaskSuccess').Resource, ['*']);
 
   const complete = rolePolicy(names.role('complete-stage'));
   assert.deepEqual(statementFor(complete, 'states:SendTaskSuccess').Resource, ['*']);
