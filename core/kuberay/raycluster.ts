@@ -23,6 +23,9 @@ import { KARPENTER, podTemplate, PROMETHEUS_SCRAPE_ANNOTATIONS, type CapacityLab
 /** Ray's autoscaler removes a worker idle this long (a stage's workers go soon after the stage). */
 export const RUN_CLUSTER_WORKER_IDLE_SECONDS = 60;
 
+/** The worker group of a cluster sized from one stage's request (no runStages). */
+const WORKERS = 'workers';
+
 /** The worker-group shape key: stages with equal resources share a group. */
 const shapeKey = (r: RunStageShape['resources']) => JSON.stringify([r.cpu, r.memory, r.gpu ?? 0, r.spot]);
 
@@ -94,8 +97,9 @@ export function runClusterFor(req: JobRequest, opts: RunClusterOptions): RayClus
       template: { ...head, spec: { ...head.spec, automountServiceAccountToken: true } },
     },
     workerGroupSpecs: [...groups.values()].map((g) => ({
-      // e.g. "ingest-evaluate", "train", "tune": a DNS-1123 label, part of the worker pods' names.
-      groupName: g.stages.join('-'),
+      // e.g. "ingest-evaluate", "train", "tune": a DNS-1123 label, part of the worker pods' names. Without
+      // runStages the one group is "workers", so the run's stages still build one manifest when their shapes agree.
+      groupName: req.runStages?.length ? g.stages.join('-') : WORKERS,
       replicas: 0,
       minReplicas: 0,
       maxReplicas: g.workers,

@@ -127,7 +127,13 @@ test('Kueue: the run cluster carries the queue labels and is created suspended f
 test('without runStages the request\'s own stage sizes the cluster; quantities compare by value', () => {
   const { runStages: _omit, ...bare } = request('train');
   const c = runClusterFor({ ...bare, input: { params: { numWorkers: 5 } } }, { namespace: 'ml' });
-  assert.deepEqual(c.spec.workerGroupSpecs.map((g) => [g.groupName, g.maxReplicas]), [['train', 5]]);
+  assert.deepEqual(c.spec.workerGroupSpecs.map((g) => [g.groupName, g.maxReplicas]), [['workers', 5]]);
+  // Stages of equal shape then still build one manifest (one spec hash: the cluster is found, not refused).
+  const hash = (stage: Stage) => {
+    const { runStages: _o, ...r } = request(stage);
+    return runClusterFor({ ...r, resources: spec.stages.ingest.resources, input: {} }, { namespace: 'ml' }).metadata.annotations['sentinel.dev/spec-hash'];
+  };
+  assert.equal(hash('ingest'), hash('evaluate'));
   assert.ok(quantityValue('1Gi') > quantityValue('1000M') && quantityValue('1500Mi') > quantityValue('1Gi') && quantityValue('500m') === 0.5);
   assert.ok(Number.isNaN(quantityValue('lots')));
 });
