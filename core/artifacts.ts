@@ -9,8 +9,12 @@ export const joinUri = (...parts: string[]) =>
 
 export const runUri = (root: string, pipeline: string, runId: string) => joinUri(root, pipeline, runId);
 export const stageUri = (root: string, pipeline: string, runId: string, stage: string) => joinUri(root, pipeline, runId, stage);
+/** What a stage job writes last, atomically, in its stage folder: its presence means the stage finished. */
+export const RESULT_FILE = 'result.json';
 export const resultUri = (root: string, pipeline: string, runId: string, stage: string) =>
-  joinUri(stageUri(root, pipeline, runId, stage), 'result.json');
+  joinUri(stageUri(root, pipeline, runId, stage), RESULT_FILE);
+/** The artifact root's key prefix in the bucket (the deployed root is s3://<bucket>/artifacts). */
+export const ARTIFACTS_PREFIX = 'artifacts/';
 export const runRecordUri = (root: string, pipeline: string, runId: string) => joinUri(runUri(root, pipeline, runId), 'run.json');
 /** The pipeline's serving champion and the one before it (for rollback). */
 export const championUri = (root: string, pipeline: string) => joinUri(root, pipeline, 'champion.json');

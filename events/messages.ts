@@ -4,7 +4,8 @@
 // whose detail breaks its kind's schema is malformed: the consumer fails it, so SQS redrives it to the queue's DLQ.
 import { z } from 'zod';
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE, JobStateChangeDetailSchema } from './job-state-change.js';
-import { instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, type EventPattern } from './patterns.js';
+import { instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, stageResultWrittenPattern, type EventPattern } from './patterns.js';
+import { OBJECT_CREATED_DETAIL_TYPE, S3_EVENT_SOURCE, StageResultWrittenDetailSchema } from './object-created.js';
 import type { RouteTarget } from './routes.js';
 
 export interface MessageKind<K extends string = string, S extends z.ZodType = z.ZodType> {
@@ -22,9 +23,13 @@ const kind = <K extends string, S extends z.ZodType>(k: MessageKind<K, S>) => k;
 /** An EC2 instance id as EC2 events carry it. */
 const InstanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'is not an EC2 instance id');
 
-/** The completion queue: job state changes published by the watcher. */
+/**
+ * The completion queue: job state changes published by the watcher, and S3's Object Created of a stage's result.json
+ * (the job's own write: the pushed completion). Both are claims that complete-stage checks against the compute port.
+ */
 export const COMPLETION_MESSAGES = [
   kind({ kind: 'job-state-change', source: JOB_EVENT_SOURCE, detailType: JOB_EVENT_DETAIL_TYPE, detail: JobStateChangeDetailSchema, pattern: jobCompletedPattern }),
+  kind({ kind: 'stage-result-written', source: S3_EVENT_SOURCE, detailType: OBJECT_CREATED_DETAIL_TYPE, detail: StageResultWrittenDetailSchema, pattern: stageResultWrittenPattern() }),
 ] as const;
 
 /** The interruption queue: EC2's own events (AWS may add fields to a detail, so unknown fields pass). */

@@ -1,6 +1,9 @@
 // EventBridge event patterns, as data. The same objects become rules in infra/, routes on the local bus, and test
 // fixtures; nothing else writes a pattern.
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from './job-state-change.js';
+import { OBJECT_CREATED_DETAIL_TYPE, S3_EVENT_SOURCE } from './object-created.js';
+import { ARTIFACTS_PREFIX, RESULT_FILE } from '../core/artifacts.js';
+import { STAGES } from '../core/stages.js';
 
 export type EventPattern = { [key: string]: EventPattern | readonly unknown[] };
 
@@ -17,9 +20,26 @@ export const DATASETS_PREFIX = 'datasets/';
 /** S3 (bucket notifications with EventBridgeEnabled) → start-run. Folder markers and other prefixes are filtered in the handler too. */
 export const datasetUploadedPattern = (bucket: string) =>
   ({
-    source: ['aws.s3'],
-    'detail-type': ['Object Created'],
+    source: [S3_EVENT_SOURCE],
+    'detail-type': [OBJECT_CREATED_DETAIL_TYPE],
     detail: { bucket: { name: [bucket] }, object: { key: [{ prefix: DATASETS_PREFIX }] } },
+  }) as const satisfies EventPattern;
+
+/**
+ * A stage job's own write of its result (S3 Object Created of <artifacts>/<pipeline>/<runId>/<stage>/result.json)
+ * → the completion queue: the pushed completion. The watcher stays as the safety net for jobs that die without
+ * writing. One wildcard per stage: `*` crosses '/', so each requires the folder before result.json to be a stage's;
+ * Ray Tune's and Ray Train's own result.json files (<stage>/ray/…/<trial>/result.json) end in a trial folder and do
+ * not match. Without a bucket (the completion queue's message table) it matches the shape only.
+ */
+export const stageResultWrittenPattern = (bucket?: string) =>
+  ({
+    source: [S3_EVENT_SOURCE],
+    'detail-type': [OBJECT_CREATED_DETAIL_TYPE],
+    detail: {
+      ...(bucket !== undefined ? { bucket: { name: [bucket] } } : {}),
+      object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${RESULT_FILE}` })) },
+    },
   }) as const satisfies EventPattern;
 
 /** EC2 spot warnings (2-minute notice) and rebalance recommendations → the interruption queue. */

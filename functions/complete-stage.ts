@@ -1,4 +1,5 @@
-// SQS consumer of `Ray Job State Change` events (EventBridge rule → queue → this), on the batch consumer of
+// SQS consumer of `Ray Job State Change` events from the watcher and of S3 `Object Created` of a stage's result.json
+// (the job's own write: core/pushed-completion.ts) (EventBridge rules → queue → this), on the batch consumer of
 // functions/lib/batch.ts: a malformed record fails (redriven, then dead-lettered), its neighbours go on. Each event
 // is a claim that core checks against the compute port before any task is completed (core/complete-stage.ts): a
 // rejected claim fails its record too, so a forged event ends in the DLQ and is counted (HandlerErrors,
@@ -9,13 +10,33 @@ import { sqsEventConsumer } from './lib/batch.js';
 import { logger } from './lib/logger.js';
 import { claimFromDetail } from '../events/job-state-change.js';
 import { COMPLETION_MESSAGES } from '../events/messages.js';
-import { completeStage, type CompleteDeps } from '../core/complete-stage.js';
+import { completeStage, type CompleteDeps, type CompletionReport } from '../core/complete-stage.js';
+import { completeFromResultWrite, DEFAULT_SETTLE_MS } from '../core/pushed-completion.js';
+import { stageResultKey } from '../events/object-created.js';
+import { systemClock, type Clock } from '../core/ports.js';
 
-export const createCompleteStageHandler = (deps: CompleteDeps & { now?: () => Date }): Handler<unknown, SQSBatchResponse> =>
-  sqsEventConsumer('complete-stage', COMPLETION_MESSAGES, async ({ detail: d }, { metrics, messageId }) => {
+/** What a pushed completion's wait leaves of the invocation's time, for the rest of the batch and the callbacks. */
+const SETTLE_MARGIN_MS = 15_000;
+
+export const createCompleteStageHandler = (deps: CompleteDeps & { now?: () => Date; clock?: Clock; settleMs?: number }): Handler<unknown, SQSBatchResponse> =>
+  sqsEventConsumer('complete-stage', COMPLETION_MESSAGES, async (message, { metrics, messageId, context }) => {
     const now = deps.now ?? (() => new Date());
-    const { completion, job, identity } = await completeStage(claimFromDetail(d), deps);
-    logger.info('job completion handled', { messageId, jobId: d.jobId, outcome: completion });
+    let report: CompletionReport;
+    let jobId: string | undefined;
+    if (message.kind === 'job-state-change') {
+      jobId = message.detail.jobId;
+      report = await completeStage(claimFromDetail(message.detail), deps);
+    } else {
+      // The job's own write of its result.json (pushed): the schema let through only a stage result's key.
+      // Its wait for the job to be reported terminal stays within the invocation's time (a batch holds up to 10).
+      const remaining = typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() - SETTLE_MARGIN_MS : Infinity;
+      const settleMs = Math.max(0, Math.min(deps.settleMs ?? DEFAULT_SETTLE_MS, remaining));
+      const pushed = await completeFromResultWrite(stageResultKey(message.detail.object.key)!, { ...deps, clock: deps.clock ?? systemClock, settleMs });
+      jobId = pushed.jobId;
+      report = pushed;
+    }
+    const { completion, job, identity } = report;
+    logger.info('job completion handled', { messageId, via: message.kind, jobId, outcome: completion });
     if (!job || !identity || (completion !== 'completed' && completion !== 'failed')) return;
     // The job's times as the compute port reports them (the event's are only claims). Clamped at 0: the job's clock
     // (the Ray head, the KubeRay operator) may run slightly ahead of this one.

@@ -1,6 +1,7 @@
 // The local runtime: the state machine that deploys, run by aws-local-stepfunctions, with every Task mapped to its
 // real handler in-process; the callback pattern through LocalTaskBroker; job completions flowing
-// watcher → local EventBridge (the project's own patterns) → local SQS queue → completion consumer, as in AWS.
+// watcher → local EventBridge (the project's own patterns) → local SQS queue → completion consumer, as in AWS, and
+// pushed: a job's own write of its result.json → Object Created on the local bus → the same queue and consumer.
 import { Console } from 'node:console';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,6 +29,7 @@ import { FileTokenStore } from './token-store.js';
 import { LocalTaskBroker } from './task-broker.js';
 import { LocalEventBus } from './event-bus.js';
 import { LocalQueue } from './queue.js';
+import { LocalObjectEvents } from './object-events.js';
 import { lambdaContext } from './lambda-context.js';
 import type { TrackingPort } from '../core/ports.js';
 import { RunFolderMetricsSink } from './metrics-sink.js';
@@ -95,6 +97,12 @@ export interface LocalRuntimeOptions {
   /** The MLflow server runs are tracked on and whose registry holds the champion; absent: tracking off. */
   tracking?: TrackingPort;
   /**
+   * Pushed completions (default on): objects created under the artifact root are announced as S3 Object Created on
+   * the bus (local/object-events.ts), so a job's write of its result.json completes its task through the
+   * stage-result-written rule, as on AWS; the watcher stays as the safety net. false: the watcher alone.
+   */
+  pushedCompletions?: boolean;
+  /**
    * Where the handlers' metrics (CloudWatch EMF lines) go: by default each run's folder (local/metrics-sink.ts);
    * false leaves Powertools' own output (stdout).
    */
@@ -116,6 +124,9 @@ export class LocalRuntime {
   private readonly handlers: Record<string, AnyHandler>;
   private readonly executions = new Map<string, LocalExecution>();
   private watcher?: NodeJS.Timeout;
+  /** The local bucket's Object Created notifications (undefined with pushedCompletions: false). */
+  readonly objectEvents?: LocalObjectEvents;
+  private objectEventsStarted?: Promise<void>;
   private watching = false;
   /** The watcher pass under way, if any: close() lets it finish (and publish its metrics) first. */
   private watchPass?: Promise<unknown>;
@@ -183,6 +194,11 @@ export class LocalRuntime {
     };
     for (const route of routesFor({ bucket: LOCAL_BUCKET, pipelines: [] })) {
       this.bus.addRule({ name: route.name, pattern: route.pattern, target: targets[route.target] });
+    }
+    if (opts.pushedCompletions !== false) {
+      mkdirSync(opts.artifactRoot, { recursive: true });
+      this.objectEvents = new LocalObjectEvents({ bucketPath: opts.bucketUri, bucket: LOCAL_BUCKET, root: opts.artifactRoot, publisher: this.bus });
+      this.objectEventsStarted = this.objectEvents.start().catch((e: Error) => logger.warn('object notifications off: the watcher alone completes stages', { error: e.message }));
     }
 
   }
@@ -344,6 +360,8 @@ export class LocalRuntime {
 
   /** Stops the watcher, aborts executions and stops every job they started that is still running. */
   async close() {
+    await this.objectEventsStarted;
+    await this.objectEvents?.close();
     for (const e of this.executions.values()) e.abort();
     if (this.watcher) clearInterval(this.watcher);
     this.watcher = undefined;

@@ -44,6 +44,8 @@ export interface SessionOptions {
   servePort?: number;
   numCpus?: number;
   workflow?: LocalRuntimeOptions['workflow'];
+  /** How stage completions are found (benchmarks compare them): pushed on by default, watcher every 0.5 s. */
+  completions?: Pick<LocalRuntimeOptions, 'pushedCompletions' | 'watchIntervalMs'>;
   /**
    * Experiment tracking: 'local' starts an MLflow server beside the Ray head (SQLite in <home>/mlflow, artifacts in
    * <bucket>/mlflow) and stops it with the session; { uri } uses an existing server; absent: tracking off.
@@ -180,6 +182,7 @@ export class LocalSession {
         logFile: join(logDir, 'handlers.log'),
         ...(opts.workflow ? { workflow: opts.workflow } : {}),
         ...(tracking ? { tracking: tracking.port } : {}),
+        ...opts.completions,
       });
       // Serve's controller and proxy come up with the head, as on a long-lived serving cluster (best effort: a
       // failure here shows again, with its reason, when a promotion needs Serve).

@@ -65,8 +65,9 @@ export const FUNCTION_RULES: Record<KubeFunction, FunctionRules> = {
   // Stops the run's jobs (list by run label, delete) and ends the run: its RayCluster (get: is it the run's; delete).
   'finish-run': { namespaced: [ray('rayjobs', 'list', 'delete'), ray('rayclusters', 'get', 'delete')], cluster: [] },
   'execution-ended': { namespaced: [ray('rayjobs', 'list', 'delete'), ray('rayclusters', 'get', 'delete')], cluster: [] },
-  // Verifies the job named by the event (get) and reads its log tail (get).
-  'complete-stage': { namespaced: [ray('rayjobs', 'get')], cluster: [] },
+  // Verifies the job named by the event (get) and reads its log tail (get); for a stage's result.json write (pushed),
+  // finds the stage's jobs by its labels (list).
+  'complete-stage': { namespaced: [ray('rayjobs', 'get', 'list')], cluster: [] },
   // Lists the jobs in flight and reads one, settles ended ones (patch: the in-flight label), deletes a job KubeRay
   // left running past its deadline (delete).
   'watch-jobs': { namespaced: [ray('rayjobs', 'get', 'list', 'patch', 'delete')], cluster: [] },

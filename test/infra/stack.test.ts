@@ -64,7 +64,7 @@ const deployed = Object.keys(LAMBDAS) as LambdaName[];
 
 test('every route has exactly one rule with its pattern and the target its logical name maps to', () => {
   const routes = routesFor(settings);
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption', 'stage-result-written']);
   assert.equal(ofType('aws:cloudwatch/eventRule:EventRule').length, routes.length, 'no rule without a route');
   for (const route of routes) {
     const rule = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule(route.name), `rule ${route.name}`);
@@ -79,6 +79,9 @@ test('every route has exactly one rule with its pattern and the target its logic
   // The dataset rule matches the deployed bucket, and start-run admits exactly that rule.
   const upload = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('dataset-uploaded'), 'upload rule');
   assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(upload.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
+  // So does the pushed-completion rule (a stage's result.json), whose target is the completion queue.
+  const pushed = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('stage-result-written'), 'stage-result-written rule');
+  assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(pushed.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
   // One invoke permission per function-targeted rule, each admitting exactly its rule.
   const perms = ofType('aws:lambda/permission:Permission');
   assert.deepEqual(perms.map((p) => p.inputs.function).sort(), [names.function('execution-ended'), names.function('notify'), names.function('start-run')].sort());

@@ -73,7 +73,7 @@ test('each Lambda: its own group, bound to a Role with only its verbs; nodes and
   assert.deepEqual(holders('patch core/nodes'), ['handle-interruption']);
   assert.deepEqual(holders('create core/pods/eviction'), ['handle-interruption']);
   assert.deepEqual(flat(FUNCTION_RULES['handle-interruption'].cluster), ['get core/nodes', 'list core/nodes', 'patch core/nodes'], 'evictions only in the namespace');
-  assert.deepEqual(flat(FUNCTION_RULES['complete-stage'].namespaced), ['get ray.io/rayjobs']);
+  assert.deepEqual(flat(FUNCTION_RULES['complete-stage'].namespaced), ['get ray.io/rayjobs', 'list ray.io/rayjobs']);
   assert.deepEqual(holders('create ray.io/rayjobs'), ['submit-stage']);
   assert.deepEqual(holders('patch ray.io/rayservices'), ['promote']);
   // The run's own cluster: created at its first submit, deleted when the run ends (finish-run, execution-ended).

@@ -38,6 +38,7 @@ test('routes and schedules: one source for infra and the local bus', () => {
   const settings = { bucket: 'b', pipelines: [{ name: 'p', retrainSchedule: 'cron(0 3 * * ? *)' }, { name: 'q' }] };
   assert.deepEqual(routesFor(settings).map((r) => [r.name, r.target]), [
     ['job-completed', 'completion-queue'],
+    ['stage-result-written', 'completion-queue'],
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
