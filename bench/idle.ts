@@ -128,23 +128,6 @@ async function watcherAtScale() {
   const lambda = kube.client('lambda');
   try {
     await waitForAccess(() => lambda.list('rayjobs', ns, { limit: 1 }));
-    // History: finished, settled RayJobs as the watcher leaves them (status SUCCEEDED written only on a sample: the
-    // list cost is in the objects' number and size, which the status barely changes).
-    const t0 = Date.now();
-    let created = 0;
-    const WIDTH = 32;
-    while (created < TARGET_JOBS && Date.now() - t0 < CREATE_BUDGET_MS) {
-      const n = Math.min(WIDTH * 8, TARGET_JOBS - created);
-      await Promise.all(Array.from({ length: WIDTH }, async (_, w) => {
-        for (let i = w; i < n; i += WIDTH) {
-          const m = rayJobFor(conformanceRequest(newRunId(), 'train'), { namespace: ns });
-          m.metadata.labels[IN_FLIGHT_LABEL] = SETTLED;
-          await admin.create('rayjobs', ns, m);
-        }
-      }));
-      created += n;
-    }
-    const createMs = Date.now() - t0;
     // In flight: 4 RayJobs (a run's stage each), running.
     const live: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -169,9 +152,31 @@ async function watcherAtScale() {
       return { ms: performance.now() - t, listed: res.listed, lookups, apiCalls: lambda.calls - calls };
     };
     await measure(compute); // warm the connection
-    const o = await measure(old);
-    const n = await measure(compute);
-    return { created, createMs, old: o, new: n };
+    // History: settled RayJobs as the watcher leaves them (no status written: the list cost is in the objects' number
+    // and size). Both ticks are measured at each doubling, so the growth of each is seen, not assumed.
+    const points: Array<{ history: number; old: Awaited<ReturnType<typeof measure>>; new: Awaited<ReturnType<typeof measure>> }> = [];
+    let createMs = 0;
+    let created = 0;
+    let next = 500;
+    const WIDTH = 32;
+    while (created < TARGET_JOBS && createMs < CREATE_BUDGET_MS) {
+      const t0 = Date.now();
+      const n = Math.min(WIDTH * 8, TARGET_JOBS - created);
+      await Promise.all(Array.from({ length: WIDTH }, async (_, w) => {
+        for (let i = w; i < n; i += WIDTH) {
+          const m = rayJobFor(conformanceRequest(newRunId(), 'train'), { namespace: ns });
+          m.metadata.labels[IN_FLIGHT_LABEL] = SETTLED;
+          await admin.create('rayjobs', ns, m);
+        }
+      }));
+      created += n;
+      createMs += Date.now() - t0;
+      if (created >= next || created >= TARGET_JOBS || createMs >= CREATE_BUDGET_MS) {
+        points.push({ history: created, old: await measure(old), new: await measure(compute) });
+        next *= 2;
+      }
+    }
+    return { created, createMs, points };
   } finally {
     admin.close();
     lambda.close();
@@ -193,7 +198,7 @@ async function main() {
   line('one-time schedules still armed once the run is over', play.armedAtEnd);
   line('Lambda invocations per idle hour (rate() schedules + armed)', perHour + play.armedAtEnd);
   line(`  before (watcher ${OLD.watchEvery}, reaper ${OLD.reapEvery})`, oldPerHour);
-  line('EKS API calls per idle hour', 0 * (perHour + play.armedAtEnd));
+  line('EKS API calls per idle hour (each is a watcher/reaper invocation\'s)', perHour + play.armedAtEnd === 0 ? 0 : 'n/a: something still runs');
   line('after a 4-stage run (10 min/stage): watcher ticks', play.invocations.watch);
   line('  reaper ticks after the run (idle time, then job retention)', play.invocations.reap);
   line('  last invocation, minutes after the run ended', play.quietAfterMin.toFixed(1));
@@ -202,18 +207,26 @@ async function main() {
   console.log(`== watcher tick with finished RayJobs in the namespace (real kube-apiserver) ==`);
   const w = await watcherAtScale();
   line('finished RayJobs created', `${w.created} in ${(w.createMs / 1000).toFixed(1)} s${w.created < TARGET_JOBS ? ` (target ${TARGET_JOBS}: creation budget ${CREATE_BUDGET_MS / 1000} s reached)` : ''}`);
-  line('old tick (list every managed RayJob): listed / token lookups', `${w.old.listed} / ${w.old.lookups}`);
-  line('  API requests, list time measured (ms)', `${w.old.apiCalls}, ${w.old.ms.toFixed(0)}`);
-  line(`  + token lookups modelled at ${GETITEM_MS} ms each (ms)`, (w.old.ms + w.old.lookups * GETITEM_MS).toFixed(0));
-  line('new tick (in-flight label selector): listed / token lookups', `${w.new.listed} / ${w.new.lookups}`);
-  line('  API requests, time measured (ms)', `${w.new.apiCalls}, ${w.new.ms.toFixed(1)}`);
-  line(`  + token lookups modelled at ${GETITEM_MS} ms each (ms)`, (w.new.ms + w.new.lookups * GETITEM_MS).toFixed(1));
-  line('ratio old/new, measured', (w.old.ms / w.new.ms).toFixed(1));
-  line('ratio old/new, with modelled lookups', ((w.old.ms + w.old.lookups * GETITEM_MS) / (w.new.ms + w.new.lookups * GETITEM_MS)).toFixed(1));
-  if (w.created < TARGET_JOBS) {
-    const perJob = w.old.ms / w.old.listed;
-    line(`old tick extrapolated to ${TARGET_JOBS} (list time linear in objects, ms)`, `${(perJob * TARGET_JOBS).toFixed(0)} + ${TARGET_JOBS * GETITEM_MS} lookups`);
-    line(`new tick at ${TARGET_JOBS}: unchanged (lists in-flight only, ms)`, w.new.ms.toFixed(1));
+  console.log(`${'history'.padStart(8)} | ${'old: listed'.padStart(11)} ${'lookups'.padStart(8)} ${'API req'.padStart(8)} ${'ms'.padStart(8)} | ${'new: listed'.padStart(11)} ${'lookups'.padStart(8)} ${'API req'.padStart(8)} ${'ms'.padStart(8)} | ${'ratio'.padStart(6)}`);
+  for (const p of w.points) {
+    console.log(`${String(p.history).padStart(8)} | ${String(p.old.listed).padStart(11)} ${String(p.old.lookups).padStart(8)} ${String(p.old.apiCalls).padStart(8)} ${p.old.ms.toFixed(0).padStart(8)} | ${String(p.new.listed).padStart(11)} ${String(p.new.lookups).padStart(8)} ${String(p.new.apiCalls).padStart(8)} ${p.new.ms.toFixed(1).padStart(8)} | ${(p.old.ms / p.new.ms).toFixed(1).padStart(6)}`);
+  }
+  const last = w.points.at(-1)!;
+  line(`ratio old/new at ${last.history}, with token lookups modelled at ${GETITEM_MS} ms each`, ((last.old.ms + last.old.lookups * GETITEM_MS) / (last.new.ms + last.new.lookups * GETITEM_MS)).toFixed(1));
+  if (w.created < TARGET_JOBS && w.points.length >= 2) {
+    // Least squares over every measured point (this machine is shared, single points are noisy): the old tick as ms
+    // per listed object; the new tick as a line in the history, never falling (the API server still reads every
+    // object of the namespace to apply a label selector, so it grows too, only much more slowly).
+    const ps = w.points;
+    const oldPerObject = ps.reduce((s, p) => s + p.history * p.old.ms, 0) / ps.reduce((s, p) => s + p.history * p.history, 0);
+    const mh = ps.reduce((s, p) => s + p.history, 0) / ps.length;
+    const mn = ps.reduce((s, p) => s + p.new.ms, 0) / ps.length;
+    const slope = Math.max(0, ps.reduce((s, p) => s + (p.history - mh) * (p.new.ms - mn), 0) / ps.reduce((s, p) => s + (p.history - mh) ** 2, 0));
+    const oldMs = oldPerObject * TARGET_JOBS;
+    const newMs = mn + slope * (TARGET_JOBS - mh);
+    line(`extrapolated to ${TARGET_JOBS} (least squares): old list ms + ${TARGET_JOBS} lookups x ${GETITEM_MS} ms`, `${oldMs.toFixed(0)} + ${TARGET_JOBS * GETITEM_MS}`);
+    line(`extrapolated to ${TARGET_JOBS} (least squares): new tick ms + 4 lookups x ${GETITEM_MS} ms`, `${newMs.toFixed(0)} + ${4 * GETITEM_MS}`);
+    line(`extrapolated ratio at ${TARGET_JOBS}: list alone / with modelled lookups`, `${(oldMs / newMs).toFixed(1)} / ${((oldMs + TARGET_JOBS * GETITEM_MS) / (newMs + 4 * GETITEM_MS)).toFixed(1)}`);
   }
 }
 
