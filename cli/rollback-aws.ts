@@ -112,8 +112,19 @@ export async function rollbackOnAws(pipeline: string, values: { stack?: string |
     process.stderr.write(`sentinel: ${(e as Error).message}\n  deployed pipelines are ${bucketUri}/pipelines/<name>.yaml (sst deploy uploads them)\n`);
     return 1;
   }
+  // Connected on first use (as functions/aws/deps.ts does): with nothing to roll back to, no EKS call is made.
   const eks = new EKSClient({ region: cfg.region });
-  const client = KubeClient.forEndpoint(await eksEndpoint({ clusterName: cluster.clusterName, region: cfg.region, eks }));
+  let connecting: Promise<InstanceType<typeof KubeClient>> | undefined;
+  const connect = () => (connecting ??= eksEndpoint({ clusterName: cluster.clusterName, region: cfg.region, eks }).then((ep) => KubeClient.forEndpoint(ep)));
+  const client = new Proxy({} as InstanceType<typeof KubeClient>, {
+    get(_t, prop) {
+      if (prop === 'then') return undefined; // not a thenable
+      return async (...args: unknown[]) => {
+        const c = await connect();
+        return (Reflect.get(c, prop, c) as (...a: unknown[]) => unknown).apply(c, args);
+      };
+    },
+  });
   const serving = new RayServiceServing({ client, namespace: cluster.namespace, image: spec.image, prometheus: true });
   const publisher = new EventBridgePublisher(new EventBridgeClient({ region: cfg.region }));
   const res = await rollbackDeployed(pipeline, values.reason, values.by, {

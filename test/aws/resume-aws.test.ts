@@ -55,9 +55,9 @@ interface CliResult {
   stderr: string;
 }
 
-function sentinel(args: string[]): Promise<CliResult> {
+function sentinel(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn, ...extraEnv };
     const child = spawn(join(repoRoot, 'sentinel'), args, { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -248,6 +248,20 @@ describe('sentinel resume --backend aws on moto', () => {
     } finally {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `pipelines/${PIPELINE}.yaml`, Body: readFileSync(join(repoRoot, 'pipelines', `${PIPELINE}.yaml`)) }));
     }
+  });
+
+  test('sentinel rollback --backend aws: nothing to roll back to is exit 1 before any EKS call; no cluster named is exit 2', async () => {
+    // champion.json (the staleness test's) has a current champion and no previous one.
+    const cluster = { SENTINEL_CLUSTER_NAME: 'ml-cluster', SENTINEL_NAMESPACE: 'sentinel' };
+    const [first, noCluster] = await Promise.all([
+      sentinel(['rollback', PIPELINE, '--backend', 'aws', '--reason', 'test', '--json'], cluster),
+      sentinel(['rollback', PIPELINE, '--backend', 'aws']),
+    ]);
+    assert.equal(first.code, 1, first.stderr);
+    assert.equal(json<{ error: string }>(first).error, 'NoPrevious');
+    assert.match(first.stderr, new RegExp(`its champion ${source} is the first`));
+    assert.equal(noCluster.code, 2);
+    assert.match(noCluster.stderr, /SENTINEL_CLUSTER_NAME/);
   });
 
   test('S3ObjectStore.copyPrefix: every key under the prefix, nothing beside it; overlapping prefixes are refused', async () => {
