@@ -123,7 +123,7 @@ export async function startDashboardProxy(dashboard: RayDashboard, opts: { serve
 }
 
 interface PodObj {
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec: { containers: Array<{ name: string; image?: string }> };
   status?: { phase?: string };
 }
@@ -197,7 +197,10 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
     const running = pods.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
     for (const s of services) {
       if (!s.spec.selector) continue;
-      const ready = running.filter((p) => matches(p.metadata.labels, s.spec.selector)).map((p) => p.metadata.name).sort();
+      const ready = running
+        .filter((p) => matches(p.metadata.labels, s.spec.selector))
+        .map((p) => ({ name: p.metadata.name, uid: p.metadata.uid ?? '' }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       const key = JSON.stringify(ready);
       if (slices.get(s.metadata.name) === key) continue;
       const body = {
@@ -205,7 +208,9 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
         kind: 'EndpointSlice',
         metadata: { name: `${s.metadata.name}-sim`, namespace, labels: { 'kubernetes.io/service-name': s.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'sentinel-simulated-kubelet' } },
         addressType: 'IPv4',
-        endpoints: ready.map((name) => ({ addresses: [ipOf(name)], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name, namespace } })),
+        // The operator counts a Service's ready pods by targetRef.uid (calculateNumServeEndpointsFromSlices): an
+        // endpoint without the pod's UID is not counted, and the RayService would never be Ready.
+        endpoints: ready.map(({ name, uid }) => ({ addresses: [ipOf(name)], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', name, namespace, uid } })),
         ports: (s.spec.ports ?? []).map((p) => ({ name: p.name ?? '', port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })),
       };
       const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`;
