@@ -1,0 +1,143 @@
+// The whole pipeline through KubeRay on one machine (issue 10, item 5's moonshot): the deployable state machine on
+// the local interpreter with the real handlers; compute = KubeRayCompute and serving = RayServiceServing as the
+// Lambdas' identity (the project's RBAC only) on a real kube-apiserver; the real KubeRay v1.7 operator creates each
+// RayJob's RayCluster and the RayService's, submits the jobs and the Serve config through the head service's
+// dashboard (routed to one real local Ray head), and writes every status. Real ingest, train, tune and evaluate run
+// on real Ray; promotion waits for the RayService the operator reports; the served model answers POST /predict
+// through the RayService's serve service. Nothing here writes a RayJob or RayService status.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { repoRoot } from './harness.js';
+import { predictThroughService, smallSpec, startOperatorStack, type OperatorStack } from './operator-stack.js';
+import { writeReferenceDataset } from '../../local/dataset.js';
+import { requestJson } from '../../adapters/ray/http.js';
+import { isNotFound } from '../../adapters/kuberay/retry.js';
+import { runClusterNameFor } from '../../core/names.js';
+import { jobSeconds } from '../../core/job-status.js';
+import { harness, referenceSpec, statesEntered } from '../support/harness.js';
+
+const t0 = Date.now();
+const logDir = mkdtempSync(join(tmpdir(), 'sentinel-operator-pipeline-'));
+const pipeline = referenceSpec().name;
+const dataset = join(logDir, 'breast-cancer.csv');
+let stack: OperatorStack;
+
+before(async () => {
+  stack = await startOperatorStack({ logDir, pipeline });
+  await writeReferenceDataset(join(repoRoot, '.venv'), dataset, 'breast-cancer');
+});
+
+after(async () => {
+  await stack?.stop();
+  console.log(`# pipeline through the KubeRay operator: wall time ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${logDir})`);
+});
+
+/** Records what the RayService, Sentinel and Serve said whenever it changes (read-only), for a failure message. */
+function watchServing(s: OperatorStack, file: string) {
+  const lines: string[] = [];
+  let on = true;
+  const loop = (async () => {
+    let last = '';
+    while (on) {
+      const rs = await s.kube.client('admin').get<{ status?: { conditions?: unknown; activeServiceStatus?: { rayClusterName?: string; applicationStatuses?: unknown }; pendingServiceStatus?: { rayClusterName?: string } } }>('rayservices', s.namespace, pipeline).catch(() => undefined);
+      const sentinel = await s.serving.status(pipeline).catch((e: Error) => ({ error: e.message }));
+      const serve = await requestJson<{ applications?: Record<string, { status?: string }> }>(s.ray.dashboard, 'GET', '/api/serve/applications/').then((x) => x.body).catch(() => undefined);
+      const line = JSON.stringify({
+        sentinel,
+        conditions: rs?.status?.conditions,
+        active: rs?.status?.activeServiceStatus?.rayClusterName,
+        apps: rs?.status?.activeServiceStatus?.applicationStatuses,
+        pending: rs?.status?.pendingServiceStatus?.rayClusterName,
+        ray: Object.fromEntries(Object.entries(serve?.applications ?? {}).map(([k, v]) => [k, v.status])),
+      });
+      if (line !== last) {
+        const entry = `${new Date().toISOString()} ${line}`;
+        lines.push(entry);
+        appendFileSync(file, `${entry}\n`);
+      }
+      last = line;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return { lines, stop: async () => ((on = false), await loop) };
+}
+
+test('a full run through the real KubeRay operator on real Ray ends with a RayService serving the promoted model', async () => {
+  const { compute, serving, proxy, operator, kubelet } = stack;
+  const h = harness(compute, serving, { watchIntervalMs: 500 });
+  const watch = watchServing(stack, join(logDir, 'serving.log'));
+  try {
+    const r = await h.start('through-operator', smallSpec(referenceSpec()), dataset);
+    const events = r.execution.events.slice(-10).map((e) => JSON.stringify(e).slice(0, 300)).join('\n');
+    assert.equal(r.outcome.status, 'SUCCEEDED', `${JSON.stringify(r.outcome)}\nlast events:\n${events}\nserving:\n${watch.lines.slice(-6).join('\n')}\noperator log:\n${operator.tail(8)}`);
+    const entered = statesEntered(r.execution.events);
+    assert.deepEqual(entered.slice(0, 8), ['PrepareRun', 'Ingest', 'Train', 'Tune', 'Evaluate', 'Gate', 'ShouldPromote', 'Promote'], entered.join(' '));
+    assert.deepEqual(entered.slice(-2), ['RecordPromoted', 'Promoted'], entered.join(' '));
+
+    // Every stage ran as a RayJob that the operator submitted to Ray and whose status it wrote.
+    const jobs = await compute.list({ 'sentinel.dev/run': r.runId });
+    assert.deepEqual(jobs.map((j) => j.labels['sentinel.dev/stage']).sort(), ['evaluate', 'ingest', 'train', 'tune']);
+    assert.ok(jobs.every((j) => j.state === 'SUCCEEDED' && j.startTime && j.endTime), JSON.stringify(jobs));
+    // Each stage's job time is the one the operator wrote (the RayJob's startTime/endTime from Ray).
+    const stages = (r.outcome.output as { stages: Record<string, { jobSeconds: number }> }).stages;
+    for (const j of jobs) assert.equal(stages[j.labels['sentinel.dev/stage']!]?.jobSeconds, jobSeconds(j), `${j.jobId}: job time from the RayJob status`);
+    const posted = proxy.seen.filter((s) => s.method === 'POST' && s.path === '/api/jobs/').length;
+    assert.ok(posted >= 4, `the operator submitted the stage jobs (${posted} submissions)`);
+    const rayJobs = (await requestJson<Array<{ submission_id?: string; status?: string }>>(stack.ray.dashboard, 'GET', '/api/jobs/')).body;
+    for (const j of jobs) {
+      const mine = rayJobs.find((x) => x.submission_id?.startsWith(j.jobId));
+      assert.equal(mine?.status, 'SUCCEEDED', `Ray ran ${j.jobId}`);
+    }
+    // The default cluster mode (one RayCluster per run): every stage's RayJob selected the run's one cluster, which
+    // the operator brought up once and finish-run deleted when the run ended.
+    const runCluster = runClusterNameFor(pipeline, r.runId);
+    assert.equal(compute.runClustersCreated, 1, 'one RayCluster creation for the run');
+    assert.ok(kubelet.started.some((p) => p.startsWith(`${runCluster}-head-`)), `the run cluster's head pod was started (${kubelet.started.join(' ')})`);
+    assert.ok(proxy.seen.filter((s) => s.method === 'POST' && s.path === '/api/jobs/').every((s) => s.host.startsWith(`${runCluster}-head-svc.`)), 'every job went to the run cluster\'s head service');
+    const left = await stack.kube.client('admin').get<{ metadata: { deletionTimestamp?: string } }>('rayclusters', stack.namespace, runCluster).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    assert.ok(!left || left.metadata.deletionTimestamp, 'the run\'s RayCluster is deleted when the run ends');
+    assert.ok(kubelet.started.some((p) => p.startsWith(`${pipeline}-`) && !p.startsWith(runCluster)), 'the RayService cluster\'s pods were started');
+
+    // The RayService: the operator deployed our config on its cluster and reports our run serving, Ready.
+    const status = await serving.status(pipeline);
+    assert.deepEqual([status.state, status.runId], ['RUNNING', r.runId]);
+    assert.ok(proxy.seen.some((s) => s.method === 'PUT' && s.path.startsWith('/api/serve/applications')), 'the operator PUT the Serve config');
+
+    // The served model answers a prediction through the RayService's serve service (<name>-serve-svc:8000), as an
+    // in-cluster client reaches it: through the pod network (the proxy), which sends it to Serve's HTTP proxy.
+    const call = await predictThroughService(stack, pipeline, referenceSpec().serve.route);
+    assert.match(call.url, new RegExp(`^http://${pipeline}-serve-svc\\.${stack.namespace}\\.svc\\.cluster\\.local:8000/`));
+    assert.equal(call.status, 200, JSON.stringify(call.body));
+    const body = call.body as { predictions?: unknown[] };
+    assert.ok(Array.isArray(body.predictions) && body.predictions.length > 0, JSON.stringify(body));
+    assert.ok(proxy.seen.some((s) => s.method === 'POST' && s.host.startsWith(`${pipeline}-serve-svc.`) && s.status === 200), 'the prediction went through the serve service');
+  } finally {
+    await watch.stop();
+    await h.cleanup();
+  }
+});
+
+test('a stage that fails in Ray fails the run through the operator: the named error and the field at fault, nothing after it runs', async () => {
+  const { compute, serving } = stack;
+  const h = harness(compute, serving, { watchIntervalMs: 500 });
+  // The reference data with one feature value that is not a number: ingest (really run on Ray) refuses it.
+  const [header, first, ...rest] = readFileSync(dataset, 'utf8').trimEnd().split('\n');
+  const column = header!.split(',')[0]!;
+  const bad = join(logDir, 'broken.csv');
+  writeFileSync(bad, [header, ['oops', ...first!.split(',').slice(1)].join(','), ...rest].join('\n'));
+  try {
+    const r = await h.start('through-operator-fails', smallSpec(referenceSpec()), bad);
+    assert.equal(r.outcome.status, 'FAILED', JSON.stringify(r.outcome));
+    assert.equal(r.outcome.error, 'ValidationFailed');
+    assert.ok(r.outcome.cause?.includes(column), `the cause names column ${column}: ${r.outcome.cause}`);
+    const jobs = await compute.list({ 'sentinel.dev/run': r.runId });
+    assert.deepEqual(jobs.map((j) => [j.labels['sentinel.dev/stage'], j.state]), [['ingest', 'FAILED']], 'the operator reported the ingest RayJob Failed; nothing else was submitted');
+    const left = await stack.kube.client('admin').get<{ metadata: { deletionTimestamp?: string } }>('rayclusters', stack.namespace, runClusterNameFor(pipeline, r.runId)).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    assert.ok(!left || left.metadata.deletionTimestamp, 'a failed run\'s RayCluster is deleted too');
+  } finally {
+    await h.cleanup();
+  }
+});
