@@ -57,7 +57,8 @@ try {
   );
   say(`run ${res.runId} started (execution ${res.executionName})`);
   const execution = h.runtime.execution(res.executionName)!;
-  // Print each state as the state machine enters it, and each RayJob / RayService state as the operator writes it.
+  // Print each state as the state machine enters it, and each RayJob / RayService state as Sentinel reads it from
+  // the status the operator writes.
   let printed = 0;
   const seen = new Map<string, string>();
   const ticker = setInterval(() => {
@@ -67,7 +68,7 @@ try {
     }
     void (async () => {
       for (const j of await stack!.compute.list({ 'sentinel.dev/run': res.runId }).catch(() => [])) {
-        if (seen.get(j.jobId) !== j.state) say(`RayJob ${j.jobId}: ${j.state} (written by the operator)`);
+        if (seen.get(j.jobId) !== j.state) say(`RayJob ${j.jobId}: ${j.state}`);
         seen.set(j.jobId, j.state);
       }
       const s = await stack!.serving.status(pipeline).catch(() => undefined);
