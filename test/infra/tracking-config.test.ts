@@ -8,7 +8,7 @@ test('deployment configuration: trackingUri is optional, checked, and reaches th
   assert.equal(sentinelConfig('dev', { trackingUri: 'https://mlflow.example.com' }).trackingUri, 'https://mlflow.example.com');
   assert.throws(() => sentinelConfig('dev', { trackingUri: 'mlflow.example.com' }), /trackingUri "mlflow.example.com" is not an http\(s\) URL/);
   const { lambdaEnvironment } = await import('../../infra/functions.js');
-  const arns = { bucketName: 'b', stateMachine: 'arn:sm' } as never;
+  const arns = { bucketName: 'b', stateMachine: 'arn:sm', functions: {} } as never;
   const off = lambdaEnvironment(sentinelConfig('dev'), resourceNames(sentinelConfig('dev')), arns, []);
   assert.equal('SENTINEL_TRACKING_URI' in off, false);
   const cfg = sentinelConfig('dev', { trackingUri: 'https://mlflow.example.com' });
