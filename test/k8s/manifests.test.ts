@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { startKube, repoRoot, type KubeHarness } from './harness.js';
 import { parseSpec, type PipelineSpec } from '../../core/spec.js';
-import { jobNameFor, labelsFor } from '../../core/names.js';
+import { IN_FLIGHT, IN_FLIGHT_LABEL, jobNameFor, labelsFor } from '../../core/names.js';
 import type { JobRequest } from '../../core/ports.js';
 import { stageOutcome, jobSeconds } from '../../core/job-status.js';
 import { serveApplicationFor } from '../../core/serve-config.js';
@@ -84,7 +84,8 @@ describe('RayJob manifests', () => {
       assert.equal(s.shutdownAfterJobFinishes, true);
       assert.equal(s.ttlSecondsAfterFinished, 60);
       assert.equal(s.jobId, req.jobId);
-      assert.deepEqual(m.metadata.labels, labelsFor(req.identity));
+      // The run's labels, and the watcher's in-flight mark (it lists only jobs in flight: core/watch-jobs.ts).
+      assert.deepEqual(m.metadata.labels, { ...labelsFor(req.identity), [IN_FLIGHT_LABEL]: IN_FLIGHT });
       // The input travels as data: the runtime env carries it encoded (core/stage-input-wire.ts), the entrypoint never does.
       const env = parseYaml(s.runtimeEnvYAML, { version: '1.1' }) as { env_vars: Record<string, string> };
       assert.deepEqual(decodeStageInput(env.env_vars[STAGE_INPUT_ENV]), req.input);
