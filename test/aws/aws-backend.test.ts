@@ -11,12 +11,12 @@
 // jobsFromHistory over a history in the API's shape).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { runSentinel, stdoutJson, type CliResult } from '../support/sentinel-cli.js';
 import { startMoto, useMotoEnv, repoRoot, ACCOUNT, REGION, type Moto } from '../support/moto.js';
 import { definitionJson } from '../../infra/statemachine.js';
 import { resourceNames, sentinelConfig } from '../../infra/config.js';
@@ -44,37 +44,17 @@ let stateMachineArn: string;
 let history: () => AwsRunHistory;
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-aws-'));
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** `./sentinel ARGS` as a user runs it, with the stack named by the environment and the SDK pointed at moto. */
 function sentinel(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn };
-    for (const [k, v] of Object.entries(extraEnv)) {
-      if (v === undefined) delete env[k];
-      else env[k] = v;
-    }
-    const child = spawn(join(repoRoot, 'sentinel'), args, { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn };
+  for (const [k, v] of Object.entries(extraEnv)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return runSentinel(args, tmp, env);
 }
 
-const json = <T>(r: CliResult): T => {
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-};
+const json = stdoutJson;
 
 before(async () => {
   moto = await startMoto();

@@ -7,13 +7,13 @@
 // execution's own input, as the state machine would. The compute port is the in-memory one (no Kubernetes here).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { runSentinel, stdoutJson, type CliResult } from '../support/sentinel-cli.js';
 import { startMoto, useMotoEnv, repoRoot, ACCOUNT, REGION, type Moto } from '../support/moto.js';
 import { FakeCompute } from '../support/fakes.js';
 import { definitionJson } from '../../infra/statemachine.js';
@@ -49,31 +49,11 @@ let ddb: DynamoDBClient;
 let stateMachineArn: string;
 const tmp = mkdtempSync(join(tmpdir(), 'sentinel-aws-resume-'));
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function sentinel(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn, ...extraEnv };
-    const child = spawn(join(repoRoot, 'sentinel'), args, { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...moto.env, [BACKEND_ENV.bucket]: BUCKET, [BACKEND_ENV.stateMachineArn]: stateMachineArn, ...extraEnv };
+  return runSentinel(args, tmp, env);
 }
-const json = <T>(r: CliResult): T => {
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-};
+const json = stdoutJson;
 const keysUnder = async (prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
 
 /** The Lambda entry's callbacks on moto, remembering what each call handed Step Functions (moto keeps nothing of it). */
