@@ -2,7 +2,7 @@
 // a real job would, with scriptable failures, and an in-memory serving backend.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ComputePort, JobRequest, ServeStatus, ServingPort } from '../../core/ports.js';
+import type { ComputePort, JobRequest, ServeStatus, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { ServeConfig } from '../../core/serve-config.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
@@ -126,4 +126,34 @@ export function memoryCas(data: Map<string, unknown>) {
       return 'ok';
     },
   };
+}
+
+/** Task callbacks that record each call (success, failure) and answer 'ok'. */
+export class RecordingCallbacks implements TaskCallbacks {
+  calls: Array<[string, ...unknown[]]> = [];
+  async success(t: string, o: unknown) {
+    this.calls.push(['success', t, o]);
+    return 'ok' as const;
+  }
+  async failure(t: string, e: string, c: string) {
+    this.calls.push(['failure', t, e, c]);
+    return 'ok' as const;
+  }
+  async heartbeat() {
+    return 'ok' as const;
+  }
+}
+
+/** The token store in memory. */
+export class MemoryTokens implements TokenStore {
+  readonly map = new Map<string, string>();
+  async put(j: string, t: string) {
+    this.map.set(j, t);
+  }
+  async get(j: string) {
+    return this.map.get(j);
+  }
+  async delete(j: string) {
+    this.map.delete(j);
+  }
 }

@@ -12,19 +12,7 @@ import type { JobStatus } from '../../core/job-status.js';
 import { createSubmitStageHandler } from '../../functions/submit-stage.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 import { referenceRun } from '../support/reference.js';
-
-class MemoryTokens implements TokenStore {
-  readonly map = new Map<string, string>();
-  async put(j: string, t: string) {
-    this.map.set(j, t);
-  }
-  async get(j: string) {
-    return this.map.get(j);
-  }
-  async delete(j: string) {
-    this.map.delete(j);
-  }
-}
+import { MemoryTokens } from '../support/fakes.js';
 
 const NOW = new Date('2026-12-02T02:00:00.000Z');
 const MIN = 60_000;

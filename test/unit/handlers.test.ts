@@ -10,7 +10,7 @@ import { createCompleteStageHandler } from '../../functions/complete-stage.js';
 import { createPromoteHandler } from '../../functions/promote.js';
 import { LocalObjectStore } from '../../local/object-store.js';
 import { FileTokenStore } from '../../local/token-store.js';
-import { FakeCompute, FakeServing } from '../support/fakes.js';
+import { FakeCompute, FakeServing, RecordingCallbacks } from '../support/fakes.js';
 import { referenceSpec } from '../support/reference.js';
 import { validateSpec } from '../../core/spec.js';
 import { systemClock, type TaskCallbacks } from '../../core/ports.js';
@@ -31,21 +31,6 @@ const run = (root: string) => ({
   spec: validateSpec(referenceSpec()),
   requestedAt: new Date(0).toISOString(),
 });
-
-class RecordingCallbacks implements TaskCallbacks {
-  calls: Array<[string, ...unknown[]]> = [];
-  async success(t: string, o: unknown) {
-    this.calls.push(['success', t, o]);
-    return 'ok' as const;
-  }
-  async failure(t: string, e: string, c: string) {
-    this.calls.push(['failure', t, e, c]);
-    return 'ok' as const;
-  }
-  async heartbeat() {
-    return 'ok' as const;
-  }
-}
 
 test('submit-stage: a malformed event fails with ValidationFailed naming the field; nothing is submitted', async () => {
   const root = dir();

@@ -13,9 +13,9 @@ import { completeFromResultWrite } from '../../core/pushed-completion.js';
 import { CompletionRejected } from '../../core/complete-stage.js';
 import { LocalObjectStore } from '../../local/object-store.js';
 import { FileTokenStore } from '../../local/token-store.js';
-import { FakeCompute } from '../support/fakes.js';
+import { FakeCompute, RecordingCallbacks } from '../support/fakes.js';
 import { labelsFor, parseJobName } from '../../core/names.js';
-import type { Clock, JobRequest, TaskCallbacks } from '../../core/ports.js';
+import type { Clock, JobRequest } from '../../core/ports.js';
 import type { JobStatus } from '../../core/job-status.js';
 import { matches } from '../../events/match.js';
 import { stageResultWrittenPattern, datasetUploadedPattern } from '../../events/patterns.js';
@@ -27,21 +27,6 @@ const ctx = { functionName: 'test', awsRequestId: 'r' } as Context;
 const BUCKET = 'amzn-s3-demo-bucket1';
 const RUN = 'r012345678';
 const KEY = `artifacts/breast-cancer/${RUN}/train/result.json`;
-
-class RecordingCallbacks implements TaskCallbacks {
-  calls: Array<[string, ...unknown[]]> = [];
-  async success(t: string, o: unknown) {
-    this.calls.push(['success', t, o]);
-    return 'ok' as const;
-  }
-  async failure(t: string, e: string, c: string) {
-    this.calls.push(['failure', t, e, c]);
-    return 'ok' as const;
-  }
-  async heartbeat() {
-    return 'ok' as const;
-  }
-}
 
 /** A clock whose sleeps pass at once (and run `onSleep`, e.g. the job finishing meanwhile). */
 function fakeClock(onSleep: (slept: number) => void = () => undefined): Clock & { slept: number } {

@@ -1,6 +1,6 @@
 // The core steps of a run through their ports, with in-memory doubles: start, prepare, the watcher, the gate,
 // promotion (and rollback), and the run's end. What is written, started, stopped, published and returned.
-import { memoryCas } from '../support/fakes.js';
+import { memoryCas, MemoryTokens } from '../support/fakes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRun } from '../../core/start-run.js';
@@ -12,7 +12,7 @@ import { finishRun } from '../../core/finish-run.js';
 import { parseRunContext } from '../../core/run-input.js';
 import { validateSpec } from '../../core/spec.js';
 import { runIdFor } from '../../core/run-id.js';
-import type { BusEvent, CallbackResult, Clock, ComputePort, ObjectInfo, ObjectStore, ServeStatus, ServingPort, TokenStore } from '../../core/ports.js';
+import type { BusEvent, CallbackResult, Clock, ComputePort, ObjectInfo, ObjectStore, ServeStatus, ServingPort } from '../../core/ports.js';
 import type { JobStatus } from '../../core/job-status.js';
 import type { ChampionRecord, RunContext, StageSummary } from '../../core/model.js';
 import type { ServeConfig } from '../../core/serve-config.js';
@@ -61,19 +61,6 @@ class MemoryStore implements ObjectStore {
     return [];
   }
 }
-class MemoryTokens implements TokenStore {
-  readonly map = new Map<string, string>();
-  async put(j: string, t: string) {
-    this.map.set(j, t);
-  }
-  async get(j: string) {
-    return this.map.get(j);
-  }
-  async delete(j: string) {
-    this.map.delete(j);
-  }
-}
-
 test('start: one execution named from pipeline and run id, with the validated run as input', async () => {
   const started: Array<[string, unknown]> = [];
   const executions = { start: async (name: string, input: unknown) => (started.push([name, input]), { executionId: `arn:${name}`, alreadyStarted: started.length > 1 }) };
