@@ -32,6 +32,10 @@ def _run_stage(stage: str, body: Callable[[StageInput], StageResult]) -> int:
         tracker = tracking.start_stage(stage_input)
         result = body(stage_input)
         tracker.finish(result)
+        # The write is the job's last act: its Object Created completes the task (the pushed completion), which
+        # waits until the backend reports the job ended. Disconnecting from Ray first (Tune's and Train's actors are
+        # torn down with the driver's connection) leaves only the process exit between the two.
+        contract._stop_log_forwarding()
         uri = contract.write_result(stage_input, result)
     except contract.StageError as e:
         if tracker is not None:
