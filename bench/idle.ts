@@ -15,7 +15,7 @@ import { sentinelConfig } from '../infra/config.js';
 import { durationSeconds } from '../core/staleness.js';
 import { watchJobs } from '../core/watch-jobs.js';
 import { reapIdle } from '../core/reaper.js';
-import { armReaperAfterRun, armWatcher } from '../core/arming.js';
+import { armReaperAfterRun, armWatcher, isSlotName, watchScheduleStem } from '../core/arming.js';
 import type { CallbackResult, ClusterActivity, ComputePort, OneTimeSchedulesPort, TokenStore } from '../core/ports.js';
 import type { JobStatus } from '../core/job-status.js';
 import { IN_FLIGHT_LABEL, SETTLED } from '../core/names.js';
@@ -53,7 +53,7 @@ async function recurring() {
 async function playRun(cfg: ReturnType<typeof sentinelConfig>) {
   let now = Date.parse('2026-12-02T00:00:00Z');
   const armed = new Map<string, { at: number; kind: 'watch' | 'reap' }>();
-  const schedules: OneTimeSchedulesPort = { arm: async (name, at) => void armed.set(name, { at: at.getTime(), kind: name.endsWith('-watch') ? 'watch' : 'reap' }) };
+  const schedules: OneTimeSchedulesPort = { arm: async (name, at) => void armed.set(name, { at: at.getTime(), kind: isSlotName(watchScheduleStem(prefix), name) ? 'watch' : 'reap' }) };
   const everyMs = cfg.watchEverySeconds * 1000;
   const idleMs = cfg.idleTimeoutMinutes * 60_000;
   const retentionMs = durationSeconds(cfg.jobRetention, 'jobRetention') * 1000;

@@ -11,7 +11,7 @@ import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../events/job-state-cha
 import { INTERRUPTION_EVENT_DETAIL_TYPE, INTERRUPTION_EVENT_SOURCE } from '../core/interruption.js';
 import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
 import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../events/run-events.js';
-import { reapScheduleName, watchScheduleName } from '../core/arming.js';
+import { reapScheduleStem, watchScheduleStem } from '../core/arming.js';
 import { staleScheduleName } from '../core/staleness.js';
 
 export interface Statement {
@@ -243,8 +243,8 @@ const armSchedules = (a: DeploymentArns, names: string[]): Grant[] => [
 ];
 /** The one-time schedules' names (core/arming.ts, core/staleness.ts), under the stack's prefix. */
 export const scheduleNames = (a: Pick<DeploymentArns, 'schedulePrefix'>) => ({
-  watch: watchScheduleName(a.schedulePrefix),
-  reap: reapScheduleName(a.schedulePrefix),
+  watch: `${watchScheduleStem(a.schedulePrefix)}-*`,
+  reap: `${reapScheduleStem(a.schedulePrefix)}-*`,
   stale: `${staleScheduleName(a.schedulePrefix, '')}*`,
 });
 

@@ -10,7 +10,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { ComputePort, EventPublisher, ExecutionsPort, ObjectStore, OneTimeSchedulesPort, ServingPort, TaskCallbacks, TokenStore } from '../../core/ports.js';
 import { EventBridgeSchedules } from '../../adapters/aws/scheduler.js';
-import { reapScheduleName, watchScheduleName, type ReaperArming, type WatcherArming } from '../../core/arming.js';
+import { isSlotName, reapScheduleStem, watchScheduleStem, type ReaperArming, type WatcherArming } from '../../core/arming.js';
 import type { ServeConfig } from '../../core/serve-config.js';
 import { quoted, validationFailed } from '../../core/errors.js';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
@@ -167,15 +167,15 @@ export function seconds(name: string): number {
   return n;
 }
 
-/** The schedule names' prefix (sentinel-<stage>): the watcher is <prefix>-watch, the reaper <prefix>-reap. */
+/** The schedule names' prefix (sentinel-<stage>): the watcher's are <prefix>-watch-<t>, the reaper's <prefix>-reap-<t>. */
 export const schedulePrefix = () => env(ENV.schedulePrefix);
 
 /** The target of a schedule, by its name: IAM lets the Lambdas arm only <prefix>-*, and Scheduler invoke only these. */
 export function scheduleTargetFor(name: string, prefix: string, targets: ScheduleTargets): string {
-  if (name === watchScheduleName(prefix)) return targets.watch;
-  if (name === reapScheduleName(prefix)) return targets.reap;
+  if (isSlotName(watchScheduleStem(prefix), name)) return targets.watch;
+  if (isSlotName(reapScheduleStem(prefix), name)) return targets.reap;
   if (name.startsWith(`${prefix}-stale-`)) return targets.stale;
-  throw validationFailed(`schedule ${quoted(name)} is none of ${prefix}-watch, ${prefix}-reap, ${prefix}-stale-<pipeline>`, 'name');
+  throw validationFailed(`schedule ${quoted(name)} is none of ${prefix}-watch-<time>, ${prefix}-reap-<time>, ${prefix}-stale-<pipeline>`, 'name');
 }
 export interface ScheduleTargets {
   watch: string;

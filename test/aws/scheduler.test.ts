@@ -42,8 +42,8 @@ const names = async () => ((await client.send(new ListSchedulesCommand({ GroupNa
 test('arm: an at() schedule in the group, deleted after it fires, no flexible window, its kind\'s target and role', async () => {
   const now = new Date('2026-12-02T02:00:00.000Z');
   const armed = await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, now);
-  assert.deepEqual(armed, { name: `${PREFIX}-watch`, at: '2026-12-02T02:01:00.000Z' });
-  const s = await get(`${PREFIX}-watch`);
+  assert.deepEqual(armed, { name: `${PREFIX}-watch-1796176860`, at: '2026-12-02T02:01:00.000Z' });
+  const s = await get(armed.name);
   assert.equal(s.ScheduleExpression, 'at(2026-12-02T02:01:00)');
   assert.equal(s.ScheduleExpressionTimezone, 'UTC');
   assert.equal(s.ActionAfterCompletion, 'DELETE');
@@ -56,35 +56,44 @@ test('arm: an at() schedule in the group, deleted after it fires, no flexible wi
   assert.deepEqual(JSON.parse(s.Target!.Input!), WATCH_TICK);
 });
 
-test('re-arming the same name replaces it: one schedule, the new time', async () => {
+test('arming within one interval is the same schedule; the next interval is another, so a firing one is never rewritten', async () => {
   const before = (await names()).length;
-  await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, new Date('2026-12-02T02:05:00.000Z'));
-  await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, new Date('2026-12-02T02:06:30.000Z'));
-  assert.equal((await names()).length, before, 'no second watcher schedule');
-  const s = await get(`${PREFIX}-watch`);
-  assert.equal(s.ScheduleExpression, 'at(2026-12-02T02:07:30)');
+  const a = await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, new Date('2026-12-02T02:05:00.000Z'));
+  const b = await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, new Date('2026-12-02T02:05:00.000Z'));
+  assert.deepEqual(b, a);
+  assert.equal((await names()).length, before + 1, 'the same slot again: no second schedule (Create, Conflict, Update of the same request)');
+  const s = await get(a.name);
+  assert.equal(s.ScheduleExpression, 'at(2026-12-02T02:06:00)');
   assert.equal(s.Target?.Arn, TARGETS.watch, 'the update carries the whole request again');
+  // Armed as the 02:06 tick fires (its own re-arm, or a submit at that instant): the 02:07 schedule, a new name.
+  const c = await armWatcher({ schedules, prefix: PREFIX, everyMs: 60_000 }, new Date('2026-12-02T02:06:00.000Z'));
+  assert.deepEqual(c, { name: `${PREFIX}-watch-${Date.parse('2026-12-02T02:07:00Z') / 1000}`, at: '2026-12-02T02:07:00.000Z' });
+  // Scheduler deletes the fired one after its invocation: the next is untouched.
+  await schedules.disarm(a.name);
+  assert.equal((await get(c.name)).ScheduleExpression, 'at(2026-12-02T02:07:00)');
 });
 
 test('the reaper and a staleness check go to their own targets; disarm deletes, and a missing name is fine', async () => {
   const end = new Date('2026-12-02T02:10:00.000Z');
-  await armReaperAfterRun({ schedules, prefix: PREFIX, idleMs: 15 * 60_000 }, end, end);
-  const r = await get(`${PREFIX}-reap`);
+  const reap = await armReaperAfterRun({ schedules, prefix: PREFIX, idleMs: 15 * 60_000 }, end, end);
+  assert.equal(reap.name, `${PREFIX}-reap-${Date.parse('2026-12-02T02:25:00Z') / 1000}`);
+  const r = await get(reap.name);
   assert.deepEqual([r.ScheduleExpression, r.Target?.Arn, JSON.parse(r.Target!.Input!)], ['at(2026-12-02T02:25:00)', TARGETS.reap, REAP_TICK]);
   const stale = await armStaleCheck({ pipeline: 'breast-cancer', champion: { runId: 'r0123456ab', promotedAt: '2026-12-01T00:00:00.000Z' }, staleAfter: '30d', schedulePrefix: PREFIX }, schedules, end);
   const st = await get(stale.name);
   assert.deepEqual([st.Target?.Arn, st.ScheduleExpression], [TARGETS.stale, 'at(2026-12-31T00:00:00)']);
-  assert.deepEqual(await names(), [`${PREFIX}-reap`, `${PREFIX}-stale-breast-cancer`, `${PREFIX}-watch`]);
-  await schedules.disarm(`${PREFIX}-reap`);
-  await schedules.disarm(`${PREFIX}-reap`); // already gone: fine
-  assert.deepEqual(await names(), [`${PREFIX}-stale-breast-cancer`, `${PREFIX}-watch`]);
-  await assert.rejects(get(`${PREFIX}-reap`), { name: 'ResourceNotFoundException' });
+  assert.ok((await names()).includes(reap.name) && (await names()).includes(`${PREFIX}-stale-breast-cancer`));
+  await schedules.disarm(reap.name);
+  await schedules.disarm(reap.name); // already gone: fine
+  assert.ok(!(await names()).includes(reap.name));
+  await assert.rejects(get(reap.name), { name: 'ResourceNotFoundException' });
 });
 
 test('refused before any call: a name Scheduler would refuse, a name of no known kind, a time that is not one', async () => {
   const count = (await names()).length;
   await assert.rejects(schedules.arm('has space', new Date(), {}), { name: 'ValidationFailed', where: 'name' });
   await assert.rejects(schedules.arm(`${PREFIX}-other`, new Date(), {}), { name: 'ValidationFailed', where: 'name' });
+  await assert.rejects(schedules.arm(`${PREFIX}-watch`, new Date(), {}), { name: 'ValidationFailed', where: 'name' }, 'the stem alone is no slot');
   assert.throws(() => atExpression(new Date(Number.NaN)), { name: 'ValidationFailed' });
   assert.equal((await names()).length, count);
   // (A group that does not exist: moto 5.2.5 answers CreateSchedule with an HTML 500, not AWS's

@@ -131,7 +131,8 @@ test('one-time schedules: the stack\'s group, a role that may invoke exactly the
   // The Lambdas that arm: Create/UpdateSchedule on their own schedule names only, and PassRole on that role only,
   // to Scheduler only. Nothing may DeleteSchedule (fired at() schedules delete themselves).
   const sched = (n: string) => `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${names.scheduleGroup}/${names.prefix}-${n}`;
-  const arming: Record<string, string[]> = { 'submit-stage': [sched('watch')], 'watch-jobs': [sched('watch')], 'finish-run': [sched('reap')], 'execution-ended': [sched('reap')], 'reap-idle': [sched('reap')], promote: [sched('stale-*')] };
+  // Watcher and reaper schedules are named by their fire time (<prefix>-watch-<epoch s>, core/arming.ts): the stem's names only.
+  const arming: Record<string, string[]> = { 'submit-stage': [sched('watch-*')], 'watch-jobs': [sched('watch-*')], 'finish-run': [sched('reap-*')], 'execution-ended': [sched('reap-*')], 'reap-idle': [sched('reap-*')], promote: [sched('stale-*')] };
   for (const f of deployed) {
     const doc = rolePolicy(names.role(f));
     const create = doc.Statement.find((s) => s.Action.includes('scheduler:CreateSchedule'));

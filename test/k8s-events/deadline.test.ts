@@ -308,7 +308,7 @@ test(`with ${HISTORY} earlier RayJobs in the namespace, a tick lists and looks u
   assert.equal(tick1.listed, 3, 'only the RayJobs in flight');
   assert.equal(tokens.lookups, 3, 'one token lookup per job in flight, none for the history');
   assert.equal(lambda.calls - calls0, 1, 'one list request (one page), nothing else on the API server');
-  assert.deepEqual([tick1.published, tick1.heartbeats, tick1.inFlight, armed], [1, 2, 3, ['sentinel-k8s-watch']]);
+  assert.deepEqual([tick1.published, tick1.heartbeats, tick1.inFlight, armed.map((n) => n.replace(/-[0-9]+$/, ''))], [1, 2, 3, ['sentinel-k8s-watch']], 'one watcher slot armed (<prefix>-watch-<epoch s>)');
 
   // The consumer completes the ended job's task; the running ones end and their completions are pushed too.
   for (const j of [justEnded, ...running]) await tokens.delete(j);

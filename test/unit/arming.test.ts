@@ -4,7 +4,7 @@
 // nothing left, no schedule is armed: an idle deployment invokes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { armReaperAfterRun, armWatcher, reapScheduleName, REAP_TICK, tryArm, watchScheduleName, WATCH_TICK } from '../../core/arming.js';
+import { armReaperAfterRun, armWatcher, isSlotName, reapScheduleName, reapScheduleStem, REAP_TICK, tryArm, watchScheduleName, watchScheduleStem, WATCH_TICK } from '../../core/arming.js';
 import { watchJobs } from '../../core/watch-jobs.js';
 import { DRAIN_RECHECK_MS, planReap, reapIdle } from '../../core/reaper.js';
 import type { CallbackResult, ClusterActivity, ComputePort, OneTimeSchedulesPort, RayClusterInfo, TokenStore } from '../../core/ports.js';
@@ -17,7 +17,7 @@ import { MemoryTokens } from '../support/fakes.js';
 const NOW = new Date('2026-12-02T02:00:00.000Z');
 const MIN = 60_000;
 
-/** An in-memory OneTimeSchedulesPort: re-arming a name replaces it, as EventBridge Scheduler does. */
+/** An in-memory OneTimeSchedulesPort: arming a name that exists replaces it, as EventBridge Scheduler's upsert does. */
 function memorySchedules() {
   const armed = new Map<string, { at: Date; input: unknown }>();
   const calls: string[] = [];
@@ -28,26 +28,56 @@ function memorySchedules() {
   return { port, armed, calls };
 }
 
-test('schedule names and inputs: one watcher, one reaper per stack prefix', async () => {
-  assert.equal(watchScheduleName('sentinel-dev'), 'sentinel-dev-watch');
-  assert.equal(reapScheduleName('sentinel-dev'), 'sentinel-dev-reap');
+test('schedule names and inputs: a watcher slot per interval and a reaper slot per minute, named by fire time', async () => {
+  const at = (iso: string) => new Date(iso);
+  assert.equal(watchScheduleName('sentinel-dev', at('2026-12-02T02:01:00Z')), 'sentinel-dev-watch-1796176860');
+  assert.equal(reapScheduleName('sentinel-dev', at('2026-12-02T02:15:00Z')), 'sentinel-dev-reap-1796177700');
+  assert.equal(isSlotName(watchScheduleStem('sentinel-dev'), 'sentinel-dev-watch-1796176860'), true);
+  assert.equal(isSlotName(watchScheduleStem('sentinel-dev'), 'sentinel-dev-watch'), false);
+  assert.equal(isSlotName(watchScheduleStem('sentinel-dev'), 'sentinel-dev-watch-12x'), false);
+  assert.equal(isSlotName(reapScheduleStem('sentinel-dev'), 'sentinel-dev-watch-1796176860'), false);
   const s = memorySchedules();
   const w = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs: MIN }, NOW);
-  assert.deepEqual(w, { name: 'sentinel-dev-watch', at: '2026-12-02T02:01:00.000Z' });
-  assert.deepEqual(s.armed.get('sentinel-dev-watch'), { at: new Date('2026-12-02T02:01:00.000Z'), input: WATCH_TICK });
-  // Re-arming replaces: still one schedule, at the later time.
-  await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs: MIN }, new Date(NOW.getTime() + 30_500));
-  assert.deepEqual([...s.armed.keys()], ['sentinel-dev-watch']);
-  assert.equal(s.armed.get('sentinel-dev-watch')!.at.toISOString(), '2026-12-02T02:01:31.000Z', 'rounded up to the second');
-  // The reaper: the run's end + the idle time; never in the past (a late call arms it a few seconds ahead).
+  assert.deepEqual(w, { name: 'sentinel-dev-watch-1796176860', at: '2026-12-02T02:01:00.000Z' });
+  assert.deepEqual(s.armed.get(w.name), { at: at('2026-12-02T02:01:00.000Z'), input: WATCH_TICK });
+  // Every arm within one interval is the same slot: still one schedule, one tick.
+  const again = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs: MIN }, new Date(NOW.getTime() - 20_000));
+  assert.deepEqual(again, w);
+  // Half an interval later: the next slot boundary at least one interval away.
+  const later = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs: MIN }, new Date(NOW.getTime() + 30_500));
+  assert.deepEqual(later, { name: 'sentinel-dev-watch-1796176920', at: '2026-12-02T02:02:00.000Z' });
+  // The reaper: the run's end + the idle time, to the minute; never in the past (a late call arms the next minute).
   const r = await armReaperAfterRun({ schedules: s.port, prefix: 'sentinel-dev', idleMs: 15 * MIN }, NOW, NOW);
-  assert.deepEqual(r, { name: 'sentinel-dev-reap', at: '2026-12-02T02:15:00.000Z' });
-  assert.deepEqual(s.armed.get('sentinel-dev-reap')!.input, REAP_TICK);
+  assert.deepEqual(r, { name: 'sentinel-dev-reap-1796177700', at: '2026-12-02T02:15:00.000Z' });
+  assert.deepEqual(s.armed.get(r.name)!.input, REAP_TICK);
+  const odd = await armReaperAfterRun({ schedules: s.port, prefix: 'sentinel-dev', idleMs: 15 * MIN }, new Date(NOW.getTime() + 1_000), NOW);
+  assert.equal(odd.at, '2026-12-02T02:16:00.000Z', 'rounded up to the minute');
   const late = await armReaperAfterRun({ schedules: s.port, prefix: 'p', idleMs: MIN }, new Date(NOW.getTime() - 60 * MIN), NOW);
-  assert.equal(late.at, '2026-12-02T02:00:05.000Z');
+  assert.equal(late.at, '2026-12-02T02:01:00.000Z');
   // Best effort: a refused arm is reported with its error name, not thrown.
   const refused = await tryArm(() => Promise.reject(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' })));
   assert.deepEqual(refused, { error: 'AccessDeniedException: not authorized' });
+});
+
+test('the re-arm race: an arm made while a tick fires never names the firing schedule, so its deletion loses nothing', async () => {
+  // Scheduler deletes an at() schedule after it has invoked its target. Play every arm time around a firing: a
+  // submit-stage arming at the firing instant, just before it, or just after, and the tick re-arming itself.
+  const everyMs = MIN;
+  const s = memorySchedules();
+  const first = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs }, NOW);
+  const firesAt = Date.parse(first.at);
+  for (const offset of [-everyMs + 5_001, -5_000, -1, 0, 1, 999, 30_000]) {
+    const armed = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs }, new Date(firesAt + offset));
+    assert.notEqual(armed.name, first.name, `an arm at firing ${offset >= 0 ? '+' : ''}${offset} ms names another schedule`);
+    assert.ok(Date.parse(armed.at) >= firesAt + offset + 5_000, 'and fires after the lead');
+  }
+  // The firing one is deleted after it fired: what was armed meanwhile is all still there.
+  s.armed.delete(first.name);
+  assert.ok(s.armed.size >= 1);
+  assert.ok([...s.armed.keys()].every((n) => isSlotName(watchScheduleStem('sentinel-dev'), n)));
+  // An arm earlier than an interval before the firing may share its slot: that arm is long done when it fires.
+  const early = await armWatcher({ schedules: s.port, prefix: 'sentinel-dev', everyMs }, new Date(firesAt - everyMs - 1));
+  assert.equal(early.name, first.name);
 });
 
 /** A compute port with in-flight listing and settling (as KubeRayCompute does through a label). */
@@ -87,7 +117,7 @@ test('the watcher lists only jobs in flight, settles ended ones nobody waits on,
   assert.deepEqual([calls.list, calls.listInFlight], [0, 1], 'the in-flight list, never the whole history');
   assert.equal(t1.listed, 2, 'the settled tune job is not listed');
   assert.deepEqual([t1.published, t1.heartbeats, t1.settled, t1.inFlight], [1, 1, 0, 2]);
-  assert.deepEqual(t1.rearmed, { name: 'sentinel-dev-watch', at: '2026-12-02T02:01:00.000Z' });
+  assert.deepEqual(t1.rearmed, { name: 'sentinel-dev-watch-1796176860', at: '2026-12-02T02:01:00.000Z' });
 
   // The consumer completes ingest's task (drops the token); train ends and its completion is pushed too.
   await tokens.delete(jobs[0]!.jobId);
@@ -166,7 +196,7 @@ test('reapIdle deletes the expired jobs, publishes it once, and re-arms the reap
   const plan = await reapIdle(deps);
   assert.deepEqual(deleted, ['j1']);
   assert.deepEqual(events.map((e) => [e['detail-type'], e.detail]), [['Ray Jobs Deleted', { jobs: 1, retentionSeconds: 3600 }]]);
-  assert.deepEqual(plan.rearmed, { name: 'sentinel-dev-reap', at: '2026-12-02T02:30:00.000Z' });
+  assert.deepEqual(plan.rearmed, { name: 'sentinel-dev-reap-1796178600', at: '2026-12-02T02:30:00.000Z' });
   // Once j2 is gone too, the reaper has nothing left: no schedule.
   activity.splice(0, 2);
   s.calls.length = 0;
@@ -189,11 +219,11 @@ test('submit-stage arms the watcher for each job it submits; without the arming 
   const store = { getJson: async () => undefined } as never;
   const submit = createSubmitStageHandler({ compute, tokens: new MemoryTokens(), store, watcher: { schedules: s.port, prefix: 'sentinel-dev', everyMs: MIN }, now: () => NOW });
   const res = (await submit({ taskToken: 'tok', stage: 'ingest', run }, lambdaContext('submit-stage'))) as { jobId: string; watcher?: unknown };
-  assert.deepEqual([submitted.length, res.watcher], [1, { name: 'sentinel-dev-watch', at: '2026-12-02T02:01:00.000Z' }]);
-  assert.deepEqual(s.calls, ['sentinel-dev-watch']);
+  assert.deepEqual([submitted.length, res.watcher], [1, { name: 'sentinel-dev-watch-1796176860', at: '2026-12-02T02:01:00.000Z' }]);
+  assert.deepEqual(s.calls, ['sentinel-dev-watch-1796176860']);
   // Without the arming dependency (the local runtime), nothing is armed.
   const local = createSubmitStageHandler({ compute, tokens: new MemoryTokens(), store });
   const r2 = (await local({ taskToken: 'tok2', stage: 'ingest', run }, lambdaContext('submit-stage'))) as { watcher?: unknown };
   assert.equal(r2.watcher, undefined);
-  assert.deepEqual(s.calls, ['sentinel-dev-watch'], 'the local handler armed nothing');
+  assert.deepEqual(s.calls, ['sentinel-dev-watch-1796176860'], 'the local handler armed nothing');
 });
