@@ -53,7 +53,7 @@ Usage:
   sentinel cancel RUN [--timeout S] [--json] [--home DIR]
       Stops a live run (its execution and every Ray job of it) and records CANCELLED with who and when; Ctrl-C in
       the \`sentinel run\` terminal does the same. Exit 0 cancelled, 1 not found or already ended.
-  sentinel resume RUN [--port N] [--json] [--home DIR] [--no-tracking] [--backend aws]
+  sentinel resume RUN [--port N] [--serve|--no-serve] [--json] [--home DIR] [--no-tracking] [--backend aws]
       A new run that reuses RUN's finished stages ("ingest reused from r…") and continues the stage that stopped from
       its checkpoint. Repeating it finds the same resumed run. A run whose CLI died is marked ABANDONED by the next
       command (run, runs, status, cancel, resume) and can be resumed. --backend aws: a new Step Functions execution

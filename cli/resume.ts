@@ -12,13 +12,15 @@ import { BACKEND_USAGE, backendOf, backendOptions, guarded } from './backend.js'
 import { resolveRunArg } from './run-arg.js';
 import { resumeOnAws } from './resume-aws.js';
 
-export const RESUME_USAGE = `Usage: sentinel resume RUN [--port N] [--json] [--home DIR] [--tracking-uri URL | --no-tracking] [--backend local|aws] [--stack FILE]
+export const RESUME_USAGE = `Usage: sentinel resume RUN [--port N] [--serve | --no-serve] [--json] [--home DIR] [--tracking-uri URL | --no-tracking] [--backend local|aws] [--stack FILE]
   Starts a new run that continues RUN (failed, cancelled or abandoned): the stages that finished are not run again
   (their result.json is reused, shown as "ingest reused from r…"), the stage that stopped continues from its
   checkpoint (train: Ray Train's; tune: the Tuner's), and the rest run as usual — on a local Ray head, like \`run\`.
   The new run id is derived from RUN and the attempt, so repeating the command finds the resume it started.
   RUN is a run id (as \`sentinel runs\` lists them) or a unique prefix of one.
   --port N   Serve's HTTP port (default 8000)     --json   the run report as JSON on stdout
+  --serve / --no-serve   keep serving the model after a successful resume until Ctrl-C, as \`run\` does (default:
+             serve when stdout is a terminal and CI is unset)
   --backend aws: starts a new Step Functions execution of the deployed stack instead (StartExecution, named from RUN
   and the attempt, so repeating it starts nothing new) and returns; the deployed submit-stage answers the reused
   stages' tasks with their copied results (no RayJob) and copies RUN's checkpoints for the stage that continues.
@@ -34,6 +36,8 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
       args,
       options: {
         port: { type: 'string', default: '8000' },
+        serve: { type: 'boolean' },
+        'no-serve': { type: 'boolean' },
         json: { type: 'boolean', default: false },
         home: homeOption,
         'tracking-uri': { type: 'string' },
@@ -54,8 +58,11 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
   }
   if (positionals.length !== 1) return usageError(positionals.length ? `resume takes one RUN, got ${positionals.length}` : 'resume needs a RUN id (`sentinel runs --status failed` lists candidates)', RESUME_USAGE);
   // A deployed stack: a new execution with the reuse in its input (cli/resume-aws.ts); nothing runs here.
+  if (backendOf(values.backend) === 'aws' && (values.serve || values['no-serve'])) return usageError('--serve/--no-serve are for a local resume; a deployed stack serves through its RayService', RESUME_USAGE);
   if (backendOf(values.backend) === 'aws') return guarded(() => resumeOnAws(positionals[0]!, values));
   if (values.stack !== undefined) return usageError('--stack names a deployed stack; it goes with --backend aws', RESUME_USAGE);
+  if (values.serve && values['no-serve']) return usageError('--serve and --no-serve contradict each other', RESUME_USAGE);
+  const serve = values['no-serve'] ? false : (values.serve ?? (!!process.stdout.isTTY && !process.env.CI));
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return usageError(`--port: ${values.port} is not a port number`, RESUME_USAGE);
   const trackingUri = values['tracking-uri'];
@@ -100,6 +107,10 @@ export async function resumeCommand(args: string[], repoRoot: string): Promise<n
       const started = await session.startResumed(spec, source.datasetUri, plan.requestId, plan.resume);
       const report = await followRun(session, started, spec, source.datasetUri, values.json);
       if (interrupted()) return 130;
+      if (report.outcome.status === 'SUCCEEDED' && serve) {
+        out(`\n${bold('Serving')} ${session.endpoint(spec)} — press Ctrl-C to stop.`);
+        await new Promise(() => undefined);
+      }
       return report.outcome.status === 'SUCCEEDED' ? 0 : 1;
     },
   );
