@@ -2,8 +2,10 @@
 // KubeRayCompute, as the least-privileged lambda identity, creates RayJobs; the operator (built from
 // ../shared/kuberay/operator) creates their RayClusters, a simulated kubelet reports the pods Running, and the
 // operator submits each job through the head service's dashboard — which a proxy routes to one local Ray head — and
-// writes the RayJob's status from what Ray says. Nothing in this file writes a status.
-import { after, before, test } from 'node:test';
+// writes the RayJob's status from what Ray says. Nothing in this file writes a status: every state below (RUNNING,
+// SUCCEEDED with its times, AppFailed, DeadlineExceeded, Suspended, an interrupted job's failure, a spec the operator
+// refuses) is one the operator reached and wrote; test/unit/kuberay-v17-status.test.ts maps the same shapes purely.
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +17,9 @@ import { KubeRayCompute } from '../../adapters/kuberay/compute.js';
 import { requestJson } from '../../adapters/ray/http.js';
 import { startRayHead, type RayHead } from '../../local/ray-head.js';
 import { lambdaRbac } from '../../core/kuberay/rbac.js';
-import { isTerminal } from '../../core/job-status.js';
+import { isTerminal, jobSeconds, stageOutcome } from '../../core/job-status.js';
 import type { JobStatus } from '../../core/job-status.js';
-import type { RunStageShape } from '../../core/ports.js';
+import type { JobRequest, RunStageShape } from '../../core/ports.js';
 import { STAGES, type Stage } from '../../core/stages.js';
 import { runClusterNameFor } from '../../core/names.js';
 import { serviceAccountsFor } from '../../core/kuberay/identity.js';
@@ -81,6 +83,10 @@ test('a RayJob Sentinel creates is submitted by the real operator to real Ray an
   const done = await until('the RayJob', () => c.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)));
   assert.equal(done?.state, 'SUCCEEDED', done?.message);
   assert.ok(done?.startTime && done.endTime && done.endTime >= done.startTime, 'times from the operator');
+  // The stage's job time: the operator's startTime (New → Initializing) to its endTime (Complete).
+  assert.equal(stageOutcome(done!).kind, 'succeeded');
+  assert.equal(jobSeconds(done), (done.endTime - done.startTime) / 1000);
+  assert.ok(jobSeconds(done) > 0);
   // The operator submitted it through the head service, and Ray ran it: Ray's own record of the job says so.
   const posted = proxy.seen.filter((s) => s.method === 'POST' && s.path === '/api/jobs/' && s.host.startsWith(`${req.jobId}-`));
   assert.ok(posted.length >= 1, `the operator POSTed the job to its cluster's head service (saw ${JSON.stringify(proxy.seen.slice(-5))})`);
@@ -96,6 +102,11 @@ test('a job that fails in Ray is FAILED through the operator, with its message',
   await c.submit(req);
   const done = await until('the failing RayJob', () => c.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)));
   assert.equal(done?.state, 'FAILED');
+  // v1.7: jobStatus FAILED → jobDeploymentStatus Failed, reason AppFailed, message = Ray's (the driver log's tail).
+  assert.equal(done.reason, 'AppFailed');
+  assert.ok(done.message?.includes('sentinel_no_such_module'), `Ray's message names the module at fault: ${done.message}`);
+  const outcome = stageOutcome(done!);
+  assert.deepEqual(outcome.kind === 'failed' && outcome.error, 'RayJobFailed');
 });
 
 test('stopping a running job through Sentinel ends it in Ray too (the operator calls /stop on delete)', async () => {
@@ -105,6 +116,109 @@ test('stopping a running job through Sentinel ends it in Ray too (the operator c
   await c.stop(req.jobId);
   const after = await until('the stopped RayJob', () => c.get(req.jobId), (s) => s === undefined || isTerminal(s.state), 60_000);
   if (after) assert.ok(isTerminal(after.state));
+});
+
+// The states v1.7 reaches on its own, each from a real job (test/fixtures/stage-sleeper: a stage still running when
+// the test looks), read back through KubeRayCompute.get and mapped by core/job-status.ts. They run side by side: the
+// longest (the deadline) sets the block's wall time.
+const SLEEPER = { module: 'stage_sleeper', pythonPath: join(import.meta.dirname, '..', 'fixtures', 'stage-sleeper') };
+const sleeper = (stage: Stage, timeoutSeconds = 600): JobRequest => ({ ...conformanceRequest(newRunId(), stage, { seconds: 120 }), ...SLEEPER, timeoutSeconds });
+/** Ray's own record of a RayJob's job (the operator submits it as <RayJob>-<suffix> or the spec's jobId). */
+const rayJobOf = async (jobId: string) =>
+  (await requestJson<Array<{ submission_id?: string; status?: string }>>(ray.dashboard, 'GET', '/api/jobs/')).body.find((j) => j.submission_id?.startsWith(jobId));
+/** What the operator wrote, as stored (read only). */
+const storedStatus = async (jobId: string) => (await kube.client('admin').get<{ status?: Record<string, unknown> }>('rayjobs', namespace, jobId)).status ?? {};
+
+describe('v1.7 RayJob statuses, reached by the operator', { concurrency: true }, () => {
+  test('RUNNING, then the node is lost: markInterrupted and a real failure (the driver killed) → FAILED AppFailed, SpotInterrupted', async () => {
+    const c = compute();
+    const req = sleeper('tune');
+    await c.submit(req);
+    const running = await until('the running RayJob', () => c.get(req.jobId), (s) => s?.state === 'RUNNING' || Boolean(s && isTerminal(s.state)));
+    assert.equal(running?.state, 'RUNNING', running?.message);
+    assert.equal(stageOutcome(running!).kind, 'running');
+    assert.ok(running.startTime && !running.endTime && !running.needsStop, JSON.stringify(running));
+    // The driver's pid, from its own first line in Ray's job log.
+    const submission = (await rayJobOf(req.jobId))?.submission_id;
+    assert.ok(submission, 'Ray knows the job');
+    let pid = 0;
+    const deadline = Date.now() + 60_000;
+    while (!pid && Date.now() < deadline) {
+      const logs = (await requestJson<{ logs?: string }>(ray.dashboard, 'GET', `/api/jobs/${submission}/logs`)).body?.logs ?? '';
+      pid = Number(/SENTINEL-STAGE-SLEEPER pid=(\d+)/.exec(logs)?.[1] ?? 0);
+      if (!pid) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(pid > 0, 'the sleeper printed its pid');
+    // The spot handler's mark first (it comes with the 2-minute warning), then the node goes: the driver dies.
+    await c.markInterrupted(req.jobId, 'spot interruption warning for i-0123456789abcdef0');
+    process.kill(pid, 'SIGKILL');
+    const done = await until('the interrupted RayJob', () => c.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)));
+    assert.deepEqual([done?.state, done?.reason, done?.interrupted], ['FAILED', 'AppFailed', true], JSON.stringify(done));
+    const outcome = stageOutcome(done!);
+    assert.equal(outcome.kind === 'failed' && outcome.error, 'SpotInterrupted');
+    assert.equal((await rayJobOf(req.jobId))?.status, 'FAILED', 'Ray saw the job fail');
+  });
+
+  test('activeDeadlineSeconds: Failed/DeadlineExceeded with the Ray job left running → STOPPED (RayJobStopped), needsStop; deleting it stops the Ray job', async () => {
+    const c = compute();
+    const req = sleeper('train', 12);
+    await c.submit(req);
+    const first = await until('the RayJob before its deadline', () => c.get(req.jobId), (s) => s?.state === 'RUNNING' || Boolean(s && isTerminal(s.state)), 60_000);
+    const done = await until('the RayJob past its deadline', () => c.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)), 90_000);
+    assert.deepEqual([done?.state, done?.reason, done?.needsStop], ['STOPPED', 'DeadlineExceeded', true], JSON.stringify(done));
+    const outcome = stageOutcome(done!);
+    assert.equal(outcome.kind === 'failed' && outcome.error, 'RayJobStopped');
+    assert.equal((await storedStatus(req.jobId)).jobDeploymentStatus, 'Failed');
+    if (first?.state === 'RUNNING') {
+      // v1.7 only writes the deadline: Ray still runs the job (why Sentinel deletes a needsStop job).
+      assert.equal((await rayJobOf(req.jobId))?.status, 'RUNNING', 'the Ray job outlives its RayJob\'s deadline');
+      // Deleting it (as the watcher does for needsStop): the operator's finalizer calls Ray's stop. (Without a
+      // garbage collector here a Foreground delete never completes; the RayJob reads STOPPED while it is deleted.)
+      await c.stop(req.jobId);
+      const deadline = Date.now() + 60_000;
+      let ray = await rayJobOf(req.jobId);
+      while (ray?.status !== 'STOPPED' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        ray = await rayJobOf(req.jobId);
+      }
+      assert.equal(ray?.status, 'STOPPED', `the operator's finalizer stopped the Ray job\noperator log:\n${operator.tail(20)}`);
+    } else {
+      await c.stop(req.jobId);
+    }
+  });
+
+  test('queued by Kueue (created suspended, nothing admits it here): v1.7 writes Suspended, no cluster, no submission → PENDING', async () => {
+    const c = new KubeRayCompute({ client: kube.client('lambda'), namespace, kueue: { queueName: 'sentinel-queue' } });
+    const req = conformanceRequest(newRunId(), 'evaluate');
+    await c.submit(req);
+    let stored: Record<string, unknown> = {};
+    const deadline = Date.now() + 60_000;
+    while (stored.jobDeploymentStatus !== 'Suspended' && Date.now() < deadline) {
+      stored = await storedStatus(req.jobId);
+      if (stored.jobDeploymentStatus !== 'Suspended') await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(stored.jobDeploymentStatus, 'Suspended', `operator log:\n${operator.tail(20)}`);
+    const s = await c.get(req.jobId);
+    assert.equal(s?.state, 'PENDING');
+    assert.equal(stageOutcome(s!).kind, 'running', 'a queued stage is waiting, not failed');
+    assert.ok(!kubelet.started.some((p) => p.startsWith(req.jobId)), 'no pod of its cluster was started');
+    assert.ok(!proxy.seen.some((x) => x.host.startsWith(`${req.jobId}-`)), 'nothing was submitted for it');
+    await c.stop(req.jobId);
+  });
+
+  test('a spec the operator refuses (a runtime env that is not YAML, which Sentinel never sends): ValidationFailed with its message', async () => {
+    const req = conformanceRequest(newRunId(), 'ingest');
+    const m = compute().manifestFor(req);
+    m.spec!.runtimeEnvYAML = 'env_vars: [';
+    await kube.client('admin').create('rayjobs', namespace, m);
+    const done = await until('the refused RayJob', () => compute().get(req.jobId), (s) => Boolean(s && isTerminal(s.state)), 60_000);
+    assert.equal(done?.state, 'FAILED');
+    assert.equal((await storedStatus(req.jobId)).jobDeploymentStatus, 'ValidationFailed');
+    const outcome = stageOutcome(done!);
+    assert.equal(outcome.kind === 'failed' && outcome.error, 'ValidationFailed');
+    assert.ok(outcome.kind === 'failed' && outcome.cause.length > 0, 'it says why');
+    await compute().stop(req.jobId);
+  });
 });
 
 computeConformance('KubeRay with the real operator on real Ray', compute);
