@@ -4,7 +4,8 @@
 // RayJob's RayCluster and the RayService's, submits the jobs and the Serve config through the head service's
 // dashboard (routed to one real local Ray head), and writes every status. Real ingest, train, tune and evaluate run
 // on real Ray; promotion waits for the RayService the operator reports; the served model answers POST /predict
-// through the RayService's serve service. Nothing here writes a RayJob or RayService status.
+// through the RayService's serve service; then a second promotion is a real blue/green upgrade by the operator. Nothing
+// here writes a RayJob or RayService status.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,11 +13,17 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { repoRoot } from './harness.js';
 import { predictThroughService, smallSpec, startOperatorStack, type OperatorStack } from './operator-stack.js';
+import { startSimulatedKubelet, type SimulatedKubelet } from './operator.js';
+import { newRunId } from './conformance.js';
+import { parse as parseYaml } from 'yaml';
+import type { ServeStatus } from '../../core/ports.js';
+import type { ServeApplication, ServeConfig } from '../../core/serve-config.js';
+import { promotionStatus } from '../../core/promotion-wait.js';
 import { writeReferenceDataset } from '../../local/dataset.js';
 import { requestJson } from '../../adapters/ray/http.js';
 import { isNotFound } from '../../adapters/kuberay/retry.js';
 import { runClusterNameFor } from '../../core/names.js';
-import { jobSeconds } from '../../core/job-status.js';
+import { jobSeconds, stageOutcome } from '../../core/job-status.js';
 import { harness, referenceSpec, statesEntered } from '../support/harness.js';
 
 const t0 = Date.now();
@@ -30,7 +37,11 @@ before(async () => {
   await writeReferenceDataset(join(repoRoot, '.venv'), dataset, 'breast-cancer');
 });
 
+/** The simulated kubelet that runs after the upgrade test held the pending cluster's pods back (see below). */
+let kubeletAfterUpgrade: SimulatedKubelet | undefined;
+
 after(async () => {
+  await kubeletAfterUpgrade?.stop();
   await stack?.stop();
   console.log(`# pipeline through the KubeRay operator: wall time ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${logDir})`);
 });
@@ -81,7 +92,8 @@ test('a full run through the real KubeRay operator on real Ray ends with a RaySe
     const jobs = await compute.list({ 'sentinel.dev/run': r.runId });
     assert.deepEqual(jobs.map((j) => j.labels['sentinel.dev/stage']).sort(), ['evaluate', 'ingest', 'train', 'tune']);
     assert.ok(jobs.every((j) => j.state === 'SUCCEEDED' && j.startTime && j.endTime), JSON.stringify(jobs));
-    // Each stage's job time is the one the operator wrote (the RayJob's startTime/endTime from Ray).
+    // Each stage's job time is the one the operator wrote (the RayJob's startTime/endTime: New → Initializing to the
+    // terminal deployment status).
     const stages = (r.outcome.output as { stages: Record<string, { jobSeconds: number }> }).stages;
     for (const j of jobs) assert.equal(stages[j.labels['sentinel.dev/stage']!]?.jobSeconds, jobSeconds(j), `${j.jobId}: job time from the RayJob status`);
     const posted = proxy.seen.filter((s) => s.method === 'POST' && s.path === '/api/jobs/').length;
@@ -114,11 +126,109 @@ test('a full run through the real KubeRay operator on real Ray ends with a RaySe
     const body = call.body as { predictions?: unknown[] };
     assert.ok(Array.isArray(body.predictions) && body.predictions.length > 0, JSON.stringify(body));
     assert.ok(proxy.seen.some((s) => s.method === 'POST' && s.host.startsWith(`${pipeline}-serve-svc.`) && s.status === 200), 'the prediction went through the serve service');
+    assert.equal((call.body as { model?: { runId?: string } }).model?.runId, r.runId, 'the promoted run\'s model answered');
+
+    await blueGreenUpgrade(r.runId);
   } finally {
     await watch.stop();
     await h.cleanup();
   }
 });
+
+interface RayServiceWire {
+  spec: { serveConfigV2: string };
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string }>; activeServiceStatus?: { rayClusterName?: string }; pendingServiceStatus?: { rayClusterName?: string } };
+}
+
+async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, seen?: T[]): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (seen && JSON.stringify(seen.at(-1)) !== JSON.stringify(v)) seen.push(v);
+    if (ok(v)) return v;
+    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms\noperator log:\n${stack.operator.tail(12)}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/**
+ * A second promotion of the served pipeline, as promote applies it (the champion's Serve application with another
+ * run's id: the same model, a new run), through RayServiceServing.apply. The new run on the head template changes the
+ * cluster spec, so v1.7's NewCluster strategy names a pending RayCluster, keeps the serve Service on the active one
+ * and switches only once the pending cluster's Serve applications are RUNNING. Everything asserted is what the
+ * operator wrote, read as the lambda reads it (serving.status, core/promotion-wait.ts), and what Serve answers.
+ *
+ * The pending cluster's pods are held back (the simulated kubelet paused: pods still being scheduled and pulled, as on
+ * a real cluster for minutes) so the upgrade's middle state is observed every time, not raced. One Ray head sits
+ * behind every RayCluster here (the proxy): the pending cluster's dashboard and Serve are the active one's. So once
+ * its head is up, the operator's first read of its Serve status (before it PUTs the new config) is the old
+ * application RUNNING and it switches at once; the new config then rolls out on the one Serve while the active cluster
+ * already is the new one, and Sentinel may say RUNNING for the new run a reconcile before Serve has replaced the old
+ * replicas. Hence the last check waits for Serve itself to report the new config RUNNING before the prediction. A
+ * failing config on the pending cluster while the old one keeps serving cannot happen with one shared Serve: it is
+ * a unit test of the mapping on v1.7's shape (test/unit/kuberay-v17-status.test.ts).
+ */
+async function blueGreenUpgrade(firstRun: string) {
+  const started = Date.now();
+  const { kube, namespace, serving } = stack;
+  const admin = kube.client('admin');
+  const before = await admin.get<RayServiceWire>('rayservices', namespace, pipeline);
+  const oldCluster = before.status?.activeServiceStatus?.rayClusterName;
+  assert.ok(oldCluster, 'an active cluster serves the first run');
+  const champion = (parseYaml(before.spec.serveConfigV2) as ServeConfig).applications.find((a) => a.name === pipeline)!;
+  assert.equal(champion.args.run_id, firstRun);
+  const nextRun = newRunId();
+  const next: ServeApplication = { ...champion, args: { ...champion.args, run_id: nextRun } };
+
+  await stack.kubelet.stop();
+  const seen: ServeStatus[] = [];
+  try {
+    await serving.apply(pipeline, { applications: [next] });
+    // The operator named the pending cluster and created it (its spec carries the new run).
+    const during = await eventually('the upgrade under way', () => serving.status(pipeline), (x) => x.pending?.runId === nextRun, 90_000, seen);
+    assert.deepEqual([during.state, during.runId, during.pending?.state], ['RUNNING', firstRun, 'DEPLOYING'], JSON.stringify(during));
+    const wait = promotionStatus(during, nextRun);
+    assert.equal(wait.kind, 'pending', wait.detail);
+    assert.ok(wait.detail.includes(firstRun), `the wait says who still serves: ${wait.detail}`);
+    const mid = await admin.get<RayServiceWire>('rayservices', namespace, pipeline);
+    assert.deepEqual(mid.status?.conditions?.find((c) => c.type === 'UpgradeInProgress')?.status, 'True');
+    assert.equal(mid.status?.activeServiceStatus?.rayClusterName, oldCluster);
+    const newCluster = mid.status?.pendingServiceStatus?.rayClusterName;
+    assert.ok(newCluster && newCluster !== oldCluster, JSON.stringify(mid.status));
+    // Meanwhile the old run answers, through the serve Service.
+    const old = await predictThroughService(stack, pipeline, referenceSpec().serve.route);
+    assert.equal(old.status, 200, JSON.stringify(old.body));
+    assert.equal((old.body as { model?: { runId?: string } }).model?.runId, firstRun, 'the champion serves during the upgrade');
+
+    // The pending cluster's pods start; the operator switches the serve Service to it.
+    kubeletAfterUpgrade = startSimulatedKubelet(kube, namespace);
+    const switched = await eventually('the switch', () => serving.status(pipeline), (x) => x.state === 'RUNNING' && x.runId === nextRun && !x.pending, 120_000, seen);
+    assert.equal(promotionStatus(switched, nextRun).kind, 'serving');
+    const afterSwitch = await admin.get<RayServiceWire>('rayservices', namespace, pipeline);
+    assert.equal(afterSwitch.status?.activeServiceStatus?.rayClusterName, newCluster);
+    assert.equal(afterSwitch.status?.conditions?.find((c) => c.type === 'UpgradeInProgress')?.status, 'False');
+    const svc = await kube.core('admin').readNamespacedService({ name: `${pipeline}-serve-svc`, namespace });
+    assert.equal(svc.spec?.selector?.['ray.io/cluster'], newCluster, 'the operator moved the serve Service to the new cluster');
+
+    // Serve itself runs the new config (the shared head: see above), Sentinel still says so, and the new run answers.
+    await eventually(
+      'Serve running the new config',
+      async () => (await requestJson<{ applications?: Record<string, { status?: string; deployed_app_config?: { args?: { run_id?: string } } }> }>(stack.ray.dashboard, 'GET', '/api/serve/applications/')).body?.applications?.[pipeline],
+      (a) => a?.status === 'RUNNING' && a.deployed_app_config?.args?.run_id === nextRun,
+      120_000,
+    );
+    await eventually('Sentinel after the switch', () => serving.status(pipeline), (x) => x.state === 'RUNNING' && x.runId === nextRun, 30_000, seen);
+    const now = await predictThroughService(stack, pipeline, referenceSpec().serve.route);
+    assert.equal(now.status, 200, JSON.stringify(now.body));
+    assert.equal((now.body as { model?: { runId?: string } }).model?.runId, nextRun, 'the new run answers after the switch');
+    // What Sentinel reported, in order: never anything but the old run serving (with the new one pending), then the new.
+    for (const x of seen) assert.ok(x.runId === firstRun || x.runId === nextRun, JSON.stringify(seen));
+    assert.ok(seen.every((x) => x.state !== 'DEPLOY_FAILED' && x.state !== 'NOT_STARTED'), JSON.stringify(seen));
+    console.log(`# blue/green upgrade through the operator: ${((Date.now() - started) / 1000).toFixed(1)} s; Sentinel saw ${seen.map((x) => `${x.state}:${x.runId ?? '-'}${x.pending ? `(pending ${x.pending.state}:${x.pending.runId ?? '-'})` : ''}`).join(' → ')}`);
+  } finally {
+    kubeletAfterUpgrade ??= startSimulatedKubelet(kube, namespace);
+  }
+}
 
 test('a stage that fails in Ray fails the run through the operator: the named error and the field at fault, nothing after it runs', async () => {
   const { compute, serving } = stack;
@@ -135,6 +245,13 @@ test('a stage that fails in Ray fails the run through the operator: the named er
     assert.ok(r.outcome.cause?.includes(column), `the cause names column ${column}: ${r.outcome.cause}`);
     const jobs = await compute.list({ 'sentinel.dev/run': r.runId });
     assert.deepEqual(jobs.map((j) => [j.labels['sentinel.dev/stage'], j.state]), [['ingest', 'FAILED']], 'the operator reported the ingest RayJob Failed; nothing else was submitted');
+    // The RayJob's own status (v1.7: Failed, AppFailed, Ray's message with the job's "ValidationFailed: …" line) maps
+    // to the same named error and field, whichever path completed the task.
+    const ingest = jobs[0]!;
+    assert.equal(ingest.reason, 'AppFailed');
+    const outcome = stageOutcome(ingest);
+    assert.equal(outcome.kind === 'failed' && outcome.error, 'ValidationFailed', JSON.stringify(ingest));
+    assert.ok(outcome.kind === 'failed' && outcome.cause.includes(column), `the RayJob's message names column ${column}: ${ingest.message}`);
     const left = await stack.kube.client('admin').get<{ metadata: { deletionTimestamp?: string } }>('rayclusters', stack.namespace, runClusterNameFor(pipeline, r.runId)).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     assert.ok(!left || left.metadata.deletionTimestamp, 'a failed run\'s RayCluster is deleted too');
   } finally {

@@ -101,12 +101,12 @@ describe('RayJob statuses v1.7 writes (rayjob_controller.go), mapped to a JobSta
       name: 'a stage that refused its input (reached: pipeline-on-operator.test.ts, ingest on a bad CSV)',
       // The same AppFailed shape: the job's "ValidationFailed: …" line (docs/stage-contract.md) is in Ray's message.
       from: 'Reconcile, case JobDeploymentStatusRunning (jobInfo.JobStatus FAILED)',
-      status: { jobId: NAME, rayClusterName: CLUSTER, dashboardURL: DASHBOARD, jobStatus: 'FAILED', jobDeploymentStatus: 'Failed', reason: 'AppFailed', message: "Job entrypoint command failed with exit code 2, last available logs (truncated to 20,000 chars):\nsentinel: ingest starting\nValidationFailed: column 'mean radius' has 1 value that is not a number (row 2: 'oops')\n", startTime: T0, endTime: T1, rayJobInfo: rayInfo(), rayClusterStatus: clusterStatus('ready'), ...counts(0, 1) },
+      status: { jobId: NAME, rayClusterName: CLUSTER, dashboardURL: DASHBOARD, jobStatus: 'FAILED', jobDeploymentStatus: 'Failed', reason: 'AppFailed', message: `Job entrypoint command failed with exit code 1, last available logs (truncated to 20,000 chars):\n2026-11-23 10:00:08,264\tINFO job_manager.py:581 -- Runtime env is setting up.\nRunning entrypoint for job ${NAME}: python -m sentinel_jobs.ingest\nValidationFailed: column 'mean_radius' is not numeric: 'oops' on line 2\n`, startTime: T0, endTime: T1, rayJobInfo: rayInfo(), rayClusterStatus: clusterStatus('ready'), ...counts(0, 1) },
       state: 'FAILED',
       outcome: 'ValidationFailed',
       check: (s) => {
         const o = stageOutcome(s);
-        assert.equal(o.kind === 'failed' && o.cause, "column 'mean radius' has 1 value that is not a number (row 2: 'oops')");
+        assert.equal(o.kind === 'failed' && o.cause, "column 'mean_radius' is not numeric: 'oops' on line 2");
       },
     },
     {
