@@ -11,10 +11,24 @@ export function sampleRows(csvPath: string, target: string, n = 3): Array<Record
   });
 }
 
-export function postJson(url: string, body: unknown, timeoutMs = 30_000): Promise<{ status: number; body: unknown }> {
-  const data = JSON.stringify(body);
+export interface JsonCall {
+  timeoutMs?: number;
+  /** An HTTP forward proxy (http://host:port) to send the request through, with the absolute URL as its path. */
+  proxy?: string;
+}
+
+/** One HTTP call with a JSON body (if any) and a JSON answer (its text when it is not JSON). */
+export function httpJson(url: string, method: 'GET' | 'POST', body?: unknown, o: JsonCall = {}): Promise<{ status: number; body: unknown }> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const headers: Record<string, string> = { accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}) };
+  const target = new URL(url);
+  const via = o.proxy ? new URL(o.proxy) : undefined;
+  const options = via
+    ? { host: via.hostname, port: via.port, path: url, headers: { ...headers, host: target.host } }
+    : { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, headers };
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, timeout: timeoutMs }, (res) => {
+    const req = request({ ...options, method, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -27,34 +41,16 @@ export function postJson(url: string, body: unknown, timeoutMs = 30_000): Promis
         }
         resolve({ status: res.statusCode ?? 0, body: parsed });
       });
+      res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in ${timeoutMs / 1000} s`)));
     req.on('error', reject);
     req.end(data);
   });
 }
 
-export function getJson(url: string, timeoutMs = 30_000): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* keep text */
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+export const postJson = (url: string, body: unknown, timeoutMs = 30_000) => httpJson(url, 'POST', body, { timeoutMs });
+export const getJson = (url: string, timeoutMs = 30_000) => httpJson(url, 'GET', undefined, { timeoutMs });
 
 /** A first call against a served route: its advertised example body (GET), else rows from the dataset. */
 export async function firstCall(url: string, fallback: () => unknown): Promise<{ request: unknown; status: number; body: unknown }> {

@@ -3,7 +3,6 @@
 // a real kube-apiserver (tools/kube), one real local Ray head, the dashboard/serve proxy, the simulated kubelet, the
 // operator built from ../shared/kuberay/operator, and the pipeline's namespace with the Lambdas' RBAC and the
 // pipeline's own ServiceAccounts. Sentinel's adapters act as the Lambdas' identity only.
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { startKube, waitForAccess, repoRoot, type KubeHarness } from './harness.js';
 import { buildOperator, startDashboardProxy, startOperator, startSimulatedKubelet, type DashboardProxy, type Operator, type SimulatedKubelet } from './operator.js';
@@ -14,6 +13,7 @@ import { freePort, startRayHead, type RayHead } from '../../local/ray-head.js';
 import { lambdaRbac } from '../../core/kuberay/rbac.js';
 import { serviceAccountsFor } from '../../core/kuberay/identity.js';
 import type { PipelineSpecInput } from '../../core/spec.js';
+import { httpJson } from '../../cli/predict.js';
 
 /** The image the manifests name; nothing pulls it here (the simulated kubelet runs no containers). */
 export const DEMO_IMAGE = 'ghcr.io/sentinel-dev/sentinel-jobs:0.1.0';
@@ -118,33 +118,7 @@ export function smallSpec(spec: PipelineSpecInput): PipelineSpecInput {
  * One HTTP call to an in-cluster URL (the serve Service), the way a pod would make it: through the pod network, which
  * here is the proxy. JSON in and out.
  */
-export function serveCall(proxy: DashboardProxy, url: string, method: 'GET' | 'POST', body?: unknown): Promise<{ status: number; body: unknown }> {
-  const p = new URL(proxy.url);
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: p.hostname, port: p.port, method, path: url, headers: { host: new URL(url).host, accept: 'application/json', ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}) }, timeout: 60_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* not JSON: the text itself */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in 60 s`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+export const serveCall = (proxy: DashboardProxy, url: string, method: 'GET' | 'POST', body?: unknown) => httpJson(url, method, body, { proxy: proxy.url, timeoutMs: 60_000 });
 
 /** The route's own example (GET), then a prediction with it (POST), through the serve Service. */
 export async function predictThroughService(stack: OperatorStack, pipeline: string, route: string): Promise<{ url: string; request: unknown; status: number; body: unknown }> {
