@@ -13,6 +13,13 @@ export const stageUri = (root: string, pipeline: string, runId: string, stage: s
 export const RESULT_FILE = 'result.json';
 export const resultUri = (root: string, pipeline: string, runId: string, stage: string) =>
   joinUri(stageUri(root, pipeline, runId, stage), RESULT_FILE);
+/**
+ * What a stage job writes, best effort, in its stage folder when it fails (its failure record: core/contract.ts
+ * StageFailureSchema): its Object Created fails the waiting task by the pushed path, without waiting for the watcher.
+ */
+export const FAILURE_FILE = 'failure.json';
+export const failureUri = (root: string, pipeline: string, runId: string, stage: string) =>
+  joinUri(stageUri(root, pipeline, runId, stage), FAILURE_FILE);
 /** The artifact root's key prefix in the bucket (the deployed root is s3://<bucket>/artifacts). */
 export const ARTIFACTS_PREFIX = 'artifacts/';
 export const runRecordUri = (root: string, pipeline: string, runId: string) => joinUri(runUri(root, pipeline, runId), 'run.json');

@@ -36,7 +36,8 @@ export interface CompletionClaim {
 }
 
 /** Which check a claim failed. */
-export type RejectedCheck = 'job-name' | 'identity' | 'artifact-root' | 'job-missing' | 'labels' | 'not-terminal' | 'state';
+/** 'failure-record': a failing job's failure.json that cannot be read, breaks the contract or names another run (core/pushed-completion.ts). */
+export type RejectedCheck = 'job-name' | 'identity' | 'artifact-root' | 'job-missing' | 'labels' | 'not-terminal' | 'state' | 'failure-record';
 
 /** A completion claim the compute port does not bear out. Its message names the check and the job, never a token. */
 export class CompletionRejected extends Error {

@@ -3,7 +3,8 @@
 // JSON. Pure: `npm run contract` (scripts/gen-contract.ts) writes them, and a unit test regenerates them to catch
 // stale checked-in copies.
 import { z } from 'zod';
-import { StageInputSchemas, StageResultSchema } from './contract.js';
+import { StageFailureSchema, StageInputSchemas, StageResultSchema } from './contract.js';
+import { FAILURE_FILE, RESULT_FILE } from './artifacts.js';
 import { STAGES } from './stages.js';
 import { vocabulary } from './tasks.js';
 import { stageInputWire } from './stage-input-wire.js';
@@ -25,8 +26,11 @@ export function contractFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const stage of STAGES) files[`${stage}.input.schema.json`] = schemaText(StageInputSchemas[stage], `SENTINEL_STAGE_INPUT of the ${stage} stage`);
   files['result.schema.json'] = schemaText(StageResultSchema, 'result.json of a stage');
+  files['failure.schema.json'] = schemaText(StageFailureSchema, `${FAILURE_FILE} of a failed stage attempt`);
   files['vocabulary.json'] = `${JSON.stringify(vocabulary(), null, 2)}\n`;
-  // Where the stage input is and how it is encoded (core/stage-input-wire.ts): the Python side reads both from here.
-  files['wire.json'] = `${JSON.stringify({ $comment: 'Generated from core/stage-input-wire.ts by `npm run contract`; do not edit.', stageInput: stageInputWire() }, null, 2)}\n`;
+  // Where the stage input is and how it is encoded (core/stage-input-wire.ts), and the names of the files a stage job
+  // writes in its stage folder (core/artifacts.ts): the Python side reads them from here.
+  const wire = { $comment: 'Generated from core/stage-input-wire.ts and core/artifacts.ts by `npm run contract`; do not edit.', stageInput: stageInputWire(), stageFiles: { result: RESULT_FILE, failure: FAILURE_FILE } };
+  files['wire.json'] = `${JSON.stringify(wire, null, 2)}\n`;
   return files;
 }

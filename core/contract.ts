@@ -184,3 +184,29 @@ export const StageResultSchema = z
   })
   .strict();
 export type StageResult = z.output<typeof StageResultSchema>;
+
+/** At most this many characters of a failure record's reason: the job's one-line reason is cut to it (one_line). */
+export const MAX_FAILURE_REASON = 1000;
+
+/**
+ * What a failing job writes, best effort, to <stageUri>/failure.json (core/artifacts.ts FAILURE_FILE) before it exits
+ * non-zero: the stage's attempt, so the write names the job (`<pipeline>-<runId>-<stage>-<attempt>`) and a late write
+ * of an earlier attempt is never matched to a later attempt's job; the error's name and the one-line reason the job
+ * ends its log with. Only a claim: the compute port's own state decides the task's outcome (core/pushed-completion.ts).
+ * Nothing else: no input, no environment, no traceback. Bounded (well under 2 KiB).
+ */
+export const StageFailureSchema = z
+  .object({
+    pipeline: z.string().min(1).max(24),
+    runId: z.string().regex(RUN_ID_PATTERN),
+    stage: z.enum(STAGES),
+    attempt: z.number().int().min(1).max(99),
+    /** The job's error kind (`ValidationFailed`, `TrainingFailed`, `StageFailed`). */
+    error: z.string().regex(/^[A-Z][A-Za-z0-9]{0,63}$/),
+    /** The one line the job's log ends with, `<error>: <what and where>`. */
+    reason: z.string().min(1).max(MAX_FAILURE_REASON),
+    /** When the job wrote it (UTC, ISO 8601). */
+    time: z.iso.datetime(),
+  })
+  .strict();
+export type StageFailure = z.output<typeof StageFailureSchema>;

@@ -4,8 +4,8 @@
 // whose detail breaks its kind's schema is malformed: the consumer fails it, so SQS redrives it to the queue's DLQ.
 import { z } from 'zod';
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE, JobStateChangeDetailSchema } from './job-state-change.js';
-import { instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, stageResultWrittenPattern, type EventPattern } from './patterns.js';
-import { OBJECT_CREATED_DETAIL_TYPE, S3_EVENT_SOURCE, StageResultWrittenDetailSchema } from './object-created.js';
+import { instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, stageWrittenPattern, type EventPattern } from './patterns.js';
+import { OBJECT_CREATED_DETAIL_TYPE, S3_EVENT_SOURCE, StageWrittenDetailSchema } from './object-created.js';
 import type { RouteTarget } from './routes.js';
 
 export interface MessageKind<K extends string = string, S extends z.ZodType = z.ZodType> {
@@ -14,7 +14,10 @@ export interface MessageKind<K extends string = string, S extends z.ZodType = z.
   detailType: string;
   /** The detail's schema (EventBridgeEnvelope parses the detail with it). */
   detail: S;
-  /** The rule pattern that routes this kind to the queue: a message it does not match was not sent by that rule. */
+  /**
+   * The rule pattern that routes this kind to the queue: a message it does not match was not sent by that rule. A
+   * kind that two rules send has their patterns as a top-level `$or` (stage-written: result and failure records).
+   */
   pattern: EventPattern;
 }
 
@@ -25,11 +28,13 @@ const InstanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/, 'is not an EC2 instanc
 
 /**
  * The completion queue: job state changes published by the watcher, and S3's Object Created of a stage's result.json
- * (the job's own write: the pushed completion). Both are claims that complete-stage checks against the compute port.
+ * or failure.json (the job's own write: the pushed completion, from the rules stage-result-written and
+ * stage-failure-written; one parser, as both are the same source + detail-type). All are claims that complete-stage
+ * checks against the compute port.
  */
 export const COMPLETION_MESSAGES = [
   kind({ kind: 'job-state-change', source: JOB_EVENT_SOURCE, detailType: JOB_EVENT_DETAIL_TYPE, detail: JobStateChangeDetailSchema, pattern: jobCompletedPattern }),
-  kind({ kind: 'stage-result-written', source: S3_EVENT_SOURCE, detailType: OBJECT_CREATED_DETAIL_TYPE, detail: StageResultWrittenDetailSchema, pattern: stageResultWrittenPattern() }),
+  kind({ kind: 'stage-written', source: S3_EVENT_SOURCE, detailType: OBJECT_CREATED_DETAIL_TYPE, detail: StageWrittenDetailSchema, pattern: stageWrittenPattern() }),
 ] as const;
 
 /** The interruption queue: EC2's own events (AWS may add fields to a detail, so unknown fields pass). */

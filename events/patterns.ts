@@ -2,7 +2,7 @@
 // fixtures; nothing else writes a pattern.
 import { JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from './job-state-change.js';
 import { OBJECT_CREATED_DETAIL_TYPE, S3_EVENT_SOURCE } from './object-created.js';
-import { ARTIFACTS_PREFIX, RESULT_FILE } from '../core/artifacts.js';
+import { ARTIFACTS_PREFIX, FAILURE_FILE, RESULT_FILE } from '../core/artifacts.js';
 import { STAGES } from '../core/stages.js';
 
 export type EventPattern = { [key: string]: EventPattern | readonly unknown[] };
@@ -41,6 +41,28 @@ export const stageResultWrittenPattern = (bucket?: string) =>
       object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${RESULT_FILE}` })) },
     },
   }) as const satisfies EventPattern;
+
+/**
+ * A failing stage job's own write of its failure record (S3 Object Created of <artifacts>/<pipeline>/<runId>/<stage>/
+ * failure.json: jobs/src/sentinel_sdk/stage_main.py) → the completion queue: the pushed failure. The same shape as
+ * the result's, one wildcard per stage; nothing of Ray's is named failure.json, and a file of that name deeper down
+ * (a trial's folder, a user's artifact) ends in a folder that is not a stage's and does not match.
+ */
+export const stageFailureWrittenPattern = (bucket?: string) =>
+  ({
+    source: [S3_EVENT_SOURCE],
+    'detail-type': [OBJECT_CREATED_DETAIL_TYPE],
+    detail: {
+      ...(bucket !== undefined ? { bucket: { name: [bucket] } } : {}),
+      object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${FAILURE_FILE}` })) },
+    },
+  }) as const satisfies EventPattern;
+
+/**
+ * What the completion queue's one Object Created parser accepts (events/messages.ts): either rule's shape. Only the
+ * consumer's check that a rule could have sent a message; never deployed as a rule itself.
+ */
+export const stageWrittenPattern = () => ({ $or: [stageResultWrittenPattern(), stageFailureWrittenPattern()] }) as const satisfies EventPattern;
 
 /** EC2 spot warnings (2-minute notice) and rebalance recommendations → the interruption queue. */
 export const spotInterruptionPattern = {

@@ -2,7 +2,7 @@
 // (or scheduler schedule) with its target; the local runtime turns them into routes on its bus. One table, so a
 // rule cannot exist in one place and not the other.
 import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, spotInterruptionPattern, type EventPattern } from './patterns.js';
-import { executionEndedPattern, stageResultWrittenPattern } from './patterns.js';
+import { executionEndedPattern, stageFailureWrittenPattern, stageResultWrittenPattern } from './patterns.js';
 import { runEventsPattern } from './run-events.js';
 
 /** Targets are logical: infra maps them to queues/functions, the local runtime to in-process queues/handlers. */
@@ -41,6 +41,7 @@ export function routesFor(s: RouteSettings): Route[] {
   const routes: Route[] = [
     { name: 'job-completed', description: 'Terminal Ray job states to the completion consumer', pattern: jobCompletedPattern, target: 'completion-queue' },
     { name: 'stage-result-written', description: 'A stage job\'s own write of its result.json to the completion consumer (pushed completion)', pattern: stageResultWrittenPattern(s.bucket), target: 'completion-queue' },
+    { name: 'stage-failure-written', description: 'A failing stage job\'s own write of its failure.json to the completion consumer (pushed failure)', pattern: stageFailureWrittenPattern(s.bucket), target: 'completion-queue' },
     { name: 'dataset-uploaded', description: 'Dataset uploads under datasets/ start a run', pattern: datasetUploadedPattern(s.bucket), target: 'start-run' },
   ];
   // Always routed, even where Karpenter drains nodes: the jobs on a reclaimed node must still be marked, so their

@@ -1,7 +1,8 @@
 // The local bucket's S3 → EventBridge notifications: every object created under the artifact root becomes the
 // `Object Created` event S3 would send (events/object-created.ts) on the local bus, where the deployment's own rules
-// (events/routes.ts) pick what they route: a stage's result.json goes to the completion queue (the pushed
-// completion), anything else matches no rule. Jobs write into the folder themselves (Python, atomic rename), so this
+// (events/routes.ts) pick what they route: a stage's result.json, or the failure.json a failing stage writes, goes to
+// the completion queue (the pushed completion: rules stage-result-written and stage-failure-written), anything else
+// matches no rule. Jobs write into the folder themselves (Python, atomic rename), so this
 // watches the folder (fs.watch, inotify on Linux) rather than the store's own writes.
 //
 // Watched: the artifact root and its folders down to the stage folders (<root>/<pipeline>/<runId>/<stage>/); a

@@ -191,6 +191,9 @@ def test_a_failed_stage_log_ends_with_its_reason_and_a_second_attempt_gets_its_o
         assert lines[0].startswith(f"[sentinel] ingest attempt {attempt} ")
         assert lines[-2] == reason, lines  # the one-line reason, then the closing line
         assert lines[-1].startswith("[sentinel] log closed")
+        # Its failure record (stage_main._write_failure) names this attempt: the job the pushed path fails.
+        record = json.loads((Path(str(payload["stageUri"])) / "failure.json").read_text())
+        assert (record["attempt"], record["error"], record["reason"]) == (attempt, "ValidationFailed", reason)
     assert sorted(p.name for p in (Path(str(payload["stageUri"])) / "logs").iterdir()) == ["attempt-1.log", "attempt-2.log"]
 
 

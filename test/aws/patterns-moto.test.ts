@@ -1,8 +1,8 @@
 // The completion queue's S3 rules under a second, independent matcher: moto's EventBridge (server mode) with one
 // rule per route of events/routes.ts, each targeting its own SQS queue, and S3 Object Created events (AWS's sample
 // with one key changed) put on the bus. The keys each rule delivers must be exactly those events/match.ts says it
-// matches: the stage-result-written wildcards (stage folders' result.json only, not Ray Tune's trial files) and the
-// dataset-uploaded prefix. (moto's TestEventPattern is a no-op, so delivery is what is compared.)
+// matches: the stage-result-written and stage-failure-written wildcards (stage folders' result.json and failure.json
+// only, not Ray Tune's trial files) and the dataset-uploaded prefix. (moto's TestEventPattern is a no-op, so delivery is what is compared.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
@@ -16,6 +16,9 @@ const RUN = 'r012345678';
 const KEYS = [
   ...['ingest', 'train', 'tune', 'evaluate'].map((s) => `artifacts/churn/${RUN}/${s}/result.json`),
   `artifacts/churn/${RUN}/tune/ray/tune/_trial_1a2b3_00000_0_eta=0.1/result.json`,
+  ...['ingest', 'evaluate'].map((s) => `artifacts/churn/${RUN}/${s}/failure.json`),
+  `artifacts/churn/${RUN}/tune/ray/tune/_trial_1a2b3_00000_0_eta=0.1/failure.json`,
+  `artifacts/churn/${RUN}/deploy/failure.json`,
   `artifacts/churn/${RUN}/train/checkpoints/train/checkpoint_000001/result.json`,
   `artifacts/churn/${RUN}/run.json`,
   `artifacts/churn/${RUN}/deploy/result.json`,
@@ -51,8 +54,8 @@ async function sqs<T>(action: string, body: Record<string, unknown>): Promise<T>
 }
 
 test('moto delivers to each S3 rule exactly the keys events/match.ts matches', async () => {
-  const routes = routesFor({ bucket: BUCKET, pipelines: [] }).filter((r) => r.name === 'stage-result-written' || r.name === 'dataset-uploaded');
-  assert.equal(routes.length, 2);
+  const routes = routesFor({ bucket: BUCKET, pipelines: [] }).filter((r) => ['stage-result-written', 'stage-failure-written', 'dataset-uploaded'].includes(r.name));
+  assert.equal(routes.length, 3);
   const queues: Record<string, string> = {};
   for (const r of routes) {
     const { QueueUrl } = await sqs<{ QueueUrl: string }>('CreateQueue', { QueueName: `q-${r.name}` });

@@ -29,7 +29,7 @@ const ofType = (t: string) => recorded.filter((r) => r.type === t);
 
 test('without node handling (Karpenter drains): interruptions are still routed and consumed, to mark jobs; the consumer does not cordon or evict', () => {
   const routes = routesFor(routeSettings(cfg, deploymentArns(cfg, { account: ACCOUNT }).bucketName));
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption', 'stage-result-written']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption', 'stage-failure-written', 'stage-result-written']);
   assert.deepEqual(ofType('aws:cloudwatch/eventRule:EventRule').map((r) => r.inputs.name).sort(), routes.map((r) => names.rule(r.name)).sort());
   const queues = ofType('aws:sqs/queue:Queue').map((q) => q.inputs.name).sort();
   assert.deepEqual(queues, [names.completionQueue, names.dlq(names.completionQueue), names.interruptionQueue, names.dlq(names.interruptionQueue), names.undeliveredQueue].sort());

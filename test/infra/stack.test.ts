@@ -16,6 +16,7 @@ import { buildPipelineDefinition, STATE_MACHINE_FUNCTIONS, type StateMachineFunc
 import type { SentinelStack } from '../../infra/index.js';
 import { functionGroup, KUBE_FUNCTIONS, type KubeFunction } from '../../core/kuberay/rbac.js';
 import { jobServiceAccountFor, serveServiceAccountFor } from '../../core/kuberay/identity.js';
+import { STAGES } from '../../core/stages.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
 const REGION = 'eu-west-1';
@@ -64,7 +65,7 @@ const deployed = Object.keys(LAMBDAS) as LambdaName[];
 
 test('every route has exactly one rule with its pattern and the target its logical name maps to', () => {
   const routes = routesFor(settings);
-  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption', 'stage-result-written']);
+  assert.deepEqual(routes.map((r) => r.name).sort(), ['dataset-uploaded', 'execution-ended', 'instance-state-change', 'job-completed', 'run-events-notify', 'spot-interruption', 'stage-failure-written', 'stage-result-written']);
   assert.equal(ofType('aws:cloudwatch/eventRule:EventRule').length, routes.length, 'no rule without a route');
   for (const route of routes) {
     const rule = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule(route.name), `rule ${route.name}`);
@@ -82,6 +83,11 @@ test('every route has exactly one rule with its pattern and the target its logic
   // So does the pushed-completion rule (a stage's result.json), whose target is the completion queue.
   const pushed = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('stage-result-written'), 'stage-result-written rule');
   assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(pushed.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
+  // And the pushed failure's (a failing stage's failure.json), to the same queue.
+  const failed = one('aws:cloudwatch/eventRule:EventRule', (r) => r.inputs.name === names.rule('stage-failure-written'), 'stage-failure-written rule');
+  assert.deepEqual(json<{ detail: { bucket: { name: string[] } } }>(failed.inputs.eventPattern).detail.bucket.name, [`sentinel-test-${ACCOUNT}-${REGION}`]);
+  const failedTarget = ofType('aws:cloudwatch/eventTarget:EventTarget').find((t) => t.inputs.rule === failed.inputs.name)!;
+  assert.equal(failedTarget.inputs.arn, queueArn(names.completionQueue));
   // One invoke permission per function-targeted rule, each admitting exactly its rule.
   const perms = ofType('aws:lambda/permission:Permission');
   assert.deepEqual(perms.map((p) => p.inputs.function).sort(), [names.function('execution-ended'), names.function('notify'), names.function('start-run')].sort());
@@ -318,7 +324,7 @@ test('EKS access entries: one per Kubernetes-calling function role, each to its 
   assert.equal(ofType('aws:eks/accessPolicyAssociation:AccessPolicyAssociation').length, 0, 'no cluster-admin (or any) access policy');
 });
 
-test('Pod Identity: per pipeline, its jobs write only artifacts/<pipeline>/* and read its datasets; its Serve pods only read', () => {
+test('Pod Identity: per pipeline, its jobs write only its runs\' stage folders and read its datasets; its Serve pods only read', () => {
   const associations = ofType('aws:eks/podIdentityAssociation:PodIdentityAssociation');
   assert.equal(associations.length, 2 * cfg.pipelines.length);
   const roleOf = (sa: string) => {
@@ -333,7 +339,7 @@ test('Pod Identity: per pipeline, its jobs write only artifacts/<pipeline>/* and
   for (const p of cfg.pipelines) {
     const job = roleOf(jobServiceAccountFor(p.name));
     const writes = job.Statement.filter((s) => s.Action.some((x) => /Put|Delete|Abort/.test(x)));
-    assert.deepEqual(writes.flatMap((s) => s.Resource), [`${arns.bucket}/artifacts/${p.name}/*`]);
+    assert.deepEqual(writes.flatMap((s) => s.Resource), STAGES.map((st) => `${arns.bucket}/artifacts/${p.name}/r*/${st}/*`), 'stage folders only: not champion.json, the lease or run.json');
     assert.deepEqual(statementFor(job, 's3:GetObject').Resource, [`${arns.bucket}/datasets/${p.name}/*`, `${arns.bucket}/artifacts/${p.name}/*`]);
     const serve = roleOf(serveServiceAccountFor(p.name));
     assert.deepEqual(serve.Statement.flatMap((s) => s.Action).sort(), ['s3:GetObject', 's3:ListBucket'], 'Serve pods write nothing');

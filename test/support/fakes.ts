@@ -10,7 +10,8 @@ import type { Stage } from '../../core/stages.js';
 
 export type Behaviour =
   | { kind: 'succeed'; metrics?: Record<string, number> }
-  | { kind: 'fail'; message: string }
+  /** writesFailure: the job writes its failure record (failure.json) as stage_main does, then ends FAILED a moment later. */
+  | { kind: 'fail'; message: string; writesFailure?: boolean }
   | { kind: 'interrupted' }
   | { kind: 'unavailable' } // submit throws ComputeUnavailable
   | { kind: 'hang' }; // never finishes (lost job)
@@ -49,6 +50,13 @@ export class FakeCompute implements ComputePort {
       await mkdir(input.stageUri, { recursive: true });
       await writeFile(`${input.stageUri}/result.json`, JSON.stringify(result));
       Object.assign(job, { state: 'SUCCEEDED', endTime: Date.now() + 1000 });
+    } else if (b.kind === 'fail' && b.writesFailure) {
+      const input = req.input as { pipeline: string; runId: string; stage: Stage; stageUri: string };
+      const reason = b.message.split('\n').at(-1)!;
+      const record = { pipeline: input.pipeline, runId: input.runId, stage: input.stage, attempt: req.identity.attempt, error: reason.split(':')[0], reason, time: new Date().toISOString() };
+      await mkdir(input.stageUri, { recursive: true });
+      await writeFile(`${input.stageUri}/failure.json`, JSON.stringify(record));
+      setTimeout(() => Object.assign(job, { state: 'FAILED', message: b.message, endTime: Date.now() }), 30); // the process exits after its write
     } else if (b.kind === 'fail') {
       Object.assign(job, { state: 'FAILED', message: b.message, endTime: Date.now() });
     } else if (b.kind === 'interrupted') {

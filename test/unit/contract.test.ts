@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { parseSpec, validateSpec, type PipelineSpec } from '../../core/spec.js';
 import { buildStageInput } from '../../core/stage-input.js';
-import { StageInputSchemas, StageResultSchema } from '../../core/contract.js';
+import { MAX_FAILURE_REASON, StageFailureSchema, StageInputSchemas, StageResultSchema } from '../../core/contract.js';
+import { FAILURE_FILE, RESULT_FILE } from '../../core/artifacts.js';
 import { CONTRACT_DIR, contractFiles } from '../../core/contract-files.js';
 import { vocabulary, metricsFor, metricMode, TASKS } from '../../core/tasks.js';
 import { STAGES, type Stage } from '../../core/stages.js';
@@ -121,6 +122,35 @@ test('result.json: the contract accepts what a job writes and names what is wron
   assert.equal(StageResultSchema.safeParse({ ...ok, extra: 1 }).success, false);
 });
 
+test('failure.json: the record a failing job writes is bounded and names its attempt; zod and the JSON Schema agree', () => {
+  const ok = { pipeline: 'breast-cancer', runId: 'r0a1b2c3d4', stage: 'ingest', attempt: 2, error: 'ValidationFailed', reason: "ValidationFailed: column 'b' has non-numeric values", time: '2026-12-02T05:30:00.123Z' };
+  const validate = ajv.compile(jsonSchemaOf('failure.schema.json'));
+  assert.equal(StageFailureSchema.safeParse(ok).success, true);
+  assert.equal(validate(ok), true);
+  const refused: Array<[Record<string, unknown>, string]> = [
+    [{ ...ok, attempt: 0 }, 'attempt'],
+    [{ ...ok, attempt: 100 }, 'attempt'],
+    [{ ...ok, attempt: 1.5 }, 'attempt'],
+    [{ ...ok, runId: 'r1' }, 'runId'],
+    [{ ...ok, stage: 'deploy' }, 'stage'],
+    [{ ...ok, error: 'not a name' }, 'error'],
+    [{ ...ok, reason: '' }, 'reason'],
+    [{ ...ok, reason: 'x'.repeat(MAX_FAILURE_REASON + 1) }, 'reason'],
+    [{ ...ok, time: 'yesterday' }, 'time'],
+    [{ ...ok, env: { AWS_SECRET_ACCESS_KEY: 'x' } }, ''],
+  ];
+  for (const [record, field] of refused) {
+    const r = StageFailureSchema.safeParse(record);
+    assert.equal(r.success, false, JSON.stringify(record).slice(0, 80));
+    if (field) assert.deepEqual(r.error!.issues[0]!.path, [field]);
+    assert.equal(validate(record), false, `the JSON Schema refuses it too: ${field || 'an extra field'}`);
+  }
+  const { attempt: _a, ...noAttempt } = ok;
+  assert.equal(StageFailureSchema.safeParse(noAttempt).success, false, 'a record without its attempt names no job');
+  // The file names the Python side writes come from the generated wire.json.
+  assert.deepEqual(JSON.parse(contractFiles()['wire.json']!).stageFiles, { result: RESULT_FILE, failure: FAILURE_FILE });
+});
+
 test('the vocabulary: every task has its metrics with a direction and a default among them', () => {
   const v = vocabulary();
   assert.deepEqual(Object.keys(v.tasks), [...TASKS]);
@@ -134,7 +164,7 @@ test('the vocabulary: every task has its metrics with a direction and a default 
 
 test('the checked-in contract files are current (run `npm run contract` when this fails)', () => {
   const files = contractFiles();
-  assert.deepEqual(Object.keys(files).sort(), [...STAGES.map((s) => `${s}.input.schema.json`), 'result.schema.json', 'vocabulary.json', 'wire.json'].sort());
+  assert.deepEqual(Object.keys(files).sort(), [...STAGES.map((s) => `${s}.input.schema.json`), 'result.schema.json', 'failure.schema.json', 'vocabulary.json', 'wire.json'].sort());
   for (const [name, text] of Object.entries(files)) {
     let onDisk: string | undefined;
     try {

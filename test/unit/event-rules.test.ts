@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { matches } from '../../events/match.js';
 import { jobFromDetail, jobStateChangeEvent, JobStateChangeDetailSchema, JOB_EVENT_DETAIL_TYPE, JOB_EVENT_SOURCE } from '../../events/job-state-change.js';
 import { routesFor, schedulesFor } from '../../events/routes.js';
-import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, patterns, spotInterruptionPattern, stageResultWrittenPattern, DATASETS_PREFIX } from '../../events/patterns.js';
+import { datasetUploadedPattern, instanceStateChangePattern, jobCompletedPattern, patterns, spotInterruptionPattern, stageFailureWrittenPattern, stageResultWrittenPattern, DATASETS_PREFIX } from '../../events/patterns.js';
 import { isTerminal, jobSeconds, stageOutcome, JOB_STATES, TERMINAL_STATES } from '../../core/job-status.js';
 
 const m = (pattern: Parameters<typeof matches>[0], event: unknown) => matches(pattern, event);
@@ -131,12 +131,13 @@ test('every route a deployment has, and where each goes', () => {
   assert.deepEqual(routes.map((r) => [r.name, r.target]), [
     ['job-completed', 'completion-queue'],
     ['stage-result-written', 'completion-queue'],
+    ['stage-failure-written', 'completion-queue'],
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],
     ['run-events-notify', 'notify'],
   ]);
-  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, stageResultWrittenPattern('b'), datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern, runEventsPattern()]);
+  assert.deepEqual(routes.map((r) => r.pattern), [jobCompletedPattern, stageResultWrittenPattern('b'), stageFailureWrittenPattern('b'), datasetUploadedPattern('b'), spotInterruptionPattern, instanceStateChangePattern, runEventsPattern()]);
   for (const r of routes) assert.ok(r.description.length > 0, r.name);
 });
 

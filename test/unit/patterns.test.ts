@@ -39,6 +39,7 @@ test('routes and schedules: one source for infra and the local bus', () => {
   assert.deepEqual(routesFor(settings).map((r) => [r.name, r.target]), [
     ['job-completed', 'completion-queue'],
     ['stage-result-written', 'completion-queue'],
+    ['stage-failure-written', 'completion-queue'],
     ['dataset-uploaded', 'start-run'],
     ['spot-interruption', 'interruption-queue'],
     ['instance-state-change', 'interruption-queue'],

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -225,6 +226,12 @@ def _wire() -> dict[str, str]:
 #: The environment variable with the stage input: base64 (standard, padded) of its UTF-8 JSON. Ray expands `$VAR`
 #: in runtime-env values and KubeRay parses runtimeEnvYAML as YAML 1.1; neither touches the base64 alphabet.
 ENV_VAR = _wire()["env"]
+#: The files a stage job writes in its stage folder (core/artifacts.ts RESULT_FILE and FAILURE_FILE, via wire.json).
+RESULT_FILE: str = schema("wire")["stageFiles"]["result"]
+FAILURE_FILE: str = schema("wire")["stageFiles"]["failure"]
+#: A failure record's reason is cut to this (failure.schema.json's maxLength, core/contract.ts MAX_FAILURE_REASON).
+MAX_FAILURE_REASON: int = schema("failure")["properties"]["reason"]["maxLength"]
+_ERROR_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 
 
 def encode_stage_input(data: Any) -> str:
@@ -293,7 +300,7 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
     for name, value in result.metrics.items():
         if not math.isfinite(value):
             raise StageError(f"metric {name} is not finite ({value})")
-    uri = storage.join(stage_input.stage_uri, "result.json")
+    uri = storage.join(stage_input.stage_uri, RESULT_FILE)
     body = {
         "stage": stage_input.stage,
         "metrics": {k: float(v) if isinstance(v, float) else v for k, v in result.metrics.items()},
@@ -302,10 +309,33 @@ def write_result(stage_input: StageInput, result: StageResult) -> str:
     }
     body = json.loads(storage.dumps(body))  # exactly what the reader will parse
     try:
-        check(body, "result", "result.json")
+        check(body, "result", RESULT_FILE)
     except InvalidInput as e:
         raise StageError(f"this stage produced a result that breaks the contract: {e}") from None
     storage.write_json(uri, body, atomic=True)
+    return uri
+
+
+def failure_record(stage_input: StageInput, attempt: int, error: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
+    """The failure record of this attempt (failure.schema.json): who failed, as what, the one-line reason, when."""
+    body = {
+        "pipeline": stage_input.pipeline,
+        "runId": stage_input.run_id,
+        "stage": stage_input.stage,
+        "attempt": attempt,
+        "error": error if _ERROR_NAME.match(error) else StageError.kind,
+        "reason": one_line(reason, MAX_FAILURE_REASON) or error,
+        "time": (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    check(body, "failure", FAILURE_FILE)
+    return body
+
+
+def write_failure(stage_input: StageInput, attempt: int, error: str, reason: str) -> str:
+    """Writes <stageUri>/failure.json atomically: its Object Created fails the attempt's task by the pushed path
+    (core/pushed-completion.ts), which still takes the outcome from the compute port, not from this record."""
+    uri = storage.join(stage_input.stage_uri, FAILURE_FILE)
+    storage.write_json(uri, failure_record(stage_input, attempt, error, reason), atomic=True)
     return uri
 
 
