@@ -13,6 +13,7 @@ import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
 import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../events/run-events.js';
 import { reapScheduleStem, watchScheduleStem } from '../core/arming.js';
 import { staleScheduleName } from '../core/staleness.js';
+import { STAGES } from '../core/stages.js';
 
 export interface Statement {
   Sid?: string;
@@ -367,13 +368,15 @@ export function schedulerGrants(a: DeploymentArns, schedules: Schedule[]): Grant
  * A pipeline's Ray job pods (EKS Pod Identity, service account `sentinel-job-<pipeline>`): the Python jobs read the
  * pipeline's datasets and artifacts (earlier stages, the champion's model), write its artifacts (results,
  * checkpoints, models), delete superseded checkpoints (Ray Train's num_to_keep) and abort failed multipart uploads.
- * Nothing of another pipeline: `datasets/<pipeline>/` and `artifacts/<pipeline>/` only.
+ * Nothing of another pipeline: `datasets/<pipeline>/` and `artifacts/<pipeline>/` only. Writes go to the stage folders
+ * alone (artifacts/<pipeline>/r…/<stage>/, core/artifacts.ts): a job cannot write the pipeline's champion.json or
+ * its promotion lease, nor a run's run.json.
  */
 export function rayJobGrants(a: DeploymentArns, pipeline: string): Grant[] {
   const artifacts = `artifacts/${pipeline}/`;
   return [
     readObjects(a, [`datasets/${pipeline}/`, artifacts]),
-    { sid: 'WriteArtifacts', actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: objects(a, [artifacts]), by: 'code' },
+    { sid: 'WriteStageFolders', actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: objects(a, STAGES.map((st) => `${artifacts}r*/${st}/`)), by: 'code' },
     listBucket(a),
   ];
 }
