@@ -7,7 +7,7 @@
 // own message including the tail of the driver's log.
 import type { ComputePort, JobRequest, RunEnded } from '../../core/ports.js';
 import { runClusterNameFor, runLabelsFor } from '../../core/names.js';
-import { runClusterFor, type RayClusterManifest } from '../../core/kuberay/raycluster.js';
+import { runClusterFor, type RayClusterManifest, type RunClusterOptions } from '../../core/kuberay/raycluster.js';
 import type { JobStatus } from '../../core/job-status.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { ANNOTATIONS, CLUSTER_SELECTOR_KEY, type KubeObject } from '../../core/kuberay/meta.js';
@@ -23,7 +23,7 @@ const RAYJOBS = 'rayjobs';
 const RAYCLUSTERS = 'rayclusters';
 type RayClusterObject = KubeObject;
 
-export interface KubeRayComputeOptions extends Partial<Omit<RayJobOptions, 'namespace'>> {
+export interface KubeRayComputeOptions extends Partial<Omit<RayJobOptions, 'namespace'>>, Pick<RunClusterOptions, 'workerIdleSeconds'> {
   client: KubeClient;
   namespace: string;
   /** Page size of list() (the API server's limit/continue pagination). */

@@ -6,7 +6,9 @@
 // - KubeRay's in-tree autoscaler is on: one worker group per distinct stage shape (cpu, memory, GPU, spot), each from
 //   0 up to the most workers a stage of that shape runs; Ray's autoscaler adds workers while a stage's tasks ask for
 //   them and removes them when idle (autoscalerOptions.idleTimeoutSeconds).
-// - The head holds the GCS and every stage's driver: on-demand, no GPU, sized for the largest stage.
+// - The head holds the GCS and every stage's driver: on-demand, no GPU, sized for the largest stage, and 0 logical
+//   CPUs for tasks (num-cpus 0), so a stage's tasks are demand for its worker group (test/k8s/autoscale.test.ts runs
+//   Ray's own KubeRay autoscaler against it: docs/autoscaling.md).
 // - Identity (core/kuberay/identity.ts): the pods run as the pipeline's job ServiceAccount, whose token is not
 //   mounted; the head alone mounts it, because its autoscaler sidecar calls the API server (KubeRay binds its
 //   autoscaler Role, named after the cluster, to the head's ServiceAccount). Workers stay without a token.
@@ -49,6 +51,8 @@ export interface RunClusterOptions {
   capacity?: CapacityLabels;
   prometheus?: boolean;
   kueue?: KueueOptions;
+  /** autoscalerOptions.idleTimeoutSeconds (default RUN_CLUSTER_WORKER_IDLE_SECONDS): tests make it short. */
+  workerIdleSeconds?: number;
 }
 
 type RunPodTemplate = PodTemplate & { spec: PodTemplate['spec'] & { automountServiceAccountToken?: boolean } };
@@ -90,10 +94,13 @@ export function runClusterFor(req: JobRequest, opts: RunClusterOptions): RayClus
   }
   const spec: RunClusterSpec = {
     enableInTreeAutoscaling: true,
-    autoscalerOptions: { upscalingMode: 'Default', idleTimeoutSeconds: RUN_CLUSTER_WORKER_IDLE_SECONDS },
+    autoscalerOptions: { upscalingMode: 'Default', idleTimeoutSeconds: opts.workerIdleSeconds ?? RUN_CLUSTER_WORKER_IDLE_SECONDS },
     ...(opts.kueue ? { suspend: true } : {}),
     headGroupSpec: {
-      rayStartParams: {},
+      // No logical CPUs on the head: a stage's tasks (Ray Train workers, Tune trials) then create demand only a
+      // worker group satisfies, so the autoscaler scales the stage's group; the drivers (0 CPUs) stay on the head.
+      // Without it KubeRay gives the head its container's CPUs and a stage's tasks fit there: no worker ever comes.
+      rayStartParams: { 'num-cpus': '0' },
       template: { ...head, spec: { ...head.spec, automountServiceAccountToken: true } },
     },
     workerGroupSpecs: [...groups.values()].map((g) => ({

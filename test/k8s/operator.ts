@@ -122,10 +122,22 @@ export async function startDashboardProxy(dashboard: RayDashboard, opts: { serve
   };
 }
 
-interface PodObj {
+export interface PodObj {
   metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  spec: { containers: Array<{ name: string; image?: string }> };
+  spec: { containers: Array<{ name: string; image?: string; env?: Array<{ name: string; value?: string }> }> };
   status?: { phase?: string };
+}
+
+/**
+ * What really runs some pods' containers (test/k8s/ray-workers.ts: a Ray worker pod as a real `ray start`). The
+ * kubelet reports such a pod Running and Ready, on the address the runtime gave it, only once start() has resolved,
+ * and calls stop() when the pod is deleted. Every other pod stays simulated.
+ */
+export interface PodRuntime {
+  /** The pod's address if this runtime runs it, else undefined. */
+  claim(pod: PodObj): string | undefined;
+  start(pod: PodObj, ip: string): Promise<void>;
+  stop(podName: string): Promise<void>;
 }
 interface ServiceObj {
   metadata: { name: string; namespace: string };
@@ -145,10 +157,12 @@ const matches = (labels: Record<string, string> = {}, selector: Record<string, s
  * Polls the namespace: every pod not yet Running is reported Running and Ready on its own pod address (the container
  * "started"), and every Service with a selector gets an EndpointSlice of its ready pods.
  */
-export function startSimulatedKubelet(kube: KubeHarness, namespace: string, intervalMs = 250): SimulatedKubelet {
+export function startSimulatedKubelet(kube: KubeHarness, namespace: string, intervalMs = 250, runtime?: PodRuntime): SimulatedKubelet {
   const admin = kube.client('admin');
   const started: string[] = [];
   let stopped = false;
+  // Pods the runtime runs, by name: 'starting' until start() resolves, then 'up' (reported Running), or the error.
+  const run = new Map<string, { state: 'starting' | 'up' | 'failed'; uid?: string; error?: unknown }>();
   const slices = new Map<string, string>();
   const ips = new Map<string, string>();
   const ipOf = (pod: string) => {
@@ -163,8 +177,31 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
   const tick = async () => {
     const pods = (await admin.send<{ items: PodObj[] }>('GET', `/api/v1/namespaces/${namespace}/pods`)).items;
     const now = new Date().toISOString();
+    if (runtime) {
+      // Deleted (or being deleted) pods the runtime runs: stop their processes.
+      for (const [name, r] of run) {
+        const pod = pods.find((p) => p.metadata.name === name && p.metadata.uid === r.uid);
+        if (pod && !pod.metadata.deletionTimestamp) continue;
+        run.delete(name);
+        await runtime.stop(name).catch(() => undefined);
+      }
+    }
     for (const p of pods) {
       if (p.status?.phase === 'Running' || p.metadata.deletionTimestamp) continue;
+      const own = runtime?.claim(p);
+      if (runtime && own !== undefined) {
+        const r = run.get(p.metadata.name);
+        if (!r) {
+          ips.set(p.metadata.name, own);
+          const entry: { state: 'starting' | 'up' | 'failed'; uid?: string; error?: unknown } = { state: 'starting', uid: p.metadata.uid };
+          run.set(p.metadata.name, entry);
+          runtime.start(p, own).then(
+            () => (entry.state = 'up'),
+            (error: unknown) => Object.assign(entry, { state: 'failed', error }),
+          );
+        }
+        if (r?.state !== 'up') continue; // containers still starting (or failed: the pod stays Pending)
+      }
       const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: now });
       const status = {
         phase: 'Running',
@@ -233,6 +270,7 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
     async stop() {
       stopped = true;
       await loop;
+      if (runtime) await Promise.all([...run.keys()].map((name) => runtime.stop(name).catch(() => undefined)));
     },
   };
 }

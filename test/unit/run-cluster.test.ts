@@ -92,6 +92,9 @@ test('the run cluster: named and labelled for the run, autoscaling from 0 per st
   assert.deepEqual(train.nodeSelector, { 'karpenter.sh/capacity-type': 'spot' });
   assert.deepEqual(train.containers[0]!.resources.requests, { cpu: '4', memory: '8Gi' });
   assert.equal(c.spec.workerGroupSpecs[2]!.template.spec.containers[0]!.resources.limits['nvidia.com/gpu'], '1');
+  // No logical CPUs on the head: a stage's tasks are demand for a worker group (test/k8s/autoscale.test.ts).
+  assert.deepEqual(c.spec.headGroupSpec.rayStartParams, { 'num-cpus': '0' });
+  assert.equal(runClusterFor(request('ingest'), { namespace: 'ml', workerIdleSeconds: 8 }).spec.autoscalerOptions.idleTimeoutSeconds, 8);
   const head = c.spec.headGroupSpec.template.spec;
   assert.deepEqual(head.nodeSelector, { 'karpenter.sh/capacity-type': 'on-demand' }, 'the head never runs on spot');
   assert.deepEqual(head.containers[0]!.resources.requests, { cpu: '4', memory: '8Gi' }, 'the largest stage cpu and memory');
