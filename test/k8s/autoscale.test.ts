@@ -161,6 +161,7 @@ test('a stage\'s task scales its worker group 0 → 1 through Ray\'s KubeRay aut
     60_000,
   ) as HeadPod & Pod;
   assert.equal(headPod.spec.serviceAccountName, jobServiceAccountFor('conformance'));
+  const sidecarAt = Date.now();
   sidecar = await startAutoscalerSidecar(kube, { headPod, head: ray, gcs, pythonEnv, logDir });
   assert.deepEqual(sidecar.command, ['ray', 'kuberay-autoscaler', '--cluster-name', name, '--cluster-namespace', namespace], 'the container\'s command, as the operator generated it');
 
@@ -212,7 +213,7 @@ test('a stage\'s task scales its worker group 0 → 1 through Ray\'s KubeRay aut
   const demandAt = rayJob?.start_time ?? submitted;
   const idleAt = rayJob?.end_time ?? Date.now();
   t.diagnostic(
-    `autoscale: demand (Ray job start) → replicas patched ${s(demandAt, scaledUp.at)}, → worker pod created ${s(demandAt, Date.parse(pod.metadata.creationTimestamp))}, ` +
+    `autoscale: autoscaler sidecar started ${s(demandAt, sidecarAt)} after the Ray job started; demand (Ray job start) → replicas patched ${s(demandAt, scaledUp.at)}, → worker pod created ${s(demandAt, Date.parse(pod.metadata.creationTimestamp))}, ` +
       `→ worker Ready (Ray node ALIVE) ${s(demandAt, worker.readyAt!)}; job done ${s(submitted, idleAt)} after submit; ` +
       `idle (job end) → workersToDelete ${s(idleAt, deleting!.at)}, → pod deleted ${s(idleAt, gone.at)} (idleTimeoutSeconds ${IDLE_SECONDS})`,
   );
