@@ -3,6 +3,10 @@
 // the watcher's interval set to an hour so it never runs) and the polling watcher alone (every 0.5 s, no object
 // notifications), side by side in one command, one session each, the same small pipeline — and the same figures as
 // modelled for AWS (S3 → EventBridge → SQS → Lambda against the watcher on rate(1 minute)). Target: ≤ 2 s pushed.
+// Then, in each session, a run whose ingest is made to fail (column b of its CSV not numeric: ValidationFailed naming it
+// on Ray): the time from the job's write of its failure record (failure.json) to its task's failure, pushed (the
+// stage-failure-written rule) against the polling watcher. In the pushed session the watcher never runs, so that run
+// ends only if the push fails its task: the bench fails when it does not within FAILING_RUN_TIMEOUT_MS.
 //
 //   npm run bench:completion            (SENTINEL_BENCH_SPEC=pipelines/iris.yaml by default, its budget cut to a minimum)
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,6 +15,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { LocalSession } from '../local/session.js';
 import { STAGES, stateNameFor, type Stage } from '../core/stages.js';
+import { FAILURE_FILE, stageUri } from '../core/artifacts.js';
 
 const repoRoot = join(import.meta.dirname, '..');
 const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
@@ -24,9 +29,19 @@ interface StageTiming {
   exitLag: number;
 }
 
+/** The failing run's ingest: its failure.json write → its task failed (the state failed), and → Ray's end. */
+interface FailureTiming {
+  error: string;
+  latency: number;
+  exitLag: number;
+  /** The rule that routed its failure.json (pushed session), or none. */
+  routed: number;
+}
+
 interface ModeResult {
   label: string;
   stages: StageTiming[];
+  failure: FailureTiming;
   wall: number;
   invocations: Record<string, number>;
   deadLetters: number;
@@ -69,11 +84,41 @@ async function runMode(label: string, completions: { pushedCompletions: boolean;
       stages.push({ stage, latency: (exited.timestamp - written) / 1000, exitLag: (job.endTime - written) / 1000 });
     }
     const invocations = Object.fromEntries(Object.entries(session.runtime.invocations).map(([k, n]) => [k, n - (before[k] ?? 0)]));
-    return { label, stages, wall: r.wallSeconds, invocations, deadLetters: session.runtime.queue.deadLetters.length };
+    const deadLetters = session.runtime.queue.deadLetters.length;
+    const failure = await failingRun(label, session, spec, home, completions.pushedCompletions);
+    return { label, stages, failure, wall: r.wallSeconds, invocations, deadLetters };
   } finally {
     await session.close();
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/** With the watcher at an hour, only the push can fail the task: a run still going after this is the push's failure. */
+const FAILING_RUN_TIMEOUT_MS = 180_000;
+
+/** A run whose ingest fails on Ray (no target column): when its failure record was written, when its task failed. */
+async function failingRun(label: string, session: LocalSession, spec: ReturnType<LocalSession['loadSpec']>, home: string, pushed: boolean): Promise<FailureTiming> {
+  // As the e2e suite's malformed dataset: column b is not numeric (ValidationFailed in the ingest job, naming it).
+  const csv = join(home, 'broken.csv');
+  const target = spec.dataset.target;
+  writeFileSync(csv, [`a,b,${target}`, ...Array.from({ length: 60 }, (_, i) => `${i},${i % 7 === 0 ? 'oops' : i},${i % 3}`)].join('\n'));
+  const dataset = await session.prepareDataset(spec, csv);
+  const watchesBefore = session.runtime.invocations['watch-jobs'] ?? 0;
+  const started = await session.start(spec, dataset, `bench-completion-${label}-fail-${Date.now()}`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: the failing run did not end within ${FAILING_RUN_TIMEOUT_MS / 1000} s${pushed ? ' (the push did not fail its task)' : ''}`)), FAILING_RUN_TIMEOUT_MS);
+  });
+  const r = await Promise.race([session.report(started, spec), timeout]).finally(() => clearTimeout(timer));
+  if (r.outcome.status !== 'FAILED') throw new Error(`${label}: the failing run ended ${r.outcome.status}`);
+  const written = statSync(join(stageUri(session.artifactRoot, spec.name, started.runId, 'ingest'), FAILURE_FILE)).mtimeMs;
+  const failed = started.execution.events.find((e) => (e.type === 'StateFailed' || e.type === 'StateCaught') && e.state?.name === stateNameFor('ingest'));
+  const [job] = await session.runtime.compute.list({ 'sentinel.dev/run': started.runId, 'sentinel.dev/stage': 'ingest' });
+  if (!failed || !job?.endTime) throw new Error(`${label}: no failure time or job end for the failing ingest`);
+  const routed = session.runtime.bus.log.filter((e) => e.matched.includes('stage-failure-written')).length;
+  const watches = (session.runtime.invocations['watch-jobs'] ?? 0) - watchesBefore;
+  if (pushed && (routed === 0 || watches > 0)) throw new Error(`${label}: the failing ingest was not failed by its push (routed ${routed}, watcher passes ${watches})`);
+  return { error: r.outcome.error ?? '?', latency: (failed.timestamp - written) / 1000, exitLag: (job.endTime - written) / 1000, routed };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -127,6 +172,13 @@ async function main() {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+  console.log();
+  console.log('A failing stage (ingest, column b not numeric): from the job\'s write of its failure.json to its task\'s failure');
+  const fheader = ['session', 'error', 'write → task failed', 'Ray exit', 'after Ray end', 'routed by stage-failure-written'];
+  const frows = [pushed, polled].map((m) => [m.label, m.failure.error, s(m.failure.latency), s(m.failure.exitLag), s(m.failure.latency - m.failure.exitLag), String(m.failure.routed)]);
+  frows.push(['ratio', '', ratio(pushed.failure.latency, polled.failure.latency), '', ratio(pushed.failure.latency - pushed.failure.exitLag, polled.failure.latency - polled.failure.exitLag), '']);
+  const fwidths = fheader.map((h, i) => Math.max(h.length, ...frows.map((r) => r[i]!.length)));
+  for (const r of [fheader, ...frows]) console.log(r.map((c, i) => c.padEnd(fwidths[i]!)).join('  '));
   const inv = (m: ModeResult) => `complete-stage ${m.invocations['complete-stage'] ?? 0}, watch-jobs ${m.invocations['watch-jobs'] ?? 0}, dead letters ${m.deadLetters}, run wall ${m.wall.toFixed(1)} s`;
   console.log(`pushed run:  ${inv(pushed)}`);
   console.log(`polling run: ${inv(polled)}`);

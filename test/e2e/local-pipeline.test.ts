@@ -13,7 +13,7 @@ import { freePort } from '../../local/ray-head.js';
 import type { PipelineSpecInput } from '../../core/spec.js';
 import { hasCheckpoint, spotWarning } from '../../cli/simulate.js';
 import { LOCAL_INSTANCE_ID } from '../../local/local-cluster.js';
-import { stageUri } from '../../core/artifacts.js';
+import { FAILURE_FILE, stageUri } from '../../core/artifacts.js';
 
 const pythonEnv = process.env.SENTINEL_PYTHON_ENV ?? join(repoRoot, '.venv');
 
@@ -94,6 +94,13 @@ describe('local pipeline on real Ray', () => {
     const jobs = await session.runtime.compute.list({ 'sentinel.dev/run': r.runId });
     assert.deepEqual(jobs.map((j) => j.labels['sentinel.dev/stage']), ['ingest']);
     assert.equal(r.record?.status, 'FAILED');
+    // The ingest job's own failure record names its attempt, and the local bucket announced it to the
+    // stage-failure-written rule (the pushed failure; the watcher may answer first here, both are verified).
+    const record = JSON.parse(readFileSync(join(stageUri(session.artifactRoot, spec.name, r.runId, 'ingest'), FAILURE_FILE), 'utf8'));
+    assert.deepEqual([record.runId, record.stage, record.attempt, record.error], [r.runId, 'ingest', 1, 'ValidationFailed']);
+    assert.match(record.reason, /^ValidationFailed: .*b/);
+    const key = `artifacts/${spec.name}/${r.runId}/ingest/${FAILURE_FILE}`;
+    assert.ok(session.runtime.bus.log.some((e) => e.matched.includes('stage-failure-written') && (e.event.detail as { object: { key: string } }).object.key === key), `${key} routed`);
   });
 
   test('a failing Ray job fails the run with its named error and the tail of its log', async () => {
