@@ -173,7 +173,7 @@ test('a stage\'s task scales its worker group 0 → 1 through Ray\'s KubeRay aut
   assert.equal(forbidden, 403, 'the head\'s account cannot list RayJobs');
 
   // The operator submits the job to Ray; its task waits for a worker; Ray's autoscaler asks for one.
-  const done = await until('the stage job', () => compute.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)), 100_000);
+  const done = await until('the stage job', () => compute.get(req.jobId), (s) => Boolean(s && isTerminal(s.state)), 240_000);
   assert.equal(done?.state, 'SUCCEEDED', `${done?.message ?? ''}\nautoscaler:\n${sidecar.tail(30)}`);
   const rayJob = (await requestJson<{ start_time?: number; end_time?: number }>(ray.dashboard, 'GET', `/api/jobs/${req.jobId}`)).body;
   const logs = (await requestJson<{ logs?: string }>(ray.dashboard, 'GET', `/api/jobs/${req.jobId}/logs`)).body?.logs ?? '';
@@ -214,7 +214,7 @@ test('a stage\'s task scales its worker group 0 → 1 through Ray\'s KubeRay aut
   const idleAt = rayJob?.end_time ?? Date.now();
   t.diagnostic(
     `autoscale: autoscaler sidecar started ${s(demandAt, sidecarAt)} after the Ray job started; demand (Ray job start) → replicas patched ${s(demandAt, scaledUp.at)}, → worker pod created ${s(demandAt, Date.parse(pod.metadata.creationTimestamp))}, ` +
-      `→ worker Ready (Ray node ALIVE) ${s(demandAt, worker.readyAt!)}; job done ${s(submitted, idleAt)} after submit; ` +
+      `→ worker Ready (Ray node ALIVE) ${s(demandAt, worker.readyAt!)} (ray start restarts: ${worker.restarts}); job done ${s(submitted, idleAt)} after submit; ` +
       `idle (job end) → workersToDelete ${s(idleAt, deleting!.at)}, → pod deleted ${s(idleAt, gone.at)} (idleTimeoutSeconds ${IDLE_SECONDS})`,
   );
 });

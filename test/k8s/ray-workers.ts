@@ -89,6 +89,8 @@ export interface WorkerNode {
   /** The resource flags the operator generated for the pod (what the Ray node was started with). */
   params: Record<string, string>;
   startedAt: number;
+  /** Times its `ray start` was started again (the container's restart count). */
+  restarts: number;
   /** When its Ray node was ALIVE in the GCS (the kubelet then reports the pod Ready). */
   readyAt?: number;
   stoppedAt?: number;
@@ -158,49 +160,64 @@ export function rayWorkerRuntime(opts: { head: RayHead; gcs: GcsService; pythonE
       const generated = container?.env?.find((e) => e.name === GEN_RAY_START_CMD)?.value;
       if (!generated) throw new Error(`pod ${pod.metadata.name} has no ${GEN_RAY_START_CMD}`);
       const params = Object.fromEntries(Object.entries(parseRayStart(generated)).filter(([k]) => RESOURCE_FLAGS.has(k)));
-      const [metrics, agent, agentGrpc, runtimeEnv, nodeManager, objectManager] = (await freePorts(6)) as [number, number, number, number, number, number];
-      // Short: Ray puts Unix sockets under it (about 107 bytes at most).
-      const tempDir = mkdtempSync('/tmp/sentinel-rw-');
-      const slot = nodes.length % 20;
-      const args = [
-        'start', '--block', `--address=${opts.gcs.address}`, `--node-ip-address=${ip}`,
-        ...Object.entries(params).map(([k, v]) => `--${k}=${v}`),
-        // Per-host, not per-pod: every "pod" shares this machine's ports, memory and /dev/shm.
-        `--metrics-export-port=${metrics}`, `--dashboard-agent-listen-port=${agent}`, `--dashboard-agent-grpc-port=${agentGrpc}`,
-        `--runtime-env-agent-port=${runtimeEnv}`, `--node-manager-port=${nodeManager}`, `--object-manager-port=${objectManager}`,
-        `--min-worker-port=${30000 + slot * 1000}`, `--max-worker-port=${30999 + slot * 1000}`,
-        '--object-store-memory=100000000', `--temp-dir=${tempDir}`, '--disable-usage-stats',
-      ];
       const logFile = join(opts.logDir, `${pod.metadata.name}.log`);
-      const out = openSync(logFile, 'a');
-      const env: Record<string, string> = {
-        PATH: `${bin}:${process.env.PATH ?? ''}`,
-        HOME: process.env.HOME ?? '/tmp',
-        RAY_USAGE_STATS_ENABLED: '0',
-        // The head's token auth (KubeRay sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on every pod of a cluster with auth).
-        ...(opts.head.dashboard.token ? { RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: opts.head.dashboard.token } : {}),
-        // The fieldRefs KubeRay gives every Ray container, resolved as a kubelet would.
-        RAY_CLOUD_INSTANCE_ID: pod.metadata.name,
-        RAY_NODE_TYPE_NAME: pod.metadata.labels?.['ray.io/group'] ?? '',
-        RAY_worker_niceness: '0',
-        // The raylet waits this long for its dashboard agent to start (default 30 s); on a loaded shared machine the
-        // agent's imports alone can take longer.
-        RAY_agent_register_timeout_ms: '120000',
-      };
-      const child = spawn(join(bin, 'ray'), args, { env, detached: true, stdio: ['ignore', out, out] });
-      closeSync(out);
-      const node: WorkerNode = { pod: pod.metadata.name, group: pod.metadata.labels?.['ray.io/group'] ?? '', ip, params, startedAt: Date.now(), logFile };
+      const node: WorkerNode = { pod: pod.metadata.name, group: pod.metadata.labels?.['ray.io/group'] ?? '', ip, params, startedAt: Date.now(), restarts: 0, logFile };
       nodes.push(node);
-      const r: Running = { node, child, tempDir };
-      running.set(pod.metadata.name, r);
-      const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
-      for (;;) {
-        if (!running.has(pod.metadata.name)) throw new Error(`pod ${pod.metadata.name} was deleted while starting`);
-        if (child.exitCode !== null) throw new Error(`ray start for ${pod.metadata.name} exited with ${child.exitCode}: ${readFileSync(logFile, 'utf8').slice(-1500)}`);
-        const alive = await rayNodes(opts.head).then((ns) => ns.some((n) => n.node_ip === ip && n.state === 'ALIVE')).catch(() => false);
-        if (alive) break;
-        if (Date.now() > deadline) throw new Error(`the Ray node of ${pod.metadata.name} (${ip}) was not ALIVE in time: ${readFileSync(logFile, 'utf8').slice(-1500)}`);
-        await new Promise((res) => setTimeout(res, 300));
+      const slot = (nodes.length - 1) % 20;
+      const launch = async (): Promise<Running> => {
+        const [metrics, agent, agentGrpc, runtimeEnv, nodeManager, objectManager] = (await freePorts(6)) as [number, number, number, number, number, number];
+        // Short: Ray puts Unix sockets under it (about 107 bytes at most).
+        const tempDir = mkdtempSync('/tmp/sentinel-rw-');
+        const args = [
+          'start', '--block', `--address=${opts.gcs.address}`, `--node-ip-address=${ip}`,
+          ...Object.entries(params).map(([k, v]) => `--${k}=${v}`),
+          // Per-host, not per-pod: every "pod" shares this machine's ports, memory and /dev/shm.
+          `--metrics-export-port=${metrics}`, `--dashboard-agent-listen-port=${agent}`, `--dashboard-agent-grpc-port=${agentGrpc}`,
+          `--runtime-env-agent-port=${runtimeEnv}`, `--node-manager-port=${nodeManager}`, `--object-manager-port=${objectManager}`,
+          `--min-worker-port=${30000 + slot * 1000}`, `--max-worker-port=${30999 + slot * 1000}`,
+          '--object-store-memory=100000000', `--temp-dir=${tempDir}`, '--disable-usage-stats',
+        ];
+        const out = openSync(logFile, 'a');
+        const env: Record<string, string> = {
+          PATH: `${bin}:${process.env.PATH ?? ''}`,
+          HOME: process.env.HOME ?? '/tmp',
+          RAY_USAGE_STATS_ENABLED: '0',
+          // The head's token auth (KubeRay sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on every pod of a cluster with auth).
+          ...(opts.head.dashboard.token ? { RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: opts.head.dashboard.token } : {}),
+          // The fieldRefs KubeRay gives every Ray container, resolved as a kubelet would.
+          RAY_CLOUD_INSTANCE_ID: pod.metadata.name,
+          RAY_NODE_TYPE_NAME: pod.metadata.labels?.['ray.io/group'] ?? '',
+          RAY_worker_niceness: '0',
+          // The raylet waits this long for its dashboard agent to start (default 30 s); on a loaded shared machine the
+          // agent's imports alone can take longer.
+          RAY_agent_register_timeout_ms: '120000',
+        };
+        const child = spawn(join(bin, 'ray'), args, { env, detached: true, stdio: ['ignore', out, out] });
+        closeSync(out);
+        return { node, child, tempDir };
+      };
+      // The container's restartPolicy (Always, KubeRay's default for workers): a `ray start` that exits before its
+      // node is up is started again. Under heavy load `ray start` gives up after its fixed 30 s wait for the raylet.
+      const MAX_STARTS = 3;
+      for (let attempt = 1; ; attempt++) {
+        const r = await launch();
+        running.set(pod.metadata.name, r);
+        const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
+        let up = false;
+        for (;;) {
+          if (running.get(pod.metadata.name) !== r) throw new Error(`pod ${pod.metadata.name} was deleted while starting`);
+          if (r.child.exitCode !== null || Date.now() > deadline) break;
+          up = await rayNodes(opts.head).then((ns) => ns.some((n) => n.node_ip === ip && n.state === 'ALIVE')).catch(() => false);
+          if (up) break;
+          await new Promise((res) => setTimeout(res, 300));
+        }
+        if (up) break;
+        const why = r.child.exitCode !== null ? `exited with ${r.child.exitCode}` : 'was not ALIVE in time';
+        signal(r, 'SIGKILL');
+        rmSync(r.tempDir, { recursive: true, force: true });
+        running.delete(pod.metadata.name);
+        if (attempt >= MAX_STARTS) throw new Error(`ray start for ${pod.metadata.name} (${ip}) ${why}, ${attempt} times: ${readFileSync(logFile, 'utf8').slice(-1500)}`);
+        node.restarts++;
       }
       node.readyAt = Date.now();
     },
