@@ -49,7 +49,8 @@ async function main() {
       const cluster = `rc-bench-${rep}`;
       const pods = Array.from({ length: PODS }, (_, i) => `${cluster}-worker-${i}`);
       await Promise.all(pods.map((p) => createRunningPod(admin, ns, p, NODE, rayPodLabels(cluster))));
-      await createRayJob(admin, ns, { status: { rayClusterName: cluster, jobStatus: 'RUNNING', jobDeploymentStatus: 'Running' } });
+      // No operator here: the job selects the cluster (spec.clusterSelector), which is how the handler finds it before KubeRay writes a status.
+      await createRayJob(admin, ns, { clusterSelector: cluster });
 
       const lambda = kube.client('lambda');
       const publisher = new RecordingPublisher();

@@ -187,7 +187,12 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
       }
     }
     for (const p of pods) {
-      if (p.status?.phase === 'Running' || p.metadata.deletionTimestamp) continue;
+      // Only a pod not yet started: one that ran to completion (Succeeded, Failed) is not started again.
+      if ((p.status?.phase ?? 'Pending') !== 'Pending' || p.metadata.deletionTimestamp) continue;
+      // A pod that names its own scheduler runs once that scheduler has bound it to a node, as on a real kubelet
+      // (test/k8s-events/support.ts startSimulatedScheduler); every other pod is started unbound.
+      const placement = p.spec as { nodeName?: string; schedulerName?: string };
+      if (!placement.nodeName && placement.schedulerName && placement.schedulerName !== 'default-scheduler') continue;
       const own = runtime?.claim(p);
       if (runtime && own !== undefined) {
         const r = run.get(p.metadata.name);
