@@ -4,8 +4,10 @@
 // RayJob's RayCluster and the RayService's, submits the jobs and the Serve config through the head service's
 // dashboard (routed to one real local Ray head), and writes every status. Real ingest, train, tune and evaluate run
 // on real Ray; promotion waits for the RayService the operator reports; the served model answers POST /predict
-// through the RayService's serve service; then a second promotion is a real blue/green upgrade by the operator. Nothing
-// here writes a RayJob or RayService status.
+// through the RayService's serve service; then a second promotion is a real blue/green upgrade by the operator, and
+// `sentinel rollback --backend aws` (cli/rollback-aws.ts rollbackDeployed) brings the promoted run back by another
+// real upgrade, with champion.json, the rollbacks/ record and Model Rolled Back on a real AWS-API server (moto in
+// server mode: S3, EventBridge). Nothing here writes a RayJob or RayService status.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,24 +27,39 @@ import { isNotFound } from '../../adapters/kuberay/retry.js';
 import { runClusterNameFor } from '../../core/names.js';
 import { jobSeconds, stageOutcome } from '../../core/job-status.js';
 import { harness, referenceSpec, statesEntered } from '../support/harness.js';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { startMoto, useMotoEnv, REGION, type Moto } from '../support/moto.js';
+import { championUri } from '../../core/artifacts.js';
+import type { BusEvent, EventPublisher } from '../../core/ports.js';
+import type { Champion, ChampionRecord } from '../../core/model.js';
+import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../../core/run-event-names.js';
+import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
+import { EventBridgePublisher } from '../../adapters/aws/eventbridge.js';
+import { rollbackDeployed } from '../../cli/rollback-aws.js';
 
 const t0 = Date.now();
 const logDir = mkdtempSync(join(tmpdir(), 'sentinel-operator-pipeline-'));
 const pipeline = referenceSpec().name;
 const dataset = join(logDir, 'breast-cancer.csv');
 let stack: OperatorStack;
+let moto: Moto;
+let restoreEnv: (() => void) | undefined;
 
 before(async () => {
-  stack = await startOperatorStack({ logDir, pipeline });
-  await writeReferenceDataset(join(repoRoot, '.venv'), dataset, 'breast-cancer');
+  [stack, moto] = await Promise.all([startOperatorStack({ logDir, pipeline }), startMoto(), writeReferenceDataset(join(repoRoot, '.venv'), dataset, 'breast-cancer')]);
 });
 
 /** The simulated kubelet that runs after the upgrade test held the pending cluster's pods back (see below). */
 let kubeletAfterUpgrade: SimulatedKubelet | undefined;
+/** The first run's runtime and artifacts (its models), removed once the rollback test has served the promoted one again. */
+let cleanupFirstRun: (() => Promise<void>) | undefined;
 
 after(async () => {
   await kubeletAfterUpgrade?.stop();
-  await stack?.stop();
+  await cleanupFirstRun?.();
+  restoreEnv?.();
+  await Promise.all([stack?.stop(), moto?.stop()]);
   console.log(`# pipeline through the KubeRay operator: wall time ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${logDir})`);
 });
 
@@ -128,10 +145,14 @@ test('a full run through the real KubeRay operator on real Ray ends with a RaySe
     assert.ok(proxy.seen.some((s) => s.method === 'POST' && s.host.startsWith(`${pipeline}-serve-svc.`) && s.status === 200), 'the prediction went through the serve service');
     assert.equal((call.body as { model?: { runId?: string } }).model?.runId, r.runId, 'the promoted run\'s model answered');
 
-    await blueGreenUpgrade(r.runId);
+    // The champion record promote wrote, for the rollback below (which serves its model again: the runtime's
+    // artifacts stay until that test is done).
+    const promoted = JSON.parse(readFileSync(championUri(h.artifactRoot, pipeline), 'utf8')) as ChampionRecord;
+    assert.equal(promoted.current.runId, r.runId);
+    upgraded = { promoted: promoted.current, ...(await blueGreenUpgrade(r.runId)) };
   } finally {
     await watch.stop();
-    await h.cleanup();
+    cleanupFirstRun = h.cleanup;
   }
 });
 
@@ -168,7 +189,7 @@ async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) =>
  * failing config on the pending cluster while the old one keeps serving cannot happen with one shared Serve: it is
  * a unit test of the mapping on v1.7's shape (test/unit/kuberay-v17-status.test.ts).
  */
-async function blueGreenUpgrade(firstRun: string) {
+async function blueGreenUpgrade(firstRun: string): Promise<{ runId: string; serveConfig: ServeApplication; cluster: string }> {
   const started = Date.now();
   const { kube, namespace, serving } = stack;
   const admin = kube.client('admin');
@@ -225,10 +246,97 @@ async function blueGreenUpgrade(firstRun: string) {
     for (const x of seen) assert.ok(x.runId === firstRun || x.runId === nextRun, JSON.stringify(seen));
     assert.ok(seen.every((x) => x.state !== 'DEPLOY_FAILED' && x.state !== 'NOT_STARTED'), JSON.stringify(seen));
     console.log(`# blue/green upgrade through the operator: ${((Date.now() - started) / 1000).toFixed(1)} s; Sentinel saw ${seen.map((x) => `${x.state}:${x.runId ?? '-'}${x.pending ? `(pending ${x.pending.state}:${x.pending.runId ?? '-'})` : ''}`).join(' → ')}`);
+    return { runId: nextRun, serveConfig: next, cluster: newCluster };
   } finally {
     kubeletAfterUpgrade ??= startSimulatedKubelet(kube, namespace);
   }
 }
+
+/** What the first test left: the promoted champion, and the run the blue/green upgrade made serve (its config, cluster). */
+let upgraded: { promoted: Champion; runId: string; serveConfig: ServeApplication; cluster: string } | undefined;
+
+/** The real EventBridge publisher on moto, remembering what it put (moto keeps no record of delivered events). */
+class SeenPublisher implements EventPublisher {
+  readonly seen: BusEvent[] = [];
+  constructor(private readonly real: EventPublisher) {}
+  async publish(events: BusEvent[]) {
+    await this.real.publish(events);
+    this.seen.push(...events);
+  }
+}
+
+test('rollback on the deployed stack after the upgrade: the previous champion serves again through the operator, champion.json swaps and records why, Model Rolled Back is published', async () => {
+  assert.ok(upgraded, 'needs the promotion and the blue/green upgrade of the first test');
+  const { promoted, runId: upgradedRun, serveConfig, cluster: upgradedCluster } = upgraded;
+  const { kube, namespace, serving } = stack;
+  const admin = kube.client('admin');
+  restoreEnv = useMotoEnv(moto);
+  const s3 = new S3Client({ region: REGION, forcePathStyle: true });
+  const eb = new EventBridgeClient({ region: REGION });
+  try {
+    const bucket = 'sentinel-rollback-test';
+    const root = `s3://${bucket}/artifacts`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const store = new S3ObjectStore(s3);
+    // What the two promotions left: the upgraded run serving (its real Serve config), the promoted run before it.
+    const current: Champion = { ...promoted, runId: upgradedRun, serveConfig, promotedAt: new Date().toISOString() };
+    await store.putJson(championUri(root, pipeline), { pipeline, current, previous: promoted } satisfies ChampionRecord);
+    assert.deepEqual([(await serving.status(pipeline)).state, (await serving.status(pipeline)).runId], ['RUNNING', upgradedRun]);
+
+    const publisher = new SeenPublisher(new EventBridgePublisher(eb));
+    const t1 = Date.now();
+    const reason = `${upgradedRun} answers slowly in production`;
+    const res = await rollbackDeployed(pipeline, reason, 'the suite', { artifactRoot: root, store, serving, publisher, where: 'moto', timeoutMs: 180_000 });
+    const ms = Date.now() - t1;
+    assert.ok(res.ok, `${JSON.stringify(res)}\noperator log:\n${stack.operator.tail(12)}`);
+    assert.equal(res.current.runId, promoted.runId);
+    assert.deepEqual(res.change, { ...res.change, action: 'rollback', from: upgradedRun, to: promoted.runId, where: 'deployed', reason, by: 'the suite' });
+
+    // The operator switched for real. Serve runs the promoted run's config (one shared head: see blueGreenUpgrade, so
+    // Sentinel may say DEPLOYING for a reconcile while Serve replaces the replicas), then Sentinel reads the promoted
+    // run RUNNING with nothing pending; the RayService's spec is its config again, a third cluster is active and the
+    // serve Service selects it; and it answers.
+    await eventually(
+      'Serve running the rolled-back config',
+      async () => (await requestJson<{ applications?: Record<string, { status?: string; deployed_app_config?: { args?: { run_id?: string } } }> }>(stack.ray.dashboard, 'GET', '/api/serve/applications/')).body?.applications?.[pipeline],
+      (a) => a?.status === 'RUNNING' && a.deployed_app_config?.args?.run_id === promoted.runId,
+      120_000,
+    );
+    await eventually('Sentinel after the rollback', () => serving.status(pipeline), (x) => x.state === 'RUNNING' && x.runId === promoted.runId && !x.pending, 30_000);
+    const rs = await admin.get<RayServiceWire>('rayservices', namespace, pipeline);
+    assert.equal((parseYaml(rs.spec.serveConfigV2) as ServeConfig).applications.find((a) => a.name === pipeline)?.args.run_id, promoted.runId);
+    const active = rs.status?.activeServiceStatus?.rayClusterName;
+    assert.ok(active && active !== upgradedCluster, `a new cluster serves the rollback: ${JSON.stringify(rs.status)}`);
+    assert.equal(rs.status?.conditions?.find((c) => c.type === 'UpgradeInProgress')?.status, 'False');
+    const svc = await kube.core('admin').readNamespacedService({ name: `${pipeline}-serve-svc`, namespace });
+    assert.equal(svc.spec?.selector?.['ray.io/cluster'], active, 'the operator moved the serve Service to the rollback\'s cluster');
+    const call = await predictThroughService(stack, pipeline, referenceSpec().serve.route);
+    assert.equal(call.status, 200, JSON.stringify(call.body));
+    assert.equal((call.body as { model?: { runId?: string } }).model?.runId, promoted.runId, 'the previous champion answers after the rollback');
+
+    // champion.json swapped (so a second rollback undoes this one) with the change in its history; the record; the event.
+    const after = (await store.getJson<ChampionRecord>(championUri(root, pipeline)))!;
+    assert.equal(after.current.runId, promoted.runId);
+    assert.equal(after.previous?.runId, upgradedRun, 'so a second rollback undoes this one');
+    assert.deepEqual(after.history?.map((x) => [x.action, x.from, x.to, x.where]), [['rollback', upgradedRun, promoted.runId, 'deployed']]);
+    const records = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `artifacts/${pipeline}/rollbacks/` }))).Contents ?? [];
+    assert.equal(records.length, 1);
+    const rec = await store.getJson<{ from: string; to: string; reason: string }>(`s3://${bucket}/${records[0]!.Key}`);
+    assert.deepEqual([rec?.from, rec?.to, rec?.reason], [upgradedRun, promoted.runId, reason]);
+    const rolled = publisher.seen.filter((e) => e['detail-type'] === RUN_EVENT_TYPES.rolledBack);
+    assert.equal(rolled.length, 1);
+    assert.equal(rolled[0]!.source, RUN_EVENT_SOURCE);
+    assert.equal((rolled[0]!.detail as { from: string }).from, upgradedRun);
+    console.log(`# rollback through the operator + moto: ${(ms / 1000).toFixed(1)} s to serve the previous champion`);
+  } finally {
+    s3.destroy();
+    eb.destroy();
+    restoreEnv();
+    restoreEnv = undefined;
+    await cleanupFirstRun?.();
+    cleanupFirstRun = undefined;
+  }
+});
 
 test('a stage that fails in Ray fails the run through the operator: the named error and the field at fault, nothing after it runs', async () => {
   const { compute, serving } = stack;
