@@ -14,6 +14,7 @@ import { joinUri, resultUri } from './artifacts.js';
 import { ErrorNames } from './errors.js';
 import { StageResultSchema, type StageResult } from './contract.js';
 import { formatIssues } from './validation.js';
+import type { z } from 'zod';
 
 export interface CompleteDeps {
   compute: ComputePort;
@@ -141,17 +142,27 @@ export async function completeStage(claim: CompletionClaim, deps: CompleteDeps):
 
 /** Reads and checks a stage's result.json against the contract; says what is wrong when it does not match. */
 async function readResult(store: ObjectStore, uri: string, expected: StageResult['stage']): Promise<{ ok: true; result: StageResult } | { ok: false; problem: string }> {
-  // Read errors (the store being briefly unavailable) propagate and the event is redelivered; bad content fails.
+  const read = await readStageFile(store, uri, StageResultSchema, { missing: `wrote no result at ${uri}`, subject: 'its result' });
+  if (!read.ok) return read;
+  if (read.data.stage !== expected) return { ok: false, problem: `its result is for stage "${read.data.stage}", not "${expected}": ${uri}` };
+  return { ok: true, result: read.data };
+}
+
+/**
+ * Reads a JSON file a stage job wrote (its result, its failure record) and checks it against its contract schema;
+ * says what is wrong when it is missing, not JSON or off the schema. Read errors (the store being briefly
+ * unavailable) propagate, so the event is redelivered; bad content is a problem, not a throw.
+ */
+export async function readStageFile<T>(store: ObjectStore, uri: string, schema: z.ZodType<T>, words: { missing: string; subject: string }): Promise<{ ok: true; data: T } | { ok: false; problem: string }> {
   const text = await store.getText(uri);
-  if (text === undefined) return { ok: false, problem: `wrote no result at ${uri}` };
+  if (text === undefined) return { ok: false, problem: words.missing };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { ok: false, problem: `its result is not JSON (${(e as Error).message}): ${uri}` };
+    return { ok: false, problem: `${words.subject} is not JSON (${(e as Error).message}): ${uri}` };
   }
-  const parsed = StageResultSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, problem: `its result breaks the stage contract: ${formatIssues(parsed.error.issues, uri)}` };
-  if (parsed.data.stage !== expected) return { ok: false, problem: `its result is for stage "${parsed.data.stage}", not "${expected}": ${uri}` };
-  return { ok: true, result: parsed.data };
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) return { ok: false, problem: `${words.subject} breaks the stage contract: ${formatIssues(parsed.error.issues, uri)}` };
+  return { ok: true, data: parsed.data };
 }

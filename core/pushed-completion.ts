@@ -22,10 +22,9 @@ import type { Clock } from './ports.js';
 import { isTerminal, type JobStatus } from './job-status.js';
 import { jobNameFor, labelsFor, parseJobName, type JobIdentity } from './names.js';
 import type { Stage } from './stages.js';
-import { completeStage, CompletionRejected, type CompleteDeps, type CompletionReport } from './complete-stage.js';
+import { completeStage, CompletionRejected, readStageFile, type CompleteDeps, type CompletionReport } from './complete-stage.js';
 import { failureUri } from './artifacts.js';
 import { StageFailureSchema, type StageFailure } from './contract.js';
-import { formatIssues } from './validation.js';
 
 export interface PushedCompletionDeps extends CompleteDeps {
   clock: Clock;
@@ -98,20 +97,12 @@ export async function completeFromFailureWrite(write: StageFailureWrite, deps: P
 async function readFailureRecord(deps: PushedCompletionDeps, uri: string, write: StageFailureWrite): Promise<StageFailure> {
   const reject = (message: string) => new CompletionRejected('failure-record', `${write.pipeline}-${write.runId}-${write.stage}`, message);
   // Read errors (the store briefly unavailable) propagate: the message is redelivered.
-  const text = await deps.store.getText(uri);
-  if (text === undefined) throw reject(`no failure record at ${uri}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw reject(`the failure record is not JSON (${(e as Error).message}): ${uri}`);
-  }
-  const parsed = StageFailureSchema.safeParse(raw);
-  if (!parsed.success) throw reject(`the failure record breaks the stage contract: ${formatIssues(parsed.error.issues, uri)}`);
+  const read = await readStageFile(deps.store, uri, StageFailureSchema, { missing: `no failure record at ${uri}`, subject: 'the failure record' });
+  if (!read.ok) throw reject(read.problem);
   for (const f of ['pipeline', 'runId', 'stage'] as const) {
-    if (parsed.data[f] !== write[f]) throw reject(`the failure record at ${uri} says ${f} "${parsed.data[f]}", its key says "${write[f]}"`);
+    if (read.data[f] !== write[f]) throw reject(`the failure record at ${uri} says ${f} "${read.data[f]}", its key says "${write[f]}"`);
   }
-  return parsed.data;
+  return read.data;
 }
 
 /**

@@ -32,15 +32,7 @@ export const datasetUploadedPattern = (bucket: string) =>
  * Ray Tune's and Ray Train's own result.json files (<stage>/ray/…/<trial>/result.json) end in a trial folder and do
  * not match. Without a bucket (the completion queue's message table) it matches the shape only.
  */
-export const stageResultWrittenPattern = (bucket?: string) =>
-  ({
-    source: [S3_EVENT_SOURCE],
-    'detail-type': [OBJECT_CREATED_DETAIL_TYPE],
-    detail: {
-      ...(bucket !== undefined ? { bucket: { name: [bucket] } } : {}),
-      object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${RESULT_FILE}` })) },
-    },
-  }) as const satisfies EventPattern;
+export const stageResultWrittenPattern = (bucket?: string) => stageFileWrittenPattern(RESULT_FILE, bucket);
 
 /**
  * A failing stage job's own write of its failure record (S3 Object Created of <artifacts>/<pipeline>/<runId>/<stage>/
@@ -48,15 +40,19 @@ export const stageResultWrittenPattern = (bucket?: string) =>
  * the result's, one wildcard per stage; nothing of Ray's is named failure.json, and a file of that name deeper down
  * (a trial's folder, a user's artifact) ends in a folder that is not a stage's and does not match.
  */
-export const stageFailureWrittenPattern = (bucket?: string) =>
-  ({
+export const stageFailureWrittenPattern = (bucket?: string) => stageFileWrittenPattern(FAILURE_FILE, bucket);
+
+/** S3 Object Created of <artifacts>/<pipeline>/<runId>/<stage>/<file>, one wildcard per stage (the bucket's, if named). */
+function stageFileWrittenPattern(file: string, bucket?: string) {
+  return {
     source: [S3_EVENT_SOURCE],
     'detail-type': [OBJECT_CREATED_DETAIL_TYPE],
     detail: {
       ...(bucket !== undefined ? { bucket: { name: [bucket] } } : {}),
-      object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${FAILURE_FILE}` })) },
+      object: { key: STAGES.map((stage) => ({ wildcard: `${ARTIFACTS_PREFIX}*/r*/${stage}/${file}` })) },
     },
-  }) as const satisfies EventPattern;
+  } as const satisfies EventPattern;
+}
 
 /**
  * What the completion queue's one Object Created parser accepts (events/messages.ts): either rule's shape. Only the
