@@ -1,7 +1,12 @@
 // Staleness: a pipeline's champion is stale once it is older than the spec's `staleAfter` (e.g. 30d). Serverless:
-// nothing polls. Each promotion arms one one-time schedule per pipeline (re-arming replaces it) for
-// promotedAt + staleAfter, whose target runs checkStaleness: if the champion is still the one the schedule was armed
+// nothing polls. Each promotion (and rollback) arms one one-time schedule for the new champion, named for it, at
+// promotedAt + staleAfter. Its target runs checkStaleness: if the champion is still the one the schedule was armed
 // for and is past its age, a `Model Stale` run event is published (and notified like any other).
+//
+// Named per champion, not per pipeline: Scheduler deletes a one-time schedule after it fires, so re-arming one name
+// could be undone by the deletion of its fired predecessor (a promotion at the moment the old check fires would lose
+// its own check). A champion's name is written once. Nothing disarms (no Lambda may DeleteSchedule,
+// docs/zero-idle.md): the check of a champion since replaced fires once, finds the champion changed, and is deleted.
 import { z } from 'zod';
 import type { EventPublisher, ObjectStore, OneTimeSchedulesPort } from './ports.js';
 import type { Champion, ChampionRecord } from './model.js';
@@ -36,14 +41,20 @@ export function stalenessOf(champion: Pick<Champion, 'promotedAt'>, staleAfter: 
   return { stale: now.getTime() >= staleAtMs, ageSeconds: Math.max(0, (now.getTime() - promoted) / 1000), staleAt: new Date(staleAtMs).toISOString(), staleAfter };
 }
 
-/** One schedule per pipeline: its name (EventBridge Scheduler names: ≤ 64 of [0-9A-Za-z-_.]). */
-export const staleScheduleName = (prefix: string, pipeline: string) => `${prefix}-stale-${pipeline}`.slice(0, 64);
+/** Every staleness check's name starts with this (IAM: `<stem>-*`). */
+export const staleScheduleStem = (prefix: string) => `${prefix}-stale`;
+
+/**
+ * One schedule per champion: `<prefix>-stale-<runId>-<pipeline>`, cut to EventBridge Scheduler's 64 characters
+ * (of [0-9A-Za-z-_.]). The run id comes first, so a long pipeline name is what is cut, never the run id.
+ */
+export const staleScheduleName = (prefix: string, champion: { pipeline: string; runId: string }) => `${staleScheduleStem(prefix)}-${champion.runId}-${champion.pipeline}`.slice(0, 64);
 
 /** What the one-time schedule hands its target. */
 export const StaleCheckInputSchema = z.object({ check: z.literal('staleness'), pipeline: z.string().min(1), runId: z.string().regex(/^r[0-9a-f]{9}$/) }).strict();
 export type StaleCheckInput = z.infer<typeof StaleCheckInputSchema>;
 
-/** Arms (or re-arms) the pipeline's check for this champion. */
+/** Arms the check for this champion (a champion armed again, after a rollback to it, replaces its own). */
 export async function armStaleCheck(
   req: { pipeline: string; champion: Pick<Champion, 'runId' | 'promotedAt'>; staleAfter: string; schedulePrefix: string },
   schedules: OneTimeSchedulesPort,
@@ -52,7 +63,7 @@ export async function armStaleCheck(
   const s = stalenessOf(req.champion, req.staleAfter, now);
   // A champion already past its age (a long staleAfter cut short, a clock skew) is checked a minute from now.
   const at = new Date(Math.max(Date.parse(s.staleAt), now.getTime() + 60_000));
-  const name = staleScheduleName(req.schedulePrefix, req.pipeline);
+  const name = staleScheduleName(req.schedulePrefix, { pipeline: req.pipeline, runId: req.champion.runId });
   const input: StaleCheckInput = { check: 'staleness', pipeline: req.pipeline, runId: req.champion.runId };
   await schedules.arm(name, at, input);
   return { name, at: at.toISOString() };

@@ -12,7 +12,7 @@ import { INTERRUPTION_EVENT_DETAIL_TYPE, INTERRUPTION_EVENT_SOURCE } from '../co
 import { REAPER_DETAIL_TYPES, REAPER_EVENT_SOURCE } from '../core/reaper.js';
 import { RUN_EVENT_SOURCE, RUN_EVENT_TYPES } from '../events/run-events.js';
 import { reapScheduleStem, watchScheduleStem } from '../core/arming.js';
-import { staleScheduleName } from '../core/staleness.js';
+import { staleScheduleStem } from '../core/staleness.js';
 import { STAGES } from '../core/stages.js';
 
 export interface Statement {
@@ -246,7 +246,7 @@ const armSchedules = (a: DeploymentArns, names: string[]): Grant[] => [
 export const scheduleNames = (a: Pick<DeploymentArns, 'schedulePrefix'>) => ({
   watch: `${watchScheduleStem(a.schedulePrefix)}-*`,
   reap: `${reapScheduleStem(a.schedulePrefix)}-*`,
-  stale: `${staleScheduleName(a.schedulePrefix, '')}*`,
+  stale: `${staleScheduleStem(a.schedulePrefix)}-*`,
 });
 
 const traces: Grant = { sid: 'Traces', actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'], by: 'platform' };
@@ -273,7 +273,7 @@ const FUNCTION_GRANTS: Record<LambdaName, (a: DeploymentArns) => Grant[]> = {
   'evaluate-gate': (a) => [readObjects(a, ['artifacts/']), listBucket(a)],
   // Promote and CheckPromotion: applies the RayService config (or puts the champion's back), reads its status,
   // reads/writes the lease and champion.json, announces Model Promoted.
-  // Arms the new champion's staleness check (<prefix>-stale-<pipeline>, core/staleness.ts).
+  // Arms the new champion's staleness check (<prefix>-stale-<runId>-<pipeline>, core/staleness.ts).
   promote: (a) => [readObjects(a, ['artifacts/']), writeObjects(a, ['artifacts/']), listBucket(a), kubernetes(a), publishEvents(a, PUBLISHED_EVENTS.promote), ...armSchedules(a, [scheduleNames(a).stale])],
   // Stops the run's jobs on failure, drops their tokens, writes run.json.
   // Arms the idle reaper for the run's end + the idle time.

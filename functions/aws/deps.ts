@@ -175,7 +175,7 @@ export function scheduleTargetFor(name: string, prefix: string, targets: Schedul
   if (isSlotName(watchScheduleStem(prefix), name)) return targets.watch;
   if (isSlotName(reapScheduleStem(prefix), name)) return targets.reap;
   if (name.startsWith(`${prefix}-stale-`)) return targets.stale;
-  throw validationFailed(`schedule ${quoted(name)} is none of ${prefix}-watch-<time>, ${prefix}-reap-<time>, ${prefix}-stale-<pipeline>`, 'name');
+  throw validationFailed(`schedule ${quoted(name)} is none of ${prefix}-watch-<time>, ${prefix}-reap-<time>, ${prefix}-stale-<runId>-<pipeline>`, 'name');
 }
 export interface ScheduleTargets {
   watch: string;

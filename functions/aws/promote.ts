@@ -5,7 +5,7 @@ import { systemClock } from '../../core/ports.js';
 import { publisher, schedulePrefix, schedules, serving, store, tracking } from './deps.js';
 
 const mlflow = tracking();
-// Each new champion arms its staleness check (<prefix>-stale-<pipeline>, spec.staleAfter) on EventBridge Scheduler.
+// Each new champion arms its staleness check (<prefix>-stale-<runId>-<pipeline>, spec.staleAfter) on EventBridge Scheduler.
 function staleChecks() {
   return {
     schedules: schedules(),

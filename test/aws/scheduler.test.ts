@@ -82,7 +82,11 @@ test('the reaper and a staleness check go to their own targets; disarm deletes, 
   const stale = await armStaleCheck({ pipeline: 'breast-cancer', champion: { runId: 'r0123456ab', promotedAt: '2026-12-01T00:00:00.000Z' }, staleAfter: '30d', schedulePrefix: PREFIX }, schedules, end);
   const st = await get(stale.name);
   assert.deepEqual([st.Target?.Arn, st.ScheduleExpression], [TARGETS.stale, 'at(2026-12-31T00:00:00)']);
-  assert.ok((await names()).includes(reap.name) && (await names()).includes(`${PREFIX}-stale-breast-cancer`));
+  assert.ok((await names()).includes(reap.name) && (await names()).includes(`${PREFIX}-stale-r0123456ab-breast-cancer`));
+  // The next champion's check is its own schedule: re-arming never rewrites one Scheduler may be deleting.
+  const next = await armStaleCheck({ pipeline: 'breast-cancer', champion: { runId: 'r0123456cd', promotedAt: '2026-12-02T00:00:00.000Z' }, staleAfter: '30d', schedulePrefix: PREFIX }, schedules, end);
+  assert.equal((await get(next.name)).ScheduleExpression, 'at(2027-01-01T00:00:00)');
+  assert.equal((await get(stale.name)).ScheduleExpression, 'at(2026-12-31T00:00:00)', 'the replaced champion\'s check is untouched');
   await schedules.disarm(reap.name);
   await schedules.disarm(reap.name); // already gone: fine
   assert.ok(!(await names()).includes(reap.name));

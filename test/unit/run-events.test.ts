@@ -229,8 +229,9 @@ test('prepare, finish and promote publish Run Started, Succeeded + Champion Kept
   const promoted = parseRunEvent(published[0]!)!;
   assert.equal(promoted.kind, 'promoted');
   assert.equal(promoted.kind === 'promoted' && promoted.detail.previousRunId, 'r000000001');
-  assert.deepEqual(armed, [{ name: 'sentinel-dev-stale-breast-cancer', at: new Date(NOW.getTime() + 30 * 86_400_000), input: { check: 'staleness', pipeline: 'breast-cancer', runId: run.runId } }]);
-  assert.deepEqual(res.staleCheck, { name: 'sentinel-dev-stale-breast-cancer', at: new Date(NOW.getTime() + 30 * 86_400_000).toISOString() });
+  // Named for the new champion, not the pipeline: the replaced champion's check (r000000001) is not touched.
+  assert.deepEqual(armed, [{ name: `sentinel-dev-stale-${run.runId}-breast-cancer`, at: new Date(NOW.getTime() + 30 * 86_400_000), input: { check: 'staleness', pipeline: 'breast-cancer', runId: run.runId } }]);
+  assert.deepEqual(res.staleCheck, { name: `sentinel-dev-stale-${run.runId}-breast-cancer`, at: new Date(NOW.getTime() + 30 * 86_400_000).toISOString() });
 
   published.length = 0;
   const failing: OneTimeSchedulesPort = { arm: async () => Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDeniedException' })) };
@@ -247,6 +248,13 @@ test('staleness: age against staleAfter; the check publishes Model Stale only fo
   // Already past its age: checked a minute from now, not in the past (Scheduler refuses past at() times).
   await armStaleCheck({ pipeline: 'p', champion: { runId: 'r0123abcde', promotedAt: '2026-01-01T00:00:00.000Z' }, staleAfter: '1d', schedulePrefix: 's' }, { arm: async (_n, at) => void armed.push(at) }, NOW);
   assert.deepEqual(armed, [new Date(NOW.getTime() + 60_000)]);
+  // A long pipeline name is cut to Scheduler's 64 characters, never the run id.
+  const long = 'p'.repeat(80);
+  const names: string[] = [];
+  const r = await armStaleCheck({ pipeline: long, champion: { runId: 'r0123abcde', promotedAt: NOW.toISOString() }, staleAfter: '1d', schedulePrefix: 'sentinel-dev' }, { arm: async (n) => void names.push(n) }, NOW);
+  assert.equal(r.name.length, 64);
+  assert.ok(r.name.startsWith('sentinel-dev-stale-r0123abcde-ppp'), r.name);
+  assert.deepEqual(names, [r.name]);
 
   const root = join(tmp, 'stale');
   const store = new LocalObjectStore();
