@@ -11,7 +11,7 @@ export const RUNS_USAGE = `Usage: sentinel runs [--pipeline P] [--status S] [--s
   executions and their S3 records), newest first: run id, pipeline, status, started, duration, outcome (promoted /
   kept / failed, and why).
   --pipeline P   only pipeline P
-  --status S     ${STATUS_FILTERS.join('|')} (interrupted: recorded as running, but no live session runs it)
+  --status S     ${STATUS_FILTERS.join('|')} (queued: waiting for a run slot, spec maxConcurrentRuns; interrupted: recorded as running, but no live session runs it)
   --since D      started within D (90s, 30m, 2h, 1d, 1w, 1h30m) or at/after an ISO date or time (2026-12-01T18:00Z)
   --json         the rows as a JSON array on stdout
 \${BACKEND_USAGE}  Exit codes: 0 listed (even none), 1 no Sentinel home at DIR (or AWS failed: credentials, access), 2 bad usage.

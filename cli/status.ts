@@ -48,7 +48,8 @@ export function printStatus(v: RunStatusView, now: number, write: (s: string) =>
   write(`${bold(`Run ${v.runId}`)} of ${bold(v.pipeline)}  ${statusText(v.status)}${v.durationSeconds !== undefined ? ` in ${duration(v.durationSeconds)}` : ''}`);
   write(`  ${bold('outcome')}   ${outcomeText(v, 400)}`);
   write(`  ${bold('started')}   ${whenText(v.startedAt, now)}${v.endedAt ? `, ended ${whenText(v.endedAt, now)}` : ''}  ${dim(`(${v.trigger}${v.requestedBy ? ` ${v.requestedBy}` : ''})`)}`);
-  write(`  ${bold('dataset')}   ${v.datasetUri}`);
+  if (v.waiting) write(`  ${bold('queued')}    since ${whenText(v.waiting.enqueuedAt, now)}, priority ${v.waiting.priority}; last asked for a slot ${whenText(v.waiting.lastSeen, now)}  ${dim('(PrepareRun retries until a slot is free: spec maxConcurrentRuns)')}`);
+  write(`  ${bold('dataset')}   ${v.datasetUri || dim('(not recorded)')}`);
   write(`  ${bold('stages')}`);
   for (const s of v.stages) write(stageLine(s, now));
   if (v.gate) {

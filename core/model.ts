@@ -119,4 +119,28 @@ export interface RunRecord {
   resumeOf?: { runId: string; attempt: number; reused: Stage[] };
   /** A run that waited for a run slot (spec maxConcurrentRuns): since when, how long, behind which runs. */
   queued?: { enqueuedAt: string; takenAt: string; waitedMs: number; behindAtEnqueue: string[] };
+  /**
+   * Never in run.json: set by a listing (core/run-history.ts withWaitingRuns) while the run waits for a run slot. Such
+   * a run has no run.json yet (PrepareRun writes it once the slot is taken), or only the placeholder a deployed
+   * listing makes from its execution.
+   */
+  waiting?: RunWaiting;
 }
+
+/** A run waiting for a slot, as `runs` and `status` show it (never written to run.json). */
+export interface RunWaiting {
+  /** 1-based, among the pipeline's live waiters (priority, then enqueue time). */
+  position: number;
+  /** The waiters ahead of it. */
+  ahead: string[];
+  /** The runs holding the pipeline's slots, as recorded. */
+  heldBy: string[];
+  maxConcurrentRuns: number;
+  priority: number;
+  enqueuedAt: string;
+  /** When its PrepareRun last retried (a waiter not seen for WAITER_STALE_MS has stopped and is not shown). */
+  lastSeen: string;
+  trigger?: Trigger;
+  datasetUri?: string;
+}
+

@@ -32,7 +32,7 @@ export async function prepareRun(raw: unknown, deps: PrepareDeps): Promise<RunCo
   run.datasetEtag = head.etag;
   // A run slot (spec maxConcurrentRuns) before anything else is opened: a full pipeline throws RunQueued, retried.
   const slot = await acquireRunSlot(
-    { artifactRoot: run.artifactRoot, pipeline: run.pipeline, runId: run.runId, priority: run.spec.priority, maxConcurrentRuns: run.spec.maxConcurrentRuns },
+    { artifactRoot: run.artifactRoot, pipeline: run.pipeline, runId: run.runId, priority: run.spec.priority, maxConcurrentRuns: run.spec.maxConcurrentRuns, trigger: run.trigger, datasetUri: run.datasetUri },
     deps,
   );
   // The pipeline run's MLflow run; a tracking server that errors leaves the run untracked, with the reason.

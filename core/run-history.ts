@@ -2,7 +2,8 @@
 // records are. Locally (local/run-history.ts) they are files in the home's bucket and a session file of the live
 // `sentinel run`; deployed, the same records are S3 objects beside a Step Functions execution history. Everything
 // here is pure: the listing and its filters, and one run's status assembled from what the run recorded.
-import type { ChampionRecord, RunRecord, RunTracking } from './model.js';
+import type { ChampionRecord, RunRecord, RunTracking, RunWaiting } from './model.js';
+import { waitingRuns, type RunSlots } from './run-slots.js';
 import type { StageResult } from './contract.js';
 import type { JobStatus } from './job-status.js';
 import type { ServeReplicas, ServeStatus } from './ports.js';
@@ -61,7 +62,10 @@ export interface StoredStageResult {
 export interface RunHistoryPort {
   /** Where the records are, for messages ("the local home /x", "s3://bucket/prefix"). */
   readonly where: string;
-  /** Every run record, in no particular order. */
+  /**
+   * Every run record, in no particular order, with the runs waiting for a run slot among them (RunRecord.waiting:
+   * withWaitingRuns over the pipelines' run-slots.json).
+   */
   listRuns(): Promise<RunRecord[]>;
   stageResults(pipeline: string, runId: string): Promise<Partial<Record<Stage, StoredStageResult>>>;
   champion(pipeline: string): Promise<ChampionRecord | undefined>;
@@ -81,9 +85,12 @@ export interface RunHistoryPort {
 // ---------------------------------------------------------------------------------------------------------------
 // The listing.
 
-/** RUNNING only while a live session runs it; a RUNNING record nothing runs any more is INTERRUPTED. */
-export type EffectiveStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED' | 'CANCELLED' | 'ABANDONED';
-export type OutcomeKind = 'promoted' | 'kept' | 'failed' | 'running' | 'interrupted' | 'cancelled' | 'abandoned';
+/**
+ * RUNNING only while a live session runs it; a RUNNING record nothing runs any more is INTERRUPTED. QUEUED: waiting
+ * for a run slot (spec maxConcurrentRuns), its PrepareRun still retrying.
+ */
+export type EffectiveStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED' | 'CANCELLED' | 'ABANDONED';
+export type OutcomeKind = 'queued' | 'promoted' | 'kept' | 'failed' | 'running' | 'interrupted' | 'cancelled' | 'abandoned';
 
 export interface RunOutcome {
   kind: OutcomeKind;
@@ -102,9 +109,11 @@ export interface RunRow {
   endedAt?: string;
   durationSeconds?: number;
   outcome: RunOutcome;
+  /** QUEUED: its place in the pipeline's queue. */
+  waiting?: RunWaiting;
 }
 
-export const STATUS_FILTERS = ['running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'abandoned', 'promoted', 'kept'] as const;
+export const STATUS_FILTERS = ['queued', 'running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'abandoned', 'promoted', 'kept'] as const;
 export type StatusFilter = (typeof STATUS_FILTERS)[number];
 
 export interface RunFilter {
@@ -151,7 +160,14 @@ export function isLive(record: RunRecord, live: LiveView | undefined): boolean {
   return !!live.runs?.includes(record.runId) || (!!live.startedAt && Date.parse(record.startedAt) >= Date.parse(live.startedAt));
 }
 
+/** "position 2 of 2, behind r…; 1/1 slots held by r…": where a waiting run is. */
+export function waitingText(w: RunWaiting): string {
+  const behind = w.ahead.length ? `behind ${w.ahead.join(', ')}` : 'next';
+  return `position ${w.position}, ${behind}; ${w.heldBy.length}/${w.maxConcurrentRuns} slot${w.maxConcurrentRuns === 1 ? '' : 's'} held by ${w.heldBy.join(', ') || 'nobody'}`;
+}
+
 export function outcomeOf(record: RunRecord, live: LiveView | undefined): RunOutcome {
+  if (record.status === 'RUNNING' && record.waiting) return { kind: 'queued', reason: `waiting for a run slot: ${waitingText(record.waiting)}` };
   if (record.status === 'RUNNING') {
     return isLive(record, live)
       ? { kind: 'running', reason: 'running in the live session' }
@@ -173,9 +189,9 @@ export function outcomeOf(record: RunRecord, live: LiveView | undefined): RunOut
 export function rowOf(record: RunRecord, live: LiveView | undefined, now: number): RunRow {
   const outcome = outcomeOf(record, live);
   const status: EffectiveStatus =
-    outcome.kind === 'running' ? 'RUNNING' : outcome.kind === 'interrupted' ? 'INTERRUPTED' : record.status === 'RUNNING' ? 'SUCCEEDED' : record.status;
+    outcome.kind === 'queued' ? 'QUEUED' : outcome.kind === 'running' ? 'RUNNING' : outcome.kind === 'interrupted' ? 'INTERRUPTED' : record.status === 'RUNNING' ? 'SUCCEEDED' : record.status;
   const started = Date.parse(record.startedAt);
-  const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'RUNNING' ? now : undefined;
+  const ended = record.endedAt ? Date.parse(record.endedAt) : status === 'RUNNING' || status === 'QUEUED' ? now : undefined;
   return {
     runId: record.runId,
     pipeline: record.pipeline,
@@ -185,7 +201,39 @@ export function rowOf(record: RunRecord, live: LiveView | undefined, now: number
     ...(record.endedAt ? { endedAt: record.endedAt } : {}),
     ...(ended !== undefined && Number.isFinite(started) ? { durationSeconds: Math.max(0, (ended - started) / 1000) } : {}),
     outcome,
+    ...(status === 'QUEUED' && record.waiting ? { waiting: record.waiting } : {}),
   };
+}
+
+/**
+ * The records with the runs waiting for a run slot marked (RunRecord.waiting), from each pipeline's run-slots.json.
+ * A waiter has no run.json yet (PrepareRun writes it with the slot): its record is made from the queue entry, or,
+ * when the listing already has one for it (a deployed execution with no run.json), that one is marked. A waiter
+ * whose record has ended (an execution stopped while queued) is not marked; one that stopped retrying is not listed.
+ */
+export function withWaitingRuns(records: RunRecord[], slots: RunSlots[], now: Date): RunRecord[] {
+  const out = [...records];
+  const byId = new Map(records.map((r, i) => [`${r.pipeline}/${r.runId}`, i]));
+  for (const s of slots) {
+    for (const w of waitingRuns(s, now)) {
+      const { runId, ...waiting } = w;
+      const i = byId.get(`${s.pipeline}/${runId}`);
+      if (i !== undefined) {
+        if (out[i]!.status === 'RUNNING') out[i] = { ...out[i]!, waiting };
+        continue;
+      }
+      out.push({
+        pipeline: s.pipeline,
+        runId,
+        status: 'RUNNING',
+        trigger: w.trigger ?? { kind: 'manual', requestId: '?' },
+        datasetUri: w.datasetUri ?? '',
+        startedAt: w.enqueuedAt,
+        waiting,
+      });
+    }
+  }
+  return out;
 }
 
 function matches(row: RunRow, f: RunFilter): boolean {

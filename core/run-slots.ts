@@ -8,7 +8,8 @@
 // written, for HOLDER_GRACE_MS), so a run that ended, was cancelled or abandoned frees its slot by itself; a waiter
 // counts only while it keeps retrying (seen within WAITER_STALE_MS). finish-run and execution-ended release.
 import type { ObjectStore } from './ports.js';
-import type { RunRecord } from './model.js';
+import type { RunRecord, RunWaiting } from './model.js';
+import type { Trigger } from './run-id.js';
 import { joinUri, runRecordUri } from './artifacts.js';
 import { ErrorNames, SentinelError } from './errors.js';
 
@@ -31,6 +32,9 @@ export interface SlotWaiter {
   lastSeen: string;
   /** Runs ahead of it (waiting or holding) when it first enqueued. */
   behindAtEnqueue: string[];
+  /** What started the run and what it ingests, so `runs` and `status` can show a run that has no run.json yet. */
+  trigger?: Trigger;
+  datasetUri?: string;
 }
 export interface RunSlots {
   pipeline: string;
@@ -61,7 +65,7 @@ export const byPriority = (a: { priority: number; enqueuedAt: string; runId: str
  */
 export function decideSlot(
   current: RunSlots | undefined,
-  me: { pipeline: string; runId: string; priority: number; maxConcurrentRuns: number },
+  me: { pipeline: string; runId: string; priority: number; maxConcurrentRuns: number; trigger?: Trigger; datasetUri?: string },
   liveHolders: ReadonlySet<string>,
   now: Date,
 ): SlotDecision {
@@ -76,7 +80,7 @@ export function decideSlot(
   const fresh = !mine;
   if (!mine) {
     const ahead = [...holders.map((h) => h.runId), ...waiters.filter((w) => byPriority(w, { ...me, enqueuedAt: at }) < 0).map((w) => w.runId)];
-    mine = { runId: me.runId, priority: me.priority, enqueuedAt: at, lastSeen: at, behindAtEnqueue: ahead };
+    mine = { runId: me.runId, priority: me.priority, enqueuedAt: at, lastSeen: at, behindAtEnqueue: ahead, ...(me.trigger ? { trigger: me.trigger } : {}), ...(me.datasetUri ? { datasetUri: me.datasetUri } : {}) };
     waiters.push(mine);
   } else {
     mine.lastSeen = at;
@@ -122,7 +126,7 @@ const CAS_TRIES = 25;
  * Returns how long it waited when it did.
  */
 export async function acquireRunSlot(
-  run: { artifactRoot: string; pipeline: string; runId: string; priority: number; maxConcurrentRuns: number },
+  run: { artifactRoot: string; pipeline: string; runId: string; priority: number; maxConcurrentRuns: number; trigger?: Trigger; datasetUri?: string },
   deps: SlotDeps,
 ): Promise<{ waited?: RunQueueNote }> {
   const uri = runSlotsUri(run.artifactRoot, run.pipeline);
@@ -164,9 +168,26 @@ export async function releaseRunSlot(root: string, pipeline: string, runId: stri
   return false;
 }
 
-/** The queue as stored (for status/runs): waiters in order, with their 1-based position. */
-export async function readRunQueue(root: string, pipeline: string, store: ObjectStore): Promise<{ holders: string[]; waiting: Array<{ runId: string; position: number; priority: number; enqueuedAt: string }> }> {
-  const s = await store.getJson<RunSlots>(runSlotsUri(root, pipeline));
-  const waiters = [...(s?.waiters ?? [])].sort(byPriority);
-  return { holders: (s?.holders ?? []).map((h) => h.runId), waiting: waiters.map((w, i) => ({ runId: w.runId, position: i + 1, priority: w.priority, enqueuedAt: w.enqueuedAt })) };
+/** Whether what run-slots.json held reads as run slots (a listing skips one that does not). */
+export const isRunSlots = (x: unknown): x is RunSlots => {
+  const s = x as Partial<RunSlots> | undefined;
+  return typeof s?.pipeline === 'string' && Array.isArray(s.holders) && Array.isArray(s.waiters);
+};
+
+/** The live waiters of a pipeline's run slots, in queue order (a waiter that stopped retrying is left out). */
+export function waitingRuns(slots: RunSlots, now: Date): Array<{ runId: string } & RunWaiting> {
+  const waiters = slots.waiters.filter((w) => now.getTime() - Date.parse(w.lastSeen) <= WAITER_STALE_MS).sort(byPriority);
+  const heldBy = slots.holders.map((h) => h.runId);
+  return waiters.map((w, i) => ({
+    runId: w.runId,
+    position: i + 1,
+    ahead: waiters.slice(0, i).map((x) => x.runId),
+    heldBy,
+    maxConcurrentRuns: slots.maxConcurrentRuns,
+    priority: w.priority,
+    enqueuedAt: w.enqueuedAt,
+    lastSeen: w.lastSeen,
+    ...(w.trigger ? { trigger: w.trigger } : {}),
+    ...(w.datasetUri ? { datasetUri: w.datasetUri } : {}),
+  }));
 }

@@ -7,7 +7,8 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChampionRecord, RunRecord } from '../core/model.js';
 import type { ComputePort, ServingPort } from '../core/ports.js';
-import type { LiveServing, LiveView, RunHistoryPort, StoredStageResult, ControlPlaneDigest } from '../core/run-history.js';
+import { withWaitingRuns, type LiveServing, type LiveView, type RunHistoryPort, type StoredStageResult, type ControlPlaneDigest } from '../core/run-history.js';
+import { isRunSlots, runSlotsUri, type RunSlots } from '../core/run-slots.js';
 import { championUri, resultUri, runRecordUri, runUri } from '../core/artifacts.js';
 import { STAGES, type Stage } from '../core/stages.js';
 import { StageResultSchema } from '../core/contract.js';
@@ -86,7 +87,18 @@ export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
 
   async listRuns(): Promise<RunRecord[]> {
     await this.abandoned();
-    return this.readRuns();
+    return withWaitingRuns(await this.readRuns(), this.readSlots(), new Date());
+  }
+
+  /** Each pipeline's run slots (core/run-slots.ts), where a run waiting for one is. */
+  private readSlots(): RunSlots[] {
+    let pipelines: string[];
+    try {
+      pipelines = readdirSync(this.artifactRoot, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return [];
+    }
+    return pipelines.map((p) => readJson<unknown>(runSlotsUri(this.artifactRoot, p))).filter(isRunSlots);
   }
 
   private async readRuns(): Promise<RunRecord[]> {

@@ -17,7 +17,8 @@ import {
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ChampionRecord, RunRecord, RunState } from '../../core/model.js';
 import type { JobStatus } from '../../core/job-status.js';
-import type { ControlPlaneDigest, LiveView, RunHistoryPort, StoredStageResult } from '../../core/run-history.js';
+import { withWaitingRuns, type ControlPlaneDigest, type LiveView, type RunHistoryPort, type StoredStageResult } from '../../core/run-history.js';
+import { isRunSlots, runSlotsUri } from '../../core/run-slots.js';
 import { championUri, resultUri, runRecordUri, runUri, STAGE_LOG_FOLDER, stageUri } from '../../core/artifacts.js';
 import { sortLogs, STAGE_LOG_NAME, type StageLog, type StageLogsPort } from '../../core/run-logs.js';
 import { STAGES, stateNameFor, type Stage } from '../../core/stages.js';
@@ -216,7 +217,11 @@ export class AwsRunHistory implements RunHistoryPort, StageLogsPort {
         () => ({ pipeline: id.pipeline, runId: id.runId, trigger: input?.run?.trigger ?? { kind: 'manual', requestId: '?' }, datasetUri: input?.run?.datasetUri ?? '' }),
       );
     });
-    return records;
+    // A run waiting for a slot has a RUNNING execution and no run.json: its pipeline's run-slots.json says it waits.
+    // One GET per pipeline with a run in flight (none when nothing runs).
+    const inFlight = [...new Set(records.filter((r) => r.status === 'RUNNING').map((r) => r.pipeline))];
+    const slots = await pool(inFlight, this.o.concurrency ?? 8, (p) => this.store.getJson<unknown>(runSlotsUri(this.artifactRoot, p)).catch(() => undefined));
+    return withWaitingRuns(records, slots.filter(isRunSlots), new Date());
   }
 
   async stageResults(pipeline: string, runId: string): Promise<Partial<Record<Stage, StoredStageResult>>> {

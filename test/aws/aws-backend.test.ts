@@ -25,7 +25,7 @@ import { AwsRunHistory, jobsFromHistory, parseExecutionName } from '../../adapte
 import { S3ObjectStore } from '../../adapters/aws/s3-store.js';
 import { prepareRun } from '../../core/prepare-run.js';
 import { executionNameFor, runIdFor } from '../../core/run-id.js';
-import { listRuns, runStatus } from '../../core/run-history.js';
+import { listRuns, runStatus, type RunRow } from '../../core/run-history.js';
 import { resultUri, runRecordUri } from '../../core/artifacts.js';
 import type { RunRecord, RunState } from '../../core/model.js';
 import { BACKEND_ENV } from '../../cli/backend.js';
@@ -191,6 +191,21 @@ describe('the AWS backend on moto', () => {
     assert.equal(r2?.status, 'RUNNING');
     assert.deepEqual(r2?.trigger, { kind: 'manual', requestId: 'req-2' });
     assert.equal(r2?.datasetUri, `s3://${BUCKET}/datasets/${PIPELINE}/${PIPELINE}.csv`);
+
+    // Its PrepareRun finds the pipeline's one slot (maxConcurrentRuns 1) held by run1: RunQueued, retried. The
+    // listing shows it QUEUED from run-slots.json on S3, behind run1, and `runs --status queued` finds it.
+    const store = new S3ObjectStore(s3);
+    const input = JSON.parse((await sfn.send(new DescribeExecutionCommand({ executionArn: history().executionArn(PIPELINE, run2) }))).input!) as RunState;
+    await assert.rejects(prepareRun(input.run, { store, now: () => new Date() }), { name: 'RunQueued' });
+    const queued = await sentinel(['runs', '--backend', 'aws', '--status', 'queued', '--json']);
+    assert.equal(queued.code, 0, queued.stderr);
+    const rows = json<RunRow[]>(queued);
+    assert.deepEqual(rows.map((r) => [r.runId, r.status, r.waiting?.position, r.waiting?.heldBy]), [[run2, 'QUEUED', 1, [run1]]]);
+    assert.equal(rows[0]!.outcome.reason, `waiting for a run slot: position 1, next; 1/1 slot held by ${run1}`);
+    const status = await sentinel(['status', run2, '--backend', 'aws']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /QUEUED/);
+    assert.match(status.stdout, /queued +since .*priority 0; last asked for a slot/);
   });
 
   test('cancel is StopExecution; the stopped run reads as ended, not running, and a second cancel changes nothing', async () => {

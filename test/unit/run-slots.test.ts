@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalObjectStore } from '../../local/object-store.js';
-import { acquireRunSlot, decideSlot, releaseRunSlot, runSlotsUri, readRunQueue, HOLDER_GRACE_MS, WAITER_STALE_MS, type RunSlots } from '../../core/run-slots.js';
+import { acquireRunSlot, decideSlot, releaseRunSlot, runSlotsUri, waitingRuns, HOLDER_GRACE_MS, WAITER_STALE_MS, type RunSlots } from '../../core/run-slots.js';
 import { runRecordUri } from '../../core/artifacts.js';
 import { ErrorNames, SentinelError } from '../../core/errors.js';
 import { validateSpec } from '../../core/spec.js';
@@ -101,7 +101,8 @@ test('acquireRunSlot: enqueue is idempotent, a dead holder frees its slot, relea
   const stored = (await store.getJson<RunSlots>(runSlotsUri(root, P)))!;
   assert.deepEqual(stored.waiters.map((w) => w.runId), ['r2']);
   assert.deepEqual(stored.holders.map((h) => h.runId), ['r1']);
-  assert.deepEqual((await readRunQueue(root, P, store)).waiting.map((w) => [w.runId, w.position]), [['r2', 1]]);
+  assert.deepEqual(waitingRuns(stored, now).map((w) => [w.runId, w.position, w.ahead, w.heldBy]), [['r2', 1, [], ['r1']]]);
+  assert.deepEqual(waitingRuns(stored, new Date(Date.parse(stored.waiters[0]!.lastSeen) + WAITER_STALE_MS + 1)), [], 'a waiter that stopped retrying is not shown');
 
   // r1 dies without a release: its run.json no longer says RUNNING, so the slot is free for r2.
   await store.putJson(runRecordUri(root, P, 'r1'), { status: 'ABANDONED' });
