@@ -27,6 +27,7 @@ import type { BusEvent, EventPublisher, JobRequest } from '../../core/ports.js';
 import type { Stage } from '../../core/stages.js';
 import { sqsRecord } from '../../local/queue.js';
 import { delivered, type Deliverable } from '../support/events.js';
+import { every } from '../support/every.js';
 
 export const IMAGE = 'ghcr.io/sentinel-dev/sentinel-jobs:0.1.0';
 
@@ -124,7 +125,6 @@ export interface SimulatedScheduler {
 export function startSimulatedScheduler(kube: KubeHarness, ns: string, nodeFor: (pod: ScheduledPod) => string | undefined, intervalMs = 300): SimulatedScheduler {
   const admin = kube.client('admin');
   const bound: SimulatedScheduler['bound'] = [];
-  let stopped = false;
   const tick = async () => {
     const pods = (await admin.send<{ items: ScheduledPod[] }>('GET', paths.pods(ns))).items;
     const cordoned = new Map<string, Promise<boolean>>();
@@ -144,17 +144,11 @@ export function startSimulatedScheduler(kube: KubeHarness, ns: string, nodeFor: 
       }),
     );
   };
-  const loop = (async () => {
-    while (!stopped) {
-      await tick().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
+  const loop = every(intervalMs, tick);
   return {
     bound,
     async stop() {
-      stopped = true;
-      await loop;
+      await loop.stop();
       admin.close();
     },
   };

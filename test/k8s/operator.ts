@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, type KubeHarness } from './harness.js';
 import type { RayDashboard } from '../../adapters/ray/http.js';
+import { every } from '../support/every.js';
 
 const run = promisify(execFile);
 
@@ -160,7 +161,6 @@ const matches = (labels: Record<string, string> = {}, selector: Record<string, s
 export function startSimulatedKubelet(kube: KubeHarness, namespace: string, intervalMs = 250, runtime?: PodRuntime): SimulatedKubelet {
   const admin = kube.client('admin');
   const started: string[] = [];
-  let stopped = false;
   // Pods the runtime runs, by name: 'starting' until start() resolves, then 'up' (reported Running), or the error.
   const run = new Map<string, { state: 'starting' | 'up' | 'failed'; uid?: string; error?: unknown }>();
   const slices = new Map<string, string>();
@@ -264,17 +264,11 @@ export function startSimulatedKubelet(kube: KubeHarness, namespace: string, inte
       slices.set(s.metadata.name, key);
     }
   };
-  const loop = (async () => {
-    while (!stopped) {
-      await tick().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-  })();
+  const loop = every(intervalMs, tick);
   return {
     started,
     async stop() {
-      stopped = true;
-      await loop;
+      await loop.stop();
       if (runtime) await Promise.all([...run.keys()].map((name) => runtime.stop(name).catch(() => undefined)));
     },
   };
