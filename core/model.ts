@@ -140,7 +140,5 @@ export interface RunWaiting {
   enqueuedAt: string;
   /** When its PrepareRun last retried (a waiter not seen for WAITER_STALE_MS has stopped and is not shown). */
   lastSeen: string;
-  trigger?: Trigger;
-  datasetUri?: string;
 }
 

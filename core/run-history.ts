@@ -215,20 +215,19 @@ export function withWaitingRuns(records: RunRecord[], slots: RunSlots[], now: Da
   const out = [...records];
   const byId = new Map(records.map((r, i) => [`${r.pipeline}/${r.runId}`, i]));
   for (const s of slots) {
-    for (const w of waitingRuns(s, now)) {
-      const { runId, ...waiting } = w;
-      const i = byId.get(`${s.pipeline}/${runId}`);
+    for (const { waiter, waiting } of waitingRuns(s, now)) {
+      const i = byId.get(`${s.pipeline}/${waiter.runId}`);
       if (i !== undefined) {
         if (out[i]!.status === 'RUNNING') out[i] = { ...out[i]!, waiting };
         continue;
       }
       out.push({
         pipeline: s.pipeline,
-        runId,
+        runId: waiter.runId,
         status: 'RUNNING',
-        trigger: w.trigger ?? { kind: 'manual', requestId: '?' },
-        datasetUri: w.datasetUri ?? '',
-        startedAt: w.enqueuedAt,
+        trigger: waiter.trigger ?? { kind: 'manual', requestId: '?' },
+        datasetUri: waiter.datasetUri ?? '',
+        startedAt: waiter.enqueuedAt,
         waiting,
       });
     }

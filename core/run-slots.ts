@@ -19,6 +19,8 @@ export const runSlotsUri = (root: string, pipeline: string) => joinUri(root, pip
 export const HOLDER_GRACE_MS = 120_000;
 /** A waiter retries at most every MaxDelaySeconds (300 s); one not seen for twice that plus a minute has stopped. */
 export const WAITER_STALE_MS = 660_000;
+/** A waiter still in the queue: it asked again within WAITER_STALE_MS. */
+const isLiveWaiter = (w: Pick<SlotWaiter, 'lastSeen'>, now: Date) => now.getTime() - Date.parse(w.lastSeen) <= WAITER_STALE_MS;
 
 export interface SlotHolder {
   runId: string;
@@ -75,7 +77,7 @@ export function decideSlot(
   if (holders.some((h) => h.runId === me.runId)) {
     return { kind: 'held', slots: { ...base, holders, waiters: (current?.waiters ?? []).filter((w) => w.runId !== me.runId) } };
   }
-  const waiters = (current?.waiters ?? []).filter((w) => w.runId === me.runId || now.getTime() - Date.parse(w.lastSeen) <= WAITER_STALE_MS);
+  const waiters = (current?.waiters ?? []).filter((w) => w.runId === me.runId || isLiveWaiter(w, now));
   let mine = waiters.find((w) => w.runId === me.runId);
   const fresh = !mine;
   if (!mine) {
@@ -174,20 +176,12 @@ export const isRunSlots = (x: unknown): x is RunSlots => {
   return typeof s?.pipeline === 'string' && Array.isArray(s.holders) && Array.isArray(s.waiters);
 };
 
-/** The live waiters of a pipeline's run slots, in queue order (a waiter that stopped retrying is left out). */
-export function waitingRuns(slots: RunSlots, now: Date): Array<{ runId: string } & RunWaiting> {
-  const waiters = slots.waiters.filter((w) => now.getTime() - Date.parse(w.lastSeen) <= WAITER_STALE_MS).sort(byPriority);
+/** The live waiters of a pipeline's run slots, in queue order, each with its place (one that stopped retrying is left out). */
+export function waitingRuns(slots: RunSlots, now: Date): Array<{ waiter: SlotWaiter; waiting: RunWaiting }> {
+  const waiters = slots.waiters.filter((w) => isLiveWaiter(w, now)).sort(byPriority);
   const heldBy = slots.holders.map((h) => h.runId);
   return waiters.map((w, i) => ({
-    runId: w.runId,
-    position: i + 1,
-    ahead: waiters.slice(0, i).map((x) => x.runId),
-    heldBy,
-    maxConcurrentRuns: slots.maxConcurrentRuns,
-    priority: w.priority,
-    enqueuedAt: w.enqueuedAt,
-    lastSeen: w.lastSeen,
-    ...(w.trigger ? { trigger: w.trigger } : {}),
-    ...(w.datasetUri ? { datasetUri: w.datasetUri } : {}),
+    waiter: w,
+    waiting: { position: i + 1, ahead: waiters.slice(0, i).map((x) => x.runId), heldBy, maxConcurrentRuns: slots.maxConcurrentRuns, priority: w.priority, enqueuedAt: w.enqueuedAt, lastSeen: w.lastSeen },
   }));
 }

@@ -58,6 +58,15 @@ async function answers(dashboard: RayDashboard): Promise<boolean> {
   }
 }
 
+/** The folders in `p` (none when it is not there). */
+function subfolders(p: string): string[] {
+  try {
+    return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
 export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
   readonly bucket: string;
   readonly artifactRoot: string;
@@ -92,26 +101,13 @@ export class LocalRunHistory implements RunHistoryPort, StageLogsPort {
 
   /** Each pipeline's run slots (core/run-slots.ts), where a run waiting for one is. */
   private readSlots(): RunSlots[] {
-    let pipelines: string[];
-    try {
-      pipelines = readdirSync(this.artifactRoot, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-    } catch {
-      return [];
-    }
-    return pipelines.map((p) => readJson<unknown>(runSlotsUri(this.artifactRoot, p))).filter(isRunSlots);
+    return subfolders(this.artifactRoot).map((p) => readJson<unknown>(runSlotsUri(this.artifactRoot, p))).filter(isRunSlots);
   }
 
   private async readRuns(): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
-    const dirs = (p: string) => {
-      try {
-        return readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-      } catch {
-        return [];
-      }
-    };
-    for (const pipeline of dirs(this.artifactRoot)) {
-      for (const runId of dirs(join(this.artifactRoot, pipeline))) {
+    for (const pipeline of subfolders(this.artifactRoot)) {
+      for (const runId of subfolders(join(this.artifactRoot, pipeline))) {
         if (!RUN_ID_PATTERN.test(runId)) continue;
         const record = readJson<RunRecord>(runRecordUri(this.artifactRoot, pipeline, runId));
         if (record && record.runId === runId && typeof record.startedAt === 'string') out.push(record);

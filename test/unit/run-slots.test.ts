@@ -101,7 +101,7 @@ test('acquireRunSlot: enqueue is idempotent, a dead holder frees its slot, relea
   const stored = (await store.getJson<RunSlots>(runSlotsUri(root, P)))!;
   assert.deepEqual(stored.waiters.map((w) => w.runId), ['r2']);
   assert.deepEqual(stored.holders.map((h) => h.runId), ['r1']);
-  assert.deepEqual(waitingRuns(stored, now).map((w) => [w.runId, w.position, w.ahead, w.heldBy]), [['r2', 1, [], ['r1']]]);
+  assert.deepEqual(waitingRuns(stored, now).map(({ waiter, waiting }) => [waiter.runId, waiting.position, waiting.ahead, waiting.heldBy]), [['r2', 1, [], ['r1']]]);
   assert.deepEqual(waitingRuns(stored, new Date(Date.parse(stored.waiters[0]!.lastSeen) + WAITER_STALE_MS + 1)), [], 'a waiter that stopped retrying is not shown');
 
   // r1 dies without a release: its run.json no longer says RUNNING, so the slot is free for r2.
